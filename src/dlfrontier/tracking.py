@@ -1,0 +1,173 @@
+"""Run folders and metric logging.
+
+A run folder (``runs/<experiment>/<seed>-<UTC timestamp>/``) holds ``config.json``, ``metrics.csv``
+(``step,key,value``), ``summary.json``, ``checkpoint.pt`` (written atomically) and ``tb/`` TensorBoard
+events. Every file is written through a temporary file and a rename, so a crash never leaves half a file.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from dlfrontier.errors import CheckpointError
+
+CONFIG = "config.json"
+METRICS = "metrics.csv"
+SUMMARY = "summary.json"
+CHECKPOINT = "checkpoint.pt"
+TB_DIR = "tb"
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and an atomic rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def _json_default(o: Any) -> Any:
+    if hasattr(o, "item"):  # numpy / torch scalars
+        return o.item()
+    if isinstance(o, (set, tuple)):
+        return list(o)
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serializable: {type(o).__name__}")
+
+
+def atomic_write_json(path: str | os.PathLike[str], obj: Any) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n")
+
+
+def read_json(path: str | os.PathLike[str]) -> Any:
+    return json.loads(Path(path).read_text())
+
+
+def save_checkpoint(path: str | os.PathLike[str], state: Mapping[str, Any]) -> None:
+    """``torch.save`` to memory, then an atomic write: a crash mid-save keeps the previous checkpoint."""
+    import torch
+
+    buf = io.BytesIO()
+    torch.save(dict(state), buf)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Load a checkpoint written by :func:`save_checkpoint`; a corrupt file raises :class:`CheckpointError`."""
+    import torch
+
+    path = Path(path)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except FileNotFoundError:
+        raise CheckpointError(f"no checkpoint at {path}") from None
+    except Exception as e:  # torch raises many types for a damaged zip/pickle
+        raise CheckpointError(
+            f"checkpoint {path} is corrupt or truncated ({type(e).__name__}); "
+            "delete the run folder to start over, or run without --resume"
+        ) from None
+    if not isinstance(state, dict):
+        raise CheckpointError(f"checkpoint {path} does not hold a dlfrontier state dict")
+    return state
+
+
+class Logger:
+    """Namespaced scalar metrics (``train/loss``, ``eval/return``) to ``metrics.csv`` and TensorBoard.
+
+    Args:
+        run_dir: the run folder.
+        tensorboard: also write TensorBoard events under ``run_dir/tb``.
+        keep_rows: on resume, the number of rows of an existing ``metrics.csv`` to keep (rows logged after
+            the checkpoint are dropped so that a resumed run does not log them twice); ``None`` starts anew.
+        purge_step: on resume, TensorBoard events at or after this step are discarded.
+    """
+
+    def __init__(
+        self,
+        run_dir: Path,
+        *,
+        tensorboard: bool = True,
+        keep_rows: int | None = None,
+        purge_step: int | None = None,
+    ) -> None:
+        self.path = Path(run_dir) / METRICS
+        self.last: dict[str, float] = {}
+        self.rows = 0
+        if keep_rows is not None and self.path.exists():
+            with open(self.path, newline="") as f:
+                kept = list(csv.reader(f))[1 : 1 + keep_rows]
+            buf = io.StringIO()
+            w = csv.writer(buf)
+            w.writerow(["step", "key", "value"])
+            w.writerows(kept)
+            atomic_write_text(self.path, buf.getvalue())
+            for _step, key, value in kept:
+                self.last[key] = float(value)
+            self.rows = len(kept)
+        else:
+            atomic_write_text(self.path, "step,key,value\n")
+        self._file = open(self.path, "a", newline="")
+        self._csv = csv.writer(self._file)
+        self._tb = None
+        if tensorboard:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self._tb = SummaryWriter(str(Path(run_dir) / TB_DIR), purge_step=purge_step)
+
+    def log(self, metrics: Mapping[str, float], step: int) -> None:
+        """Record scalar ``metrics`` at ``step``; each row is flushed so an interrupt loses nothing."""
+        for key, value in metrics.items():
+            v = float(value)
+            self._csv.writerow([int(step), key, repr(v) if math.isfinite(v) else str(v)])
+            self.last[key] = v
+            self.rows += 1
+            if self._tb is not None:
+                self._tb.add_scalar(key, v, int(step))
+        self._file.flush()
+
+    def close(self) -> None:
+        if not self._file.closed:
+            self._file.close()
+        if self._tb is not None:
+            self._tb.close()
+            self._tb = None
+
+
+def read_metrics(run_dir: str | os.PathLike[str]) -> dict[str, list[tuple[int, float]]]:
+    """``metrics.csv`` as ``{key: [(step, value), ...]}`` in logged order."""
+    out: dict[str, list[tuple[int, float]]] = {}
+    path = Path(run_dir) / METRICS
+    if not path.exists():
+        return out
+    with open(path, newline="") as f:
+        reader = csv.reader(f)
+        next(reader, None)
+        for row in reader:
+            if len(row) != 3:
+                continue  # a row cut short by a crash
+            try:
+                out.setdefault(row[1], []).append((int(row[0]), float(row[2])))
+            except ValueError:
+                continue
+    return out
