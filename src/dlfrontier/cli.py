@@ -21,7 +21,10 @@ EXIT_USER, EXIT_FAILED, EXIT_INTERRUPTED = 2, 1, 130
 def _console():
     from rich.console import Console
 
-    return Console(highlight=False)
+    console = Console(highlight=False)
+    if not console.is_terminal:  # piped or captured: do not fold tables at 80 columns
+        console = Console(highlight=False, width=220)
+    return console
 
 
 # --------------------------------------------------------------------------------------------- list
@@ -36,7 +39,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     if args.group and args.group not in GROUPS:
         raise DLFrontierError(f"--group {args.group!r}: choose one of {', '.join(GROUPS)}")
     table = Table(title="dlfrontier experiments", show_lines=False)
-    for col in ("name", "group", "lecture topic", "anchor", "quick criterion"):
+    table.add_column("name", no_wrap=True)
+    for col in ("group", "lecture topic", "anchor", "quick criterion"):
         table.add_column(col, overflow="fold")
     n = 0
     for name in EXPERIMENTS.names():
@@ -92,14 +96,12 @@ def run_experiments(
     """Validate everything first (so a typo costs nothing), then run every (name, seed)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from dlfrontier.experiments import EXPERIMENTS
     from dlfrontier.experiments.executors import Job, run_jobs
-    from dlfrontier.experiments.runner import resolve_device
+    from dlfrontier.experiments.runner import plan_run
 
-    for name in names:
-        EXPERIMENTS.get(name).make_config(budget, overrides)
-    resolve_device(device)
     jobs = [Job(n, s, budget, device, overrides, out, resume) for n in names for s in seeds]
+    for job in jobs:  # user errors (names, --set, a corrupt checkpoint) surface before anything runs
+        plan_run(job.name, job.seed, budget=budget, device=device, overrides=overrides, out=out, resume=resume)
     console = _console()
     outcomes = []
 

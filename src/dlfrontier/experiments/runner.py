@@ -82,6 +82,62 @@ def _raise_terminate(signum: int, frame: Any) -> None:
     raise _Terminate()
 
 
+@dataclasses.dataclass
+class RunPlan:
+    """What :func:`run_one` will do, worked out without writing anything."""
+
+    experiment: Any
+    config: Any
+    config_dict: dict[str, Any]
+    device: Any
+    run_dir: Path | None = None
+    state: dict[str, Any] | None = None
+    previous_wall: float = 0.0
+    done_summary: dict[str, Any] | None = None
+
+
+def plan_run(
+    name: str,
+    seed: int,
+    *,
+    budget: str = "quick",
+    device: str = "auto",
+    overrides: Mapping[str, str] | None = None,
+    out: str | Path = "runs",
+    resume: bool = False,
+) -> RunPlan:
+    """Validate a run (name, config, device, and on resume its folder and checkpoint) without writing.
+
+    Raises:
+        DLFrontierError: unknown name, bad config, a resume whose settings differ, a corrupt checkpoint.
+    """
+    exp = EXPERIMENTS.get(name)
+    cfg = exp.make_config(budget, overrides)
+    plan = RunPlan(exp, cfg, dataclasses.asdict(cfg), resolve_device(device))
+    if not resume:
+        return plan
+    plan.run_dir = find_resumable(Path(out), name, seed)
+    if plan.run_dir is None:
+        return plan
+    old = tracking.read_json(plan.run_dir / tracking.SUMMARY)
+    if old.get("status") == "done":
+        plan.done_summary = old
+        return plan
+    saved = tracking.read_json(plan.run_dir / tracking.CONFIG)
+    if saved.get("budget") != budget or saved.get("config") != json_roundtrip(plan.config_dict):
+        raise ConfigError(
+            f"--resume: {plan.run_dir} was started with another budget or config; "
+            "repeat its settings or run without --resume"
+        )
+    ckpt = plan.run_dir / tracking.CHECKPOINT
+    if ckpt.exists():
+        plan.state = tracking.load_checkpoint(ckpt)
+        if plan.state.get("experiment") != name or "user" not in plan.state:
+            raise CheckpointError(f"{ckpt} is not a checkpoint of {name}")
+        plan.previous_wall = float(plan.state.get("wall_seconds", 0.0))
+    return plan
+
+
 def run_one(
     name: str,
     seed: int,
@@ -101,31 +157,11 @@ def run_one(
             is written.
         KeyboardInterrupt: after the run folder was marked ``interrupted`` (Ctrl-C or SIGTERM).
     """
-    exp = EXPERIMENTS.get(name)
-    cfg = exp.make_config(budget, overrides)
-    dev = resolve_device(device)
-    cfg_dict = dataclasses.asdict(cfg)
-
-    run_dir: Path | None = None
-    state: dict[str, Any] | None = None
-    previous_wall = 0.0
-    if resume:
-        run_dir = find_resumable(Path(out), name, seed)
-        if run_dir is not None:
-            old = tracking.read_json(run_dir / tracking.SUMMARY)
-            if old.get("status") == "done":
-                return old
-            saved = tracking.read_json(run_dir / tracking.CONFIG)
-            if saved.get("budget") != budget or saved.get("config") != json_roundtrip(cfg_dict):
-                raise ConfigError(
-                    f"--resume: {run_dir} was started with another budget or config; "
-                    "repeat its settings or run without --resume"
-                )
-            if (run_dir / tracking.CHECKPOINT).exists():
-                state = tracking.load_checkpoint(run_dir / tracking.CHECKPOINT)  # raises before any write
-                if state.get("experiment") != name or "user" not in state:
-                    raise CheckpointError(f"{run_dir / tracking.CHECKPOINT} is not a checkpoint of {name}")
-                previous_wall = float(state.get("wall_seconds", 0.0))
+    plan = plan_run(name, seed, budget=budget, device=device, overrides=overrides, out=out, resume=resume)
+    if plan.done_summary is not None:
+        return plan.done_summary
+    exp, cfg, dev, cfg_dict = plan.experiment, plan.config, plan.device, plan.config_dict
+    run_dir, state, previous_wall = plan.run_dir, plan.state, plan.previous_wall
     if run_dir is None:
         run_dir = Path(out) / name / f"{seed}-{_timestamp()}"
         run_dir.mkdir(parents=True, exist_ok=False)

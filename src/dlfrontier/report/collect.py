@@ -97,6 +97,24 @@ def group_runs(runs: list[Run]) -> list[ExperimentResult]:
     return [out[k] for k in sorted(out)]
 
 
+def extras(result: ExperimentResult) -> tuple[list[dict[str, Any]], dict[str, bytes]]:
+    """Tables (``tables/*.json``) and plots (``*.png``) written by the first finished run (lowest seed)."""
+    done = sorted(result.finished, key=lambda r: int(r.summary.get("seed", 0)))
+    if not done:
+        return [], {}
+    run = done[0].path
+    tables = []
+    for p in sorted((run / "tables").glob("*.json")):
+        try:
+            t = json.loads(p.read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(t, dict) and isinstance(t.get("columns"), list) and isinstance(t.get("rows"), list):
+            tables.append({"title": str(t.get("title", p.stem)), "columns": t["columns"], "rows": t["rows"]})
+    plots = {p.stem: p.read_bytes() for p in sorted(run.glob("*.png"))}
+    return tables, plots
+
+
 def curves(result: ExperimentResult, key: str) -> list[tuple[int, list[tuple[int, float]]]]:
     """``[(seed, [(step, value), ...]), ...]`` of metric ``key`` for each run of ``result``."""
     out = []

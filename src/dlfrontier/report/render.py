@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from dlfrontier.report.collect import ExperimentResult, curves, find_runs, group_runs
+from dlfrontier.report.collect import ExperimentResult, curves, extras, find_runs, group_runs
 from dlfrontier.tracking import atomic_write_bytes, atomic_write_text
 
 
@@ -106,7 +106,28 @@ COLUMNS = ["experiment", "budget", "metric", "seeds", "mean ± std", "IQM", "95%
            "criterion", "verdict", "wall (s/run)"]
 
 
-def markdown(results: list[ExperimentResult], plots: dict[str, str] | None = None) -> str:
+def _md_table(t: dict[str, Any]) -> list[str]:
+    cols = [str(c) for c in t["columns"]]
+    out = [f"**{t['title']}**", "", "| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+    for row in t["rows"]:
+        out.append("| " + " | ".join(_fmt(c) if isinstance(c, float) else str(c) for c in row) + " |")
+    return out + [""]
+
+
+def _html_table(t: dict[str, Any]) -> str:
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in t["columns"])
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(_fmt(c) if isinstance(c, float) else str(c))}</td>" for c in row) + "</tr>"
+        for row in t["rows"]
+    )
+    return f"<h3>{html.escape(t['title'])}</h3><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def markdown(
+    results: list[ExperimentResult],
+    plots: dict[str, str] | None = None,
+    tables: dict[str, list[dict[str, Any]]] | None = None,
+) -> str:
     lines = [
         "# dlfrontier results",
         "",
@@ -120,8 +141,13 @@ def markdown(results: list[ExperimentResult], plots: dict[str, str] | None = Non
     for r in results:
         row = _row(r)
         lines.append("| " + " | ".join(row[c].replace("|", "/") for c in COLUMNS) + " |")
+    if tables and any(tables.values()):
+        lines += ["", "## Tables", ""]
+        for name, ts in tables.items():
+            for t in ts:
+                lines += [f"### {name}", ""] + _md_table(t)
     if plots:
-        lines += ["", "## Learning curves", ""]
+        lines += ["", "## Plots", ""]
         for name, rel in plots.items():
             lines += [f"### {name}", "", f"![{name}]({rel})", ""]
     return "\n".join(lines) + "\n"
@@ -135,7 +161,12 @@ th{background:#f3f3f3}.pass{color:#1a7f37;font-weight:600}.FAIL{color:#cf222e;fo
 """
 
 
-def html_page(results: list[ExperimentResult], images: dict[str, bytes], title: str = "dlfrontier report") -> str:
+def html_page(
+    results: list[ExperimentResult],
+    images: dict[str, bytes],
+    title: str = "dlfrontier report",
+    tables: dict[str, list[dict[str, Any]]] | None = None,
+) -> str:
     now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     out = [
         "<!doctype html><html><head><meta charset='utf-8'>",
@@ -156,7 +187,12 @@ def html_page(results: list[ExperimentResult], images: dict[str, bytes], title: 
                 cls = f" class='{word}'" if word in ("pass", "FAIL") else ""
             cells.append(f"<td{cls}>{html.escape(row[c])}</td>")
         out.append(f"<tr id='{html.escape(r.experiment)}-{html.escape(r.budget)}'>" + "".join(cells) + "</tr>")
-    out.append("</tbody></table><h2>Learning curves</h2><div class='plots'>")
+    out.append("</tbody></table>")
+    if tables and any(tables.values()):
+        out.append("<h2>Tables</h2>")
+        for ts in tables.values():
+            out.extend(_html_table(t) for t in ts)
+    out.append("<h2>Plots</h2><div class='plots'>")
     for name, png in images.items():
         b64 = base64.b64encode(png).decode("ascii")
         out.append(
@@ -191,15 +227,21 @@ def write_report(
     html_path = Path(html_path) if html_path else runs_dir / "report.html"
     md_path = Path(md_path) if md_path else html_path.with_suffix(".md")
     images: dict[str, bytes] = {}
+    tables: dict[str, list[dict[str, Any]]] = {}
     for r in results:
+        name = f"{r.experiment}-{r.budget}"
         png = plot_png(r)
         if png:
-            images[f"{r.experiment}-{r.budget}"] = png
+            images[name] = png
+        ts, extra_plots = extras(r)
+        tables[name] = ts
+        for stem, data in extra_plots.items():
+            images[f"{name}-{stem}"] = data
     plot_dir = md_path.parent / f"{md_path.stem}_plots"
     rel = {}
     for name, png in images.items():
         atomic_write_bytes(plot_dir / f"{name}.png", png)
         rel[name] = f"{plot_dir.name}/{name}.png"
-    atomic_write_text(html_path, html_page(results, images))
-    atomic_write_text(md_path, markdown(results, rel))
+    atomic_write_text(html_path, html_page(results, images, tables=tables))
+    atomic_write_text(md_path, markdown(results, rel, tables))
     return html_path, md_path, results

@@ -1,0 +1,5 @@
+import sys
+
+from dlfrontier.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Deep reinforcement learning (being written)."""

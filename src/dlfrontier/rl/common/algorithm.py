@@ -1,0 +1,206 @@
+"""The small base class every algorithm shares: config, env, seeding, predict, save/load, the learn loop hook.
+
+Paper: Raffin et al., "Stable-Baselines3: Reliable Reinforcement Learning Implementations" (JMLR 2021,
+https://jmlr.org/papers/v22/20-1364.html), whose public API (``Algo(env).learn(n)``, ``predict``, ``save``,
+``load``) this follows; the class hierarchy is kept one level deep on purpose.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+
+import gymnasium as gym
+import numpy as np
+import torch
+from torch import nn
+
+from dlfrontier.errors import CheckpointError, ConfigError
+from dlfrontier.rl.common.env import EnvLike, check_space, env_id, make_env
+from dlfrontier.rl.common.networks import FeaturesFactory
+
+A = TypeVar("A", bound="Algorithm")
+Callback = Callable[["Algorithm"], Any]
+
+# name -> class, filled by each algorithm module; used for "which algorithms support this space" errors
+ALGORITHMS: dict[str, type[Algorithm]] = {}
+
+
+def register_algorithm(cls: type[A]) -> type[A]:
+    ALGORITHMS[cls.name] = cls
+    return cls
+
+
+def build_config(config_cls: type, values: dict[str, Any]) -> Any:
+    """``config_cls(**values)``, with an unknown key reported as an error naming the valid keys."""
+    names = [f.name for f in dataclasses.fields(config_cls)]
+    unknown = [k for k in values if k not in names]
+    if unknown:
+        raise ConfigError(f"{config_cls.__name__}: unknown option(s) {', '.join(unknown)}; valid: {', '.join(names)}")
+    return config_cls(**values)
+
+
+class Algorithm:
+    """Base of DQN, REINFORCE, A2C, PPO and SAC.
+
+    Subclasses set ``name``, ``config_cls`` and ``action_spaces``, build their networks in ``_setup`` and
+    implement ``_learn`` (the training loop), ``_act`` (batched greedy/sampled actions) and
+    ``_modules``/``_extra_state`` (what is saved).
+
+    Args:
+        env: a Gymnasium env id or instance.
+        features: a features factory ``obs_space -> nn.Module with .out_dim`` (default: the algorithm's MLP).
+        seed: seeds the algorithm's NumPy generator, torch and the env's first reset.
+        device: torch device.
+        **config: the algorithm's options (fields of its config dataclass).
+    """
+
+    name: ClassVar[str] = "algorithm"
+    config_cls: ClassVar[type]
+    action_spaces: ClassVar[tuple[type, ...]] = ()
+
+    def __init__(
+        self,
+        env: EnvLike,
+        *,
+        features: FeaturesFactory | None = None,
+        seed: int = 0,
+        device: str | torch.device = "cpu",
+        **config: Any,
+    ) -> None:
+        self.config = build_config(self.config_cls, config)
+        self.env_id = env_id(env)
+        self._env_arg = env
+        probe = make_env(env)
+        self.observation_space: gym.Space = probe.observation_space
+        self.action_space: gym.Space = probe.action_space
+        check_space(self.name, self.action_space, self.action_spaces, {n: c.action_spaces for n, c in ALGORITHMS.items()})
+        self.features = features
+        self.seed = int(seed)
+        self.device = torch.device(device)
+        self.rng = np.random.default_rng(self.seed)
+        torch.manual_seed(self.seed)
+        self.num_steps = 0
+        self.num_updates = 0
+        self.episode_returns: list[float] = []
+        self.stats: dict[str, float] = {}
+        self._setup()
+
+    # -- to implement ------------------------------------------------------------------------------------
+    def _setup(self) -> None:
+        raise NotImplementedError
+
+    def _learn(self, total_steps: int, callback: Callback | None, callback_every: int) -> None:
+        raise NotImplementedError
+
+    def _act(self, obs: torch.Tensor, deterministic: bool) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _modules(self) -> dict[str, nn.Module | torch.optim.Optimizer]:
+        raise NotImplementedError
+
+    def _extra_state(self) -> dict[str, Any]:
+        return {}
+
+    def _load_extra_state(self, state: dict[str, Any]) -> None:
+        pass
+
+    # -- public API --------------------------------------------------------------------------------------
+    def learn(self: A, total_steps: int, *, callback: Callback | None = None, callback_every: int = 0) -> A:
+        """Train for ``total_steps`` more environment steps (summed over parallel envs).
+
+        Args:
+            total_steps: env steps to add to ``num_steps``.
+            callback: called as ``callback(self)`` each time ``num_steps`` crosses a multiple of
+                ``callback_every`` (on-policy algorithms: at the first rollout end after it).
+            callback_every: the callback interval in env steps (0: never).
+        """
+        threads = torch.get_num_threads()
+        # tiny MLPs are dominated by Python overhead; extra threads only add synchronization cost
+        if self.device.type == "cpu":
+            torch.set_num_threads(1)
+        try:
+            self._learn(int(total_steps), callback, int(callback_every))
+        finally:
+            torch.set_num_threads(threads)
+        return self
+
+    def predict(self, obs: Any, deterministic: bool = True) -> np.ndarray:
+        """The action for one observation (shape of the observation space) or a batch ``[B, *obs_shape]``."""
+        x = np.asarray(obs)
+        single = x.shape == self.observation_space.shape
+        t = torch.as_tensor(x[None] if single else x, device=self.device)
+        with torch.no_grad():
+            a = self._act(t, deterministic).cpu().numpy()
+        return a[0] if single else a
+
+    def recent_return(self, episodes: int = 20) -> float:
+        """Mean undiscounted return of the last ``episodes`` finished training episodes (nan if none)."""
+        if not self.episode_returns:
+            return float("nan")
+        return float(np.mean(self.episode_returns[-episodes:]))
+
+    def make_eval_env(self) -> gym.Env:
+        """A fresh env for evaluation (from the id; an unregistered instance is reused)."""
+        return make_env(self.env_id if self.env_id is not None else self._env_arg)
+
+    def state_dict(self, *, include_buffer: bool = True) -> dict[str, Any]:
+        """Everything needed to continue training: networks, optimizers, counters, RNGs, replay buffer."""
+        state: dict[str, Any] = {
+            "algo": self.name,
+            "config": dataclasses.asdict(self.config),
+            "env_id": self.env_id,
+            "seed": self.seed,
+            "num_steps": self.num_steps,
+            "num_updates": self.num_updates,
+            "episode_returns": list(self.episode_returns),
+            "rng": self.rng.bit_generator.state,
+            "modules": {k: m.state_dict() for k, m in self._modules().items()},
+        }
+        extra = self._extra_state()
+        if not include_buffer:
+            extra.pop("buffer", None)
+        state["extra"] = extra
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if state.get("algo") != self.name:
+            raise CheckpointError(f"checkpoint is for {state.get('algo')!r}, not {self.name}")
+        for k, m in self._modules().items():
+            m.load_state_dict(state["modules"][k])
+        self.num_steps = int(state["num_steps"])
+        self.num_updates = int(state["num_updates"])
+        self.episode_returns = list(state["episode_returns"])
+        self.rng.bit_generator.state = state["rng"]
+        self._load_extra_state(state.get("extra", {}))
+
+    def save(self, path: str | os.PathLike[str], *, include_buffer: bool = False) -> Path:
+        """Write the agent (networks, optimizers, config, env id) to ``path`` atomically; returns the path."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        torch.save(self.state_dict(include_buffer=include_buffer), tmp)
+        os.replace(tmp, path)
+        return path
+
+    @classmethod
+    def load(cls: type[A], path: str | os.PathLike[str], env: EnvLike | None = None, *,
+             features: FeaturesFactory | None = None, device: str | torch.device = "cpu") -> A:
+        """An agent saved by :meth:`save`. ``env`` is needed when the agent was trained on an unregistered
+        instance; ``features`` when it was trained with a custom features factory."""
+        try:
+            state = torch.load(path, map_location=device, weights_only=False)
+        except (OSError, RuntimeError, EOFError) as e:
+            raise CheckpointError(f"cannot read agent file {path}: {e}") from None
+        if not isinstance(state, dict) or state.get("algo") != cls.name:
+            algo = state.get("algo") if isinstance(state, dict) else None
+            raise CheckpointError(f"{path} holds a {algo!r} agent, not {cls.name}; load it with that class")
+        target = env if env is not None else state["env_id"]
+        if target is None:
+            raise CheckpointError(f"{path} was trained on an unregistered env instance; pass env=... to load")
+        agent = cls(target, features=features, seed=state["seed"], device=device, **state["config"])
+        agent.load_state_dict(state)
+        return agent

@@ -1,0 +1,36 @@
+"""Evaluation on a separate env: deterministic actions, a fixed number of episodes, a fixed seed.
+
+Paper: Machado et al., "Revisiting the Arcade Learning Environment: Evaluation Protocols and Open Problems"
+(2018, https://arxiv.org/abs/1709.06009) on reporting returns of separate evaluation episodes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import gymnasium as gym
+import numpy as np
+
+
+def evaluate_policy(
+    predict: Callable[[np.ndarray], np.ndarray], env: gym.Env, episodes: int, *, seed: int = 0
+) -> np.ndarray:
+    """Returns of ``episodes`` full episodes of ``predict(obs) -> action`` on ``env``.
+
+    The env is reset with ``seed`` for the first episode (later resets continue its generator), so the same
+    policy always sees the same start states.
+
+    Returns:
+        ``[episodes]`` float64 undiscounted returns.
+    """
+    returns = np.zeros(episodes)
+    obs, _ = env.reset(seed=seed)
+    for k in range(episodes):
+        done, total = False, 0.0
+        while not done:
+            obs, reward, terminated, truncated, _ = env.step(predict(obs))
+            total += float(reward)
+            done = terminated or truncated
+        returns[k] = total
+        obs, _ = env.reset()
+    return returns
