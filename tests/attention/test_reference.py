@@ -25,8 +25,8 @@ from dlfrontier.attention import (
     RecurrentCrissCross,
     RelationModule,
     SqueezeExcite,
-    carafe,
 )
+from dlfrontier.attention.carafe import reassemble
 from dlfrontier.attention.ema import em_step
 
 TOL = {"rtol": 1e-5, "atol": 1e-5}
@@ -53,7 +53,7 @@ def _pix(conv: nn.Conv2d, v: torch.Tensor) -> torch.Tensor:
 
 
 def _softmax(values: list[torch.Tensor]) -> list[torch.Tensor]:
-    m = max(float(v) for v in values)
+    m = max(float(v.detach()) for v in values)
     e = [torch.exp(v - m) for v in values]
     s = sum(e)
     return [x / s for x in e]
@@ -84,7 +84,7 @@ def test_mha_matches_the_formula_with_masks_and_cross_attention() -> None:
             for i in range(lq):
                 allowed = [j for j in range(lk) if not pad[n, j] and not blocked[i, j]]
                 w = _softmax([q[i, sl] @ k[j, sl] / math.sqrt(d) for j in allowed])
-                for wj, j in zip(w, allowed):
+                for wj, j in zip(w, allowed, strict=True):
                     concat[i, sl] += wj * v[j, sl]
                     torch.testing.assert_close(weights[n, h, i, j], wj, **TOL)
         ref[n] = concat @ mha.out_proj.weight.T + mha.out_proj.bias
@@ -135,7 +135,9 @@ def test_se_cbam_gc_match_loops() -> None:
 
         ch = cbam.channel
         mx = torch.tensor([float(x[n, k].max()) for k in range(c)], dtype=D)
-        cgate = torch.sigmoid(_pix(ch.fc2, torch.relu(_pix(ch.fc1, pooled))) + _pix(ch.fc2, torch.relu(_pix(ch.fc1, mx))))
+        cgate = torch.sigmoid(
+            _pix(ch.fc2, torch.relu(_pix(ch.fc1, pooled))) + _pix(ch.fc2, torch.relu(_pix(ch.fc1, mx)))
+        )
         xc = x[n] * cgate.view(c, 1, 1)
         maps = torch.zeros(2, h + 2, w + 2, dtype=D)  # zero-padded mean and max maps
         for i, j in itertools.product(range(h), range(w)):
@@ -149,7 +151,7 @@ def test_se_cbam_gc_match_loops() -> None:
 
         logits = [_pix(gc.key, x[n, :, i, j])[0] for i, j in itertools.product(range(h), range(w))]
         weights = _softmax(logits)
-        ctx = sum(wt * x[n, :, i, j] for wt, (i, j) in zip(weights, itertools.product(range(h), range(w))))
+        ctx = sum(wt * x[n, :, i, j] for wt, (i, j) in zip(weights, itertools.product(range(h), range(w)), strict=True))
         t1 = _pix(gc.transform[0], ctx)
         ln = gc.transform[1]
         t1 = (t1 - t1.mean()) / torch.sqrt(t1.var(unbiased=False) + ln.eps) * ln.weight.view(-1) + ln.bias.view(-1)
@@ -175,7 +177,7 @@ def test_non_local_is_explicit_softmax_qkt_v() -> None:
         for i, j in pos:
             theta = _pix(block.theta, x[n, :, i, j])
             wts = _softmax([theta @ _pix(block.phi, x[n, :, a, b]) for a, b in pos])
-            agg = sum(wt * _pix(block.g, x[n, :, a, b]) for wt, (a, b) in zip(wts, pos))
+            agg = sum(wt * _pix(block.g, x[n, :, a, b]) for wt, (a, b) in zip(wts, pos, strict=True))
             z = _bn(block.out[1], _pix(block.out[0], agg)) + x[n, :, i, j]
             torch.testing.assert_close(y[n, :, i, j], z, **TOL)
 
@@ -199,21 +201,23 @@ def test_pam_cam_and_oc_are_explicit_attention() -> None:
         for i, j in pos:
             q = _pix(pam.query, x[n, :, i, j])
             wts = _softmax([q @ _pix(pam.key, x[n, :, a, b]) for a, b in pos])
-            agg = sum(wt * _pix(pam.value, x[n, :, a, b]) for wt, (a, b) in zip(wts, pos))
+            agg = sum(wt * _pix(pam.value, x[n, :, a, b]) for wt, (a, b) in zip(wts, pos, strict=True))
             torch.testing.assert_close(y_pam[n, :, i, j], pam.gamma * agg + x[n, :, i, j], **TOL)
 
             def f(v: torch.Tensor) -> torch.Tensor:
                 return torch.relu(_bn(oc.key[1], oc.key[0].weight[:, :, 0, 0] @ v))
 
             wts = _softmax([f(x[n, :, i, j]) @ f(x[n, :, a, b]) / 2.0 for a, b in pos])  # sqrt(key_channels) = 2
-            agg = sum(wt * _pix(oc.value, x[n, :, a, b]) for wt, (a, b) in zip(wts, pos))
+            agg = sum(wt * _pix(oc.value, x[n, :, a, b]) for wt, (a, b) in zip(wts, pos, strict=True))
             torch.testing.assert_close(y_oc[n, :, i, j], _pix(oc.out, agg), **TOL)
         flat = x[n].reshape(c, -1)
-        for cam, sign in zip(cams, (1.0, -1.0)):
+        for cam, sign in zip(cams, (1.0, -1.0), strict=True):
             y = cam(x)[n].reshape(c, -1)
             for j in range(c):
                 wts = _softmax([sign * (flat[i] @ flat[j]) for i in range(c)])
-                torch.testing.assert_close(y[j], cam.gamma * sum(wt * flat[i] for i, wt in enumerate(wts)) + flat[j], **TOL)
+                torch.testing.assert_close(
+                    y[j], cam.gamma * sum(wt * flat[i] for i, wt in enumerate(wts)) + flat[j], **TOL
+                )
     danet = _randomise(DualAttention(c))
     torch.testing.assert_close(danet(x), danet.pam(x) + danet.cam(x), rtol=0, atol=0)
 
@@ -232,7 +236,7 @@ def test_criss_cross_is_full_attention_restricted_to_row_and_column() -> None:
         assert len(cross) == h + w - 1
         q = _pix(cca.query, x[n, :, i, j])
         wts = _softmax([q @ _pix(cca.key, x[n, :, a, b]) for a, b in cross])
-        agg = sum(wt * _pix(cca.value, x[n, :, a, b]) for wt, (a, b) in zip(wts, cross))
+        agg = sum(wt * _pix(cca.value, x[n, :, a, b]) for wt, (a, b) in zip(wts, cross, strict=True))
         torch.testing.assert_close(y[n, :, i, j], cca.gamma * agg + x[n, :, i, j], **TOL)
 
 
@@ -274,7 +278,9 @@ def test_carafe_is_the_per_pixel_weighted_sum(k: int, groups: int, s: int) -> No
     up = _randomise(CARAFE(4, scale=s, k_up=k, groups=groups, compressed_channels=3))
     x = torch.randn(2, 4, 3, 4, dtype=D)
     kernels = up.kernels(x)
-    torch.testing.assert_close(kernels.view(2, groups, k * k, 3 * s, 4 * s).sum(2), torch.ones(2, groups, 3 * s, 4 * s, dtype=D))
+    torch.testing.assert_close(
+        kernels.view(2, groups, k * k, 3 * s, 4 * s).sum(2), torch.ones(2, groups, 3 * s, 4 * s, dtype=D)
+    )
     torch.testing.assert_close(up(x), _carafe_loops(x, kernels, k, groups, s), **TOL)
 
 
@@ -282,7 +288,9 @@ def test_carafe_with_centre_kernels_is_nearest_upsampling() -> None:
     x = torch.randn(1, 3, 4, 5, dtype=D)
     kernels = torch.zeros(1, 9, 8, 10, dtype=D)
     kernels[:, 4] = 1.0  # the centre of every 3x3 window
-    torch.testing.assert_close(carafe(x, kernels, kernel_size=3, groups=1, scale=2), F.interpolate(x, scale_factor=2.0))
+    torch.testing.assert_close(
+        reassemble(x, kernels, kernel_size=3, groups=1, scale=2), F.interpolate(x, scale_factor=2.0)
+    )
 
 
 # --------------------------------------------------------------------------------------------------- EMA

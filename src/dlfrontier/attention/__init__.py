@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from torch import nn
 
-from dlfrontier.attention.carafe import CARAFE, carafe
+from dlfrontier.attention.carafe import CARAFE
 from dlfrontier.attention.cbam import CBAM
 from dlfrontier.attention.ccnet import CrissCrossAttention, RecurrentCrissCross
 from dlfrontier.attention.danet import ChannelAttention, DualAttention, PositionAttention
@@ -131,7 +131,6 @@ __all__ = [
     "RelationModule",
     "SqueezeExcite",
     "attention_names",
-    "carafe",
     "create_attention",
     "feature_map_objects",
 ]

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 
-def carafe(x: torch.Tensor, kernels: torch.Tensor, *, kernel_size: int, groups: int, scale: int) -> torch.Tensor:
+def reassemble(x: torch.Tensor, kernels: torch.Tensor, *, kernel_size: int, groups: int, scale: int) -> torch.Tensor:
     """Reassemble ``x`` with per-output-pixel kernels (the CARAFE operator).
 
     Args:
@@ -84,4 +84,4 @@ class CARAFE(nn.Module):
         return torch.softmax(logits.view(b, self.groups, k2, sh, sw), dim=2).view(b, self.groups * k2, sh, sw)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return carafe(x, self.kernels(x), kernel_size=self.k_up, groups=self.groups, scale=self.scale)
+        return reassemble(x, self.kernels(x), kernel_size=self.k_up, groups=self.groups, scale=self.scale)

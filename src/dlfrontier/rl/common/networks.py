@@ -147,9 +147,9 @@ class ActorCritic(nn.Module):
     def distribution(self, obs: torch.Tensor) -> torch.distributions.Distribution:
         out = self.pi_head(self.pi_features(obs))
         if self.discrete:
-            return torch.distributions.Categorical(logits=out)
+            return torch.distributions.Categorical(logits=out, validate_args=False)
         assert self.log_std is not None
-        return torch.distributions.Normal(out, self.log_std.exp().expand_as(out))
+        return torch.distributions.Normal(out, self.log_std.exp().expand_as(out), validate_args=False)
 
     def log_prob_entropy(self, obs: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Log-probabilities ``[B]`` of ``actions`` and entropies ``[B]`` (summed over action dims)."""

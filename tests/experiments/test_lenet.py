@@ -1,0 +1,24 @@
+"""The quick-budget criteria of the two Deep Compression baselines, run for real (seed 0)."""
+
+import pytest
+
+from dlfrontier.experiments import EXPERIMENTS
+from dlfrontier.experiments.runner import run_one
+from dlfrontier.models.lenet import LeNet5, LeNet300100, parameter_bytes
+
+
+def test_parameter_counts_match_the_paper():
+    # Deep Compression Table 1: 1070 KB and 1720 KB of float32 weights.
+    assert sum(p.numel() for p in LeNet300100().parameters()) == 266_610
+    assert sum(p.numel() for p in LeNet5().parameters()) == 431_080
+    assert round(parameter_bytes(LeNet300100()) / 1000) == 1066 and round(parameter_bytes(LeNet5()) / 1000) == 1724
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["lenet300-mnist", "lenet5-mnist"])
+def test_quick_criterion(name, tmp_path):
+    s = run_one(name, 0, out=tmp_path, tensorboard=False)
+    e = EXPERIMENTS.get(name).criterion("quick")
+    assert s["status"] == "done"
+    assert s["metrics"]["eval/accuracy"] >= e.threshold, s["metrics"]
+    assert s["expect"]["passed"] is True

@@ -1,0 +1,49 @@
+import json
+
+import numpy as np
+import pytest
+
+from dlfrontier.experiments.runner import run_one
+from dlfrontier.report import bootstrap_ci, iqm, stratified_bootstrap_ci, write_report
+from tests.experiments.toy import ToyConfig  # noqa: F401  (registers toy-regression)
+
+
+def test_iqm_by_hand():
+    assert iqm([1, 2, 3, 4, 5, 6, 7, 8]) == pytest.approx(4.5)  # drops 1,2 and 7,8
+    assert iqm([10, 0, 100, 1, 2]) == pytest.approx(13 / 3)  # n=5 cuts one each side: mean(1, 2, 10)
+    assert iqm([3.0]) == 3.0 and iqm([1, 2]) == 1.5
+    assert np.isnan(iqm([]))
+
+
+def test_bootstrap_ci():
+    assert bootstrap_ci([2.0]) == (2.0, 2.0)
+    lo, hi = bootstrap_ci([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], seed=1)
+    assert 1 <= lo < iqm(range(1, 11)) < hi <= 10
+    assert bootstrap_ci([1, 5, 9], seed=3) == bootstrap_ci([1, 5, 9], seed=3)
+    assert bootstrap_ci([4, 4, 4]) == (4.0, 4.0)
+    lo, hi = stratified_bootstrap_ci([[1, 2, 3], [10, 11, 12]])
+    assert 1 <= lo <= hi <= 12
+
+
+def test_report_renders_rows_plots_and_tables(tmp_path):
+    runs = tmp_path / "runs"
+    for seed in (0, 1, 2):
+        run_one("toy-regression", seed, out=runs, tensorboard=False)
+    failing = run_one("toy-regression", 0, out=runs, budget="full", overrides={"steps": "3", "lr": "0.0"},
+                      tensorboard=False)
+    assert failing["expect"]["passed"] is False
+    first = sorted((runs / "toy-regression").glob("0-*"))[0]
+    (first / "tables").mkdir()
+    (first / "tables" / "t.json").write_text(json.dumps({"title": "My table", "columns": ["a", "b"],
+                                                         "rows": [["x", 0.5]]}))
+    html_path, md_path, results = write_report(runs, tmp_path / "out" / "r.html", tmp_path / "out" / "r.md")
+    page = html_path.read_text()
+    assert "id='toy-regression-quick'" in page and "id='toy-regression-full'" in page
+    assert page.count("data:image/png;base64,") == 2 and "http" not in page.replace("https://", "")
+    md = md_path.read_text()
+    quick = next(line for line in md.splitlines() if line.startswith("| toy-regression | quick"))
+    vals = [r.summary["metrics"]["eval/mse"] for r in results[1].runs]
+    assert results[1].budget == "quick" and "| 3 |" in quick and "pass (3/3 seeds)" in quick
+    assert f"{np.mean(vals):.4g}" in quick
+    assert "FAIL (0/1 seeds)" in md and "My table" in md and "My table" in page
+    assert (tmp_path / "out" / "r_plots" / "toy-regression-quick.png").is_file()
