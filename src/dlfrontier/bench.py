@@ -45,7 +45,9 @@ def load_benchmarks() -> Registry[Benchmark]:
 
 
 # Each capability appends the module that registers its benchmarks.
-BENCHMARK_MODULES: list[str] = []
+BENCHMARK_MODULES: list[str] = [
+    "dlfrontier.attention.bench",
+]
 
 
 def default_out() -> Path:

@@ -1,1 +1,38 @@
-"""Deep reinforcement learning (being written)."""
+"""Deep reinforcement learning: value-based (DQN), policy-based (REINFORCE) and actor-critic (A2C, PPO, SAC).
+
+Each algorithm lives in one readable file and shares its plumbing (buffers, returns, networks, env factory,
+evaluation) from :mod:`dlfrontier.rl.common`. The public API follows Stable-Baselines3's habit::
+
+    from dlfrontier.rl import PPO
+    agent = PPO("CartPole-v1", seed=0).learn(100_000)
+    action = agent.predict(obs, deterministic=True)
+    agent.save("ppo.pt"); agent = PPO.load("ppo.pt")
+
+Papers: Mnih et al., "Human-level control through deep reinforcement learning" (2015,
+https://www.nature.com/articles/nature14236); Williams, "Simple statistical gradient-following algorithms"
+(1992); Mnih et al., "Asynchronous Methods for Deep RL" (2016, https://arxiv.org/abs/1602.01783); Schulman
+et al., "Proximal Policy Optimization Algorithms" (2017, https://arxiv.org/abs/1707.06347); Haarnoja et al.,
+"Soft Actor-Critic Algorithms and Applications" (2018, https://arxiv.org/abs/1812.05905).
+"""
+
+from dlfrontier.rl.a2c import A2C, A2CConfig
+from dlfrontier.rl.common.algorithm import ALGORITHMS, Algorithm
+from dlfrontier.rl.dqn import DQN, DQNConfig
+from dlfrontier.rl.ppo import PPO, PPOConfig
+from dlfrontier.rl.reinforce import REINFORCE, REINFORCEConfig
+from dlfrontier.rl.sac import SAC, SACConfig
+
+__all__ = [
+    "A2C",
+    "ALGORITHMS",
+    "DQN",
+    "PPO",
+    "REINFORCE",
+    "SAC",
+    "A2CConfig",
+    "Algorithm",
+    "DQNConfig",
+    "PPOConfig",
+    "REINFORCEConfig",
+    "SACConfig",
+]

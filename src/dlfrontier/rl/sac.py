@@ -1,0 +1,194 @@
+"""SAC: soft actor-critic with twin critics, target critics and automatic temperature tuning.
+
+Papers: Haarnoja et al., "Soft Actor-Critic: Off-Policy Maximum Entropy Deep RL with a Stochastic Actor"
+(2018, https://arxiv.org/abs/1801.01290) and "Soft Actor-Critic Algorithms and Applications" (2018,
+https://arxiv.org/abs/1812.05905, the learned temperature ``alpha`` with target entropy ``-dim(A)``).
+
+Read top to bottom: the config, the losses (pure functions), the agent and its training loop.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from dlfrontier.rl.common.algorithm import Algorithm, Callback, register_algorithm
+from dlfrontier.rl.common.buffers import ReplayBuffer
+from dlfrontier.rl.common.env import make_env
+from dlfrontier.rl.common.networks import SquashedGaussianActor, TwinQ, mlp_features
+
+
+@dataclass
+class SACConfig:
+    """SAC options. Defaults are Stable-Baselines3's SAC defaults with rl-zoo's Pendulum learning rate 1e-3."""
+
+    learning_rate: float = field(default=1e-3, metadata={"help": "Adam learning rate (actor, critics, alpha)"})
+    buffer_size: int = field(default=1_000_000, metadata={"help": "replay capacity (transitions)"})
+    learning_starts: int = field(default=100, metadata={"help": "env steps of uniform random actions first"})
+    batch_size: int = field(default=256, metadata={"help": "transitions per gradient step"})
+    gamma: float = field(default=0.99, metadata={"help": "discount factor"})
+    tau: float = field(default=0.005, metadata={"help": "Polyak rate of the target critics"})
+    train_freq: int = field(default=1, metadata={"help": "env steps between training phases"})
+    gradient_steps: int = field(default=1, metadata={"help": "gradient steps per training phase"})
+    init_alpha: float = field(default=1.0, metadata={"help": "initial temperature"})
+    autotune: bool = field(default=True, metadata={"help": "learn alpha towards the target entropy"})
+    target_entropy: float | None = field(default=None, metadata={"help": "target entropy (None = -dim(A))"})
+    hidden: tuple[int, ...] = field(default=(256, 256), metadata={"help": "MLP hidden widths (actor, critics)"})
+
+
+def critic_loss(q1: torch.Tensor, q2: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """``mean((Q1 - y)^2) + mean((Q2 - y)^2)`` (SB3 halves each term; we follow the paper)."""
+    return (q1 - target).pow(2).mean() + (q2 - target).pow(2).mean()
+
+
+def soft_q_target(
+    rewards: torch.Tensor, next_q1: torch.Tensor, next_q2: torch.Tensor, next_log_probs: torch.Tensor,
+    dones: torch.Tensor, discounts: torch.Tensor, alpha: torch.Tensor,
+) -> torch.Tensor:
+    """``y = r + discount * (1 - done) * (min(Q1', Q2') - alpha * log pi(a'|s'))``; all ``[B]``."""
+    return rewards + discounts * (1.0 - dones) * (torch.min(next_q1, next_q2) - alpha * next_log_probs)
+
+
+def actor_loss(q1: torch.Tensor, q2: torch.Tensor, log_probs: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+    """``mean(alpha * log pi(a|s) - min(Q1, Q2)(s, a))`` with ``a ~ pi`` reparameterized."""
+    return (alpha * log_probs - torch.min(q1, q2)).mean()
+
+
+def temperature_loss(log_alpha: torch.Tensor, log_probs: torch.Tensor, target_entropy: float) -> torch.Tensor:
+    """``-mean(log_alpha * (log pi(a|s) + target_entropy))`` (log-probs detached).
+
+    Its gradient raises alpha when the policy's entropy ``-E[log pi]`` is below the target and lowers it
+    when above.
+    """
+    return -(log_alpha * (log_probs.detach() + target_entropy)).mean()
+
+
+@register_algorithm
+class SAC(Algorithm):
+    """Soft Actor-Critic for Box action spaces (one env; off-policy).
+
+    Example::
+
+        agent = SAC("Pendulum-v1", seed=0).learn(20_000)
+    """
+
+    name = "SAC"
+    config_cls = SACConfig
+    action_spaces = (gym.spaces.Box,)
+    config: SACConfig
+
+    def _setup(self) -> None:
+        c = self.config
+        space = self.action_space
+        assert isinstance(space, gym.spaces.Box)
+        features = self.features or mlp_features(c.hidden, "relu")
+        self.actor = SquashedGaussianActor(self.observation_space, space, features).to(self.device)
+        self.critic = TwinQ(self.observation_space, space, c.hidden).to(self.device)
+        self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
+        self.log_alpha = torch.tensor([float(np.log(c.init_alpha))], device=self.device, requires_grad=True)
+        self.target_entropy = -float(np.prod(space.shape)) if c.target_entropy is None else c.target_entropy
+        self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=c.learning_rate)
+        self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=c.learning_rate)
+        self.alpha_opt = torch.optim.Adam([self.log_alpha], lr=c.learning_rate)
+        obs_shape = self.observation_space.shape or ()
+        self.buffer = ReplayBuffer(c.buffer_size, obs_shape, np.float32, space.shape, np.float32, device=self.device)
+        self.env = make_env(self._env_arg)
+        self._obs: np.ndarray | None = None
+        self._ep_return = 0.0
+
+    def _modules(self) -> dict[str, Any]:
+        return {"actor": self.actor, "critic": self.critic, "critic_target": self.critic_target,
+                "actor_opt": self.actor_opt, "critic_opt": self.critic_opt, "alpha_opt": self.alpha_opt}
+
+    def _extra_state(self) -> dict[str, Any]:
+        return {"buffer": self.buffer.state_dict(), "log_alpha": self.log_alpha.detach().clone()}
+
+    def _load_extra_state(self, state: dict[str, Any]) -> None:
+        if "buffer" in state:
+            self.buffer.load_state_dict(state["buffer"])
+        with torch.no_grad():
+            self.log_alpha.copy_(state["log_alpha"])
+
+    def _act(self, obs: torch.Tensor, deterministic: bool) -> torch.Tensor:
+        return self.actor(obs, deterministic)[0]
+
+    def _train_step(self) -> tuple[torch.Tensor, ...]:
+        c = self.config
+        b = self.buffer.sample(c.batch_size, self.rng)
+        alpha = self.log_alpha.exp().detach()
+        with torch.no_grad():
+            next_a, next_logp = self.actor(b.next_obs)
+            tq1, tq2 = self.critic_target(b.next_obs, next_a)
+            y = soft_q_target(b.rewards, tq1, tq2, next_logp, b.dones, b.discounts, alpha)
+        q1, q2 = self.critic(b.obs, b.actions)
+        lq = critic_loss(q1, q2, y)
+        self.critic_opt.zero_grad(set_to_none=True)
+        lq.backward()
+        self.critic_opt.step()
+
+        a, logp = self.actor(b.obs)
+        self.critic.requires_grad_(False)  # the actor loss must not train the critics
+        pq1, pq2 = self.critic(b.obs, a)
+        self.critic.requires_grad_(True)
+        lpi = actor_loss(pq1, pq2, logp, alpha)
+        self.actor_opt.zero_grad(set_to_none=True)
+        lpi.backward()
+        self.actor_opt.step()
+
+        la = torch.zeros(())
+        if c.autotune:
+            la = temperature_loss(self.log_alpha, logp, self.target_entropy)
+            self.alpha_opt.zero_grad(set_to_none=True)
+            la.backward()
+            self.alpha_opt.step()
+        with torch.no_grad():
+            for p, tp in zip(self.critic.parameters(), self.critic_target.parameters(), strict=True):
+                tp.lerp_(p, c.tau)
+        self.num_updates += 1
+        return lq.detach(), lpi.detach(), la.detach(), -logp.detach().mean()
+
+    def _learn(self, total_steps: int, callback: Callback | None, callback_every: int) -> None:
+        c = self.config
+        end = self.num_steps + total_steps
+        if self._obs is None:
+            self._obs, _ = self.env.reset(seed=self.seed + self.num_steps)
+            self._ep_return = 0.0
+        obs = self._obs
+        acc, count = torch.zeros(4), 0
+        while self.num_steps < end:
+            if self.num_steps < c.learning_starts:
+                action = self.rng.uniform(self.action_space.low, self.action_space.high).astype(np.float32)  # type: ignore[attr-defined]
+            else:
+                with torch.no_grad():
+                    action = self.actor(torch.as_tensor(obs, device=self.device).unsqueeze(0))[0][0].cpu().numpy()
+            next_obs, reward, terminated, truncated, _ = self.env.step(action)
+            self.num_steps += 1
+            self._ep_return += float(reward)
+            self.buffer.add(obs, action, float(reward), next_obs, terminated, c.gamma)
+            if terminated or truncated:
+                self.episode_returns.append(self._ep_return)
+                self._ep_return = 0.0
+                next_obs, _ = self.env.reset()
+            obs = next_obs
+            if self.num_steps >= c.learning_starts and self.num_steps % c.train_freq == 0:
+                for _ in range(c.gradient_steps):
+                    acc += torch.stack(self._train_step())
+                    count += 1
+            at_callback = callback is not None and callback_every > 0 and self.num_steps % callback_every == 0
+            if at_callback or self.num_steps >= end:
+                if count:
+                    s = (acc / count).tolist()
+                    self.stats.update({"train/critic_loss": s[0], "train/actor_loss": s[1],
+                                       "train/alpha_loss": s[2], "train/entropy": s[3]})
+                    acc.zero_()
+                    count = 0
+                self.stats["train/alpha"] = float(self.log_alpha.detach().exp())
+            if at_callback:
+                self._obs = obs
+                callback(self)  # type: ignore[misc]
+        self._obs = obs
