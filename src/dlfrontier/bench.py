@@ -47,6 +47,8 @@ def load_benchmarks() -> Registry[Benchmark]:
 # Each capability appends the module that registers its benchmarks.
 BENCHMARK_MODULES: list[str] = [
     "dlfrontier.attention.bench",
+    "dlfrontier.rl.bench",
+    "dlfrontier.compression.bench",
 ]
 
 

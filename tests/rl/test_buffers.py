@@ -29,7 +29,8 @@ def test_n_step_adder_emits_and_flushes_at_termination():
     (t,) = adder.push(_obs(1), 1, 2.0, _obs(2), False, False)
     assert t[0][0] == 0 and t[2] == 2.0 and t[3][0] == 2 and t[4] is False and t[5] == 0.25
     out = adder.push(_obs(2), 0, 3.0, _obs(3), True, False)
-    assert [(o[0], g, n[0], d, disc) for o, _, g, n, d, disc in out] == [(1, 3.5, 3, True, 0.25), (2, 3.0, 3, True, 0.5)]
+    got = [(o[0], g, n[0], d, disc) for o, _, g, n, d, disc in out]
+    assert got == [(1, 3.5, 3, True, 0.25), (2, 3.0, 3, True, 0.5)]
     assert adder.pending == type(adder.pending)()
 
 

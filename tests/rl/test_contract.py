@@ -30,7 +30,8 @@ CASES = [
 
 
 def _params(agent: Algorithm) -> list[torch.Tensor]:
-    return [p.detach().clone() for m in agent._modules().values() if isinstance(m, torch.nn.Module) for p in m.parameters()]
+    modules = [m for m in agent._modules().values() if isinstance(m, torch.nn.Module)]
+    return [p.detach().clone() for m in modules for p in m.parameters()]
 
 
 def _probe_obs(env_id: str) -> np.ndarray:

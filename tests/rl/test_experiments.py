@@ -11,7 +11,9 @@ from dlfrontier.experiments import EXPERIMENTS
 from dlfrontier.experiments.runner import run_one
 from dlfrontier.tracking import read_metrics
 
-NAMES = ["dqn-cartpole", "reinforce-cartpole", "a2c-cartpole", "ppo-cartpole", "ppo-pendulum", "sac-pendulum", "dqn-acrobot"]
+NAMES = [
+    "dqn-cartpole", "reinforce-cartpole", "a2c-cartpole", "ppo-cartpole", "ppo-pendulum", "sac-pendulum", "dqn-acrobot",
+]
 TINY = {
     "dqn-cartpole": {"total_steps": "600", "eval_every": "200", "learning_starts": "100", "train_freq": "50",
                      "gradient_steps": "4", "hidden": "16", "eval_episodes": "2"},

@@ -14,7 +14,8 @@ def test_n_step_return_full_and_cut_by_termination():
 
 
 def test_td_target_masks_terminal_bootstrap():
-    out = td_target(torch.tensor([1.0, 2.0]), torch.tensor([10.0, 10.0]), torch.tensor([0.0, 1.0]), torch.tensor([0.9, 0.9]))
+    t = torch.tensor
+    out = td_target(t([1.0, 2.0]), t([10.0, 10.0]), t([0.0, 1.0]), t([0.9, 0.9]))
     assert torch.allclose(out, torch.tensor([10.0, 2.0]))
 
 

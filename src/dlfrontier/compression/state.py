@@ -7,7 +7,7 @@ snapshot records each layer's transform kind next to the state dict.
 
 from __future__ import annotations
 
-import copy
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -65,6 +65,10 @@ def restore(model: nn.Module, snap: dict[str, Any]) -> nn.Module:
     return model
 
 
-def clone(model: nn.Module) -> nn.Module:
-    """A deep copy of ``model`` with its transforms (an independent compression candidate)."""
-    return copy.deepcopy(model)
+def clone(model: nn.Module, factory: Callable[[], nn.Module]) -> nn.Module:
+    """An independent copy of ``model`` with its transforms, built on ``factory()`` (same architecture).
+
+    (``copy.deepcopy`` of a parametrized module is not reliable across torch versions.)
+    """
+    device = next(model.parameters()).device
+    return restore(factory().to(device), snapshot(model))

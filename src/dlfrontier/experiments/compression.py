@@ -32,7 +32,7 @@ from dlfrontier.compression.pipeline import Pipeline
 from dlfrontier.compression.prune import prune_to_density, weight_count
 from dlfrontier.compression.report import LAYER_COLUMNS, kb, layer_rows, pct, plot_accuracy_vs_size, write_table
 from dlfrontier.compression.sharing import share_weights
-from dlfrontier.compression.state import clone
+from dlfrontier.compression.state import restore, snapshot
 from dlfrontier.data.mnist import load_mnist
 from dlfrontier.experiments.base import Anchor, Expect, RunContext, experiment
 from dlfrontier.models.classifier import TrainConfig, evaluate_accuracy, to_float
@@ -40,6 +40,8 @@ from dlfrontier.models.lenet import LeNet5, LeNet300100, parameter_bytes
 from dlfrontier.tracking import atomic_write_bytes
 
 CAFFE_SOLVER = {"optimizer": "sgd", "lr": 0.01, "momentum": 0.9, "weight_decay": 5e-4, "schedule": "inv", "epochs": 11}
+
+THREADS_HELP = "torch intra-op threads during the run (0: torch's default); 1 avoids oversubscribing shared CPUs"
 
 # The paper's rows (Table 1) and per-layer densities (Tables 2 and 3).
 PAPER = {
@@ -60,6 +62,7 @@ class CompressionConfig(TrainConfig):
     share_epochs: int = field(default=1, metadata={"help": "fine-tuning epochs of the shared weights"})
     share_lr: float = field(default=1e-4, metadata={"help": "learning rate of the shared-weight fine-tuning"})
     index_bits: int = field(default=0, metadata={"help": "relative index width (0: per layer, smallest file)"})
+    threads: int = field(default=1, metadata={"help": THREADS_HELP})
     tolerance: float = field(default=0.003, metadata={"help": "allowed test-accuracy drop (fraction) vs baseline"})
     curve_bits: tuple[int, ...] = field(
         default=(1, 2, 3, 4, 5, 6, 8), metadata={"help": "bit widths of the sharing sweep (accuracy-vs-size curve)"}
@@ -149,7 +152,7 @@ def deep_compression(
     def sweep() -> dict[str, Any]:
         points = []
         for b in cfg.curve_bits:
-            m = clone(model)
+            m = restore(make_model(), snapshot(model)).to(ctx.device)
             share_weights(m, int(b))
             points.append([int(b), evaluate(m), len(compress(m, huffman=False, index_bits=ib)),
                            len(compress(m, huffman=True, index_bits=ib))])
@@ -244,7 +247,8 @@ def deep_compression(
     curve="eval/accuracy",
 )
 def deep_compression_lenet300(ctx: RunContext, cfg: LeNet300CompressionConfig) -> dict[str, float]:
-    return deep_compression(ctx, cfg, LeNet300100, "LeNet-300-100")
+    with _threads(cfg.threads):
+        return deep_compression(ctx, cfg, LeNet300100, "LeNet-300-100")
 
 
 @experiment(
@@ -262,7 +266,8 @@ def deep_compression_lenet300(ctx: RunContext, cfg: LeNet300CompressionConfig) -
     curve="eval/accuracy",
 )
 def deep_compression_lenet5(ctx: RunContext, cfg: LeNet5CompressionConfig) -> dict[str, float]:
-    return deep_compression(ctx, cfg, LeNet5, "LeNet-5")
+    with _threads(cfg.threads):
+        return deep_compression(ctx, cfg, LeNet5, "LeNet-5")
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -276,6 +281,7 @@ class BinaryConfig(TrainConfig):
     binary_epochs: int = field(default=2, metadata={"help": "training epochs with binary weights (from the baseline)"})
     binary_lr: float = field(default=1e-3, metadata={"help": "learning rate of the binary-weight training"})
     per: str = field(default="filter", metadata={"help": "scale granularity: filter or layer"})
+    threads: int = field(default=1, metadata={"help": THREADS_HELP})
     tolerance: float = field(default=0.005, metadata={"help": "allowed test-accuracy drop (fraction) vs baseline"})
 
 
@@ -293,6 +299,11 @@ class BinaryConfig(TrainConfig):
 )
 def binary_lenet5(ctx: RunContext, cfg: BinaryConfig) -> dict[str, float]:
     """Train the float32 baseline, binarize every weight, train on with the STE, store the 1-bit file."""
+    with _threads(cfg.threads):
+        return _binary_lenet5(ctx, cfg)
+
+
+def _binary_lenet5(ctx: RunContext, cfg: BinaryConfig) -> dict[str, float]:
     from dlfrontier.compression.binary import binarize
     from dlfrontier.errors import ConfigError
 
@@ -356,6 +367,7 @@ class Int8Config(TrainConfig):
     qat_lr: float = field(default=1e-4, metadata={"help": "learning rate of quantization-aware training"})
     tolerance: float = field(default=0.003, metadata={"help": "allowed test-accuracy drop (fraction) vs baseline"})
     latency_repeats: int = field(default=30, metadata={"help": "timed forward passes per latency measurement"})
+    threads: int = field(default=1, metadata={"help": THREADS_HELP})
 
 
 @experiment(
@@ -371,6 +383,11 @@ class Int8Config(TrainConfig):
 )
 def int8_lenet5(ctx: RunContext, cfg: Int8Config) -> dict[str, float]:
     """Train the float32 baseline, quantize it (PTQ), fine-tune with fake quantization (QAT), time both."""
+    with _threads(cfg.threads):
+        return _int8_lenet5(ctx, cfg)
+
+
+def _int8_lenet5(ctx: RunContext, cfg: Int8Config) -> dict[str, float]:
     from dlfrontier.compression import int8
 
     t0 = time.perf_counter()
@@ -434,13 +451,14 @@ def int8_lenet5(ctx: RunContext, cfg: Int8Config) -> dict[str, float]:
 
 
 class _threads:
-    """Temporarily set torch's intra-op threads (latency is measured single-threaded, as on a phone core)."""
+    """Temporarily set torch's intra-op threads (``n <= 0``: leave them)."""
 
     def __init__(self, n: int) -> None:
         self.n, self.old = n, torch.get_num_threads()
 
     def __enter__(self) -> None:
-        torch.set_num_threads(self.n)
+        if self.n > 0:
+            torch.set_num_threads(self.n)
 
     def __exit__(self, *exc: object) -> None:
         torch.set_num_threads(self.old)

@@ -7,6 +7,7 @@ Precipice" (NeurIPS 2021): with few seeds, report a robust point estimate and it
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -25,7 +26,7 @@ def iqm(values: Sequence[float]) -> float:
 
 def bootstrap_ci(
     values: Sequence[float],
-    stat: Callable[[Sequence[float]], float] = iqm,
+    stat: Callable[[Any], float] = iqm,
     *,
     confidence: float = 0.95,
     reps: int = 2000,
@@ -51,7 +52,7 @@ def bootstrap_ci(
 
 def stratified_bootstrap_ci(
     groups: Sequence[Sequence[float]],
-    stat: Callable[[Sequence[float]], float] = iqm,
+    stat: Callable[[Any], float] = iqm,
     *,
     confidence: float = 0.95,
     reps: int = 2000,

@@ -79,7 +79,7 @@ class A2C(Algorithm):
         self.collector.seed = self.seed + self.num_steps
 
     def _act(self, obs: torch.Tensor, deterministic: bool) -> torch.Tensor:
-        return self.policy.act(obs, deterministic)[0]
+        return self.policy.mode(obs) if deterministic else self.policy.act(obs)[0]
 
     def _learn(self, total_steps: int, callback: Callback | None, callback_every: int) -> None:
         c = self.config
@@ -92,7 +92,9 @@ class A2C(Algorithm):
             self.num_steps += c.n_envs * c.n_steps
             self.episode_returns.extend(self.collector.finished)
             self.collector.finished.clear()
-            adv_np, ret_np = gae(ro.rewards, ro.values, ro.next_values, ro.terminated, ro.episode_end, c.gamma, c.gae_lambda)
+            adv_np, ret_np = gae(
+                ro.rewards, ro.values, ro.next_values, ro.terminated, ro.episode_end, c.gamma, c.gae_lambda
+            )
             obs = torch.as_tensor(ro.obs.reshape(-1, *ro.obs.shape[2:]), device=self.device)  # [T*N, *obs]
             actions = torch.as_tensor(ro.actions.reshape(-1, *ro.actions.shape[2:]), device=self.device)
             adv = torch.as_tensor(adv_np.reshape(-1), device=self.device)
@@ -100,7 +102,8 @@ class A2C(Algorithm):
             if c.normalize_advantage:
                 adv = (adv - adv.mean()) / (adv.std() + 1e-8)
             logp, entropy = self.policy.log_prob_entropy(obs, actions)
-            loss, pg, vl = a2c_loss(logp, entropy, self.policy.value(obs), adv, ret, vf_coef=c.vf_coef, ent_coef=c.ent_coef)
+            values = self.policy.value(obs)
+            loss, pg, vl = a2c_loss(logp, entropy, values, adv, ret, vf_coef=c.vf_coef, ent_coef=c.ent_coef)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             nn.utils.clip_grad_norm_(params, c.max_grad_norm)

@@ -25,7 +25,7 @@ from torch import nn
 from dlfrontier.rl.common.algorithm import Algorithm, Callback, register_algorithm
 from dlfrontier.rl.common.buffers import NStepAdder, PrioritizedReplayBuffer, ReplayBatch, ReplayBuffer
 from dlfrontier.rl.common.env import make_env
-from dlfrontier.rl.common.networks import QNetwork, mlp_features
+from dlfrontier.rl.common.networks import QNetwork, adam, mlp_features
 from dlfrontier.rl.common.returns import double_q_target, td_target
 
 
@@ -103,13 +103,13 @@ class DQN(Algorithm):
         features = self.features or mlp_features(c.hidden, c.activation)
         self.q_net = QNetwork(features(self.observation_space), int(self.action_space.n), c.dueling).to(self.device)  # type: ignore[attr-defined]
         self.target_net = copy.deepcopy(self.q_net).requires_grad_(False)
-        self.optimizer = torch.optim.Adam(self.q_net.parameters(), lr=c.learning_rate)
+        self.optimizer = adam(self.q_net.parameters(), lr=c.learning_rate)
         obs_space = self.observation_space
         obs_shape = obs_space.shape if obs_space.shape else ()
         buffer_cls = PrioritizedReplayBuffer if c.prioritized else ReplayBuffer
         kwargs: dict[str, Any] = {"alpha": c.per_alpha} if c.prioritized else {}
         self.buffer = buffer_cls(
-            min(c.buffer_size, 10**9), obs_shape, obs_space.dtype or np.float32, (), np.int64, device=self.device, **kwargs
+            c.buffer_size, obs_shape, obs_space.dtype or np.float32, (), np.int64, device=self.device, **kwargs
         )
         self.adder = NStepAdder(c.n_step, c.gamma)
         self.env = make_env(self._env_arg)

@@ -21,7 +21,7 @@ from torch import nn
 
 from dlfrontier.rl.common.algorithm import Algorithm, Callback, register_algorithm
 from dlfrontier.rl.common.env import make_vec_env
-from dlfrontier.rl.common.networks import ActorCritic, mlp_features
+from dlfrontier.rl.common.networks import ActorCritic, adam, mlp_features
 from dlfrontier.rl.common.returns import gae
 from dlfrontier.rl.common.rollout import RolloutCollector
 
@@ -50,7 +50,9 @@ class PPOConfig:
     log_std_init: float = field(default=0.0, metadata={"help": "initial log std of a Gaussian policy"})
 
 
-def ppo_clip_loss(log_probs: torch.Tensor, old_log_probs: torch.Tensor, advantages: torch.Tensor, clip: float) -> torch.Tensor:
+def ppo_clip_loss(
+    log_probs: torch.Tensor, old_log_probs: torch.Tensor, advantages: torch.Tensor, clip: float
+) -> torch.Tensor:
     """The clipped surrogate ``-mean(min(rho * A, clip(rho, 1-eps, 1+eps) * A))``, ``rho = pi/pi_old``.
 
     Shapes:
@@ -87,7 +89,7 @@ class PPO(Algorithm):
         c = self.config
         features = self.features or mlp_features(c.hidden, c.activation)
         self.policy = ActorCritic(self.observation_space, self.action_space, features, c.log_std_init).to(self.device)
-        self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=c.learning_rate, eps=1e-5)
+        self.optimizer = adam(self.policy.parameters(), lr=c.learning_rate, eps=1e-5)
         self.envs = make_vec_env(self._env_arg, c.n_envs, clip_actions=True)
         self.collector = RolloutCollector(self.envs, self.policy, self.seed, self.device)
         self._total_planned = 0
@@ -103,7 +105,7 @@ class PPO(Algorithm):
         self.collector.seed = self.seed + self.num_steps  # resumed runs restart their episodes
 
     def _act(self, obs: torch.Tensor, deterministic: bool) -> torch.Tensor:
-        return self.policy.act(obs, deterministic)[0]
+        return self.policy.mode(obs) if deterministic else self.policy.act(obs)[0]
 
     def _update(self, obs: torch.Tensor, actions: torch.Tensor, old_logp: torch.Tensor, old_values: torch.Tensor,
                 advantages: torch.Tensor, returns: torch.Tensor, clip: float) -> None:
@@ -167,7 +169,8 @@ class PPO(Algorithm):
             self._update(flat(ro.obs), flat(ro.actions), flat(ro.log_probs), flat(ro.values), flat(adv), flat(ret),
                          c.clip_range * frac)
             var_y = float(np.var(ret))
-            self.stats["train/explained_variance"] = float("nan") if var_y == 0 else 1 - float(np.var(ret - ro.values)) / var_y
+            explained = float("nan") if var_y == 0 else 1 - float(np.var(ret - ro.values)) / var_y
+            self.stats["train/explained_variance"] = explained
             if next_callback is not None and callback is not None and self.num_steps >= next_callback:
                 callback(self)
                 next_callback = (self.num_steps // callback_every + 1) * callback_every

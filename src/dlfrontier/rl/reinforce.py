@@ -21,7 +21,7 @@ from torch import nn
 
 from dlfrontier.rl.common.algorithm import Algorithm, Callback, register_algorithm
 from dlfrontier.rl.common.env import make_env
-from dlfrontier.rl.common.networks import ActorCritic, mlp_features
+from dlfrontier.rl.common.networks import ActorCritic, adam, mlp_features
 from dlfrontier.rl.common.returns import discounted_returns
 
 
@@ -68,7 +68,7 @@ class REINFORCE(Algorithm):
         c = self.config
         features = self.features or mlp_features(c.hidden, c.activation)
         self.policy = ActorCritic(self.observation_space, self.action_space, features, c.log_std_init).to(self.device)
-        self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=c.learning_rate)
+        self.optimizer = adam(self.policy.parameters(), lr=c.learning_rate)
         self.env = make_env(self._env_arg, clip_actions=True)
         self._reset_seed: int | None = self.seed
 
@@ -79,7 +79,7 @@ class REINFORCE(Algorithm):
         self._reset_seed = self.seed + self.num_steps
 
     def _act(self, obs: torch.Tensor, deterministic: bool) -> torch.Tensor:
-        return self.policy.act(obs, deterministic)[0]
+        return self.policy.mode(obs) if deterministic else self.policy.act(obs)[0]
 
     def _episode(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """One complete episode: observations ``[T, *obs]``, actions ``[T, *act]``, rewards ``[T]``."""

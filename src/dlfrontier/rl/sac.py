@@ -20,7 +20,7 @@ import torch
 from dlfrontier.rl.common.algorithm import Algorithm, Callback, register_algorithm
 from dlfrontier.rl.common.buffers import ReplayBuffer
 from dlfrontier.rl.common.env import make_env
-from dlfrontier.rl.common.networks import SquashedGaussianActor, TwinQ, mlp_features
+from dlfrontier.rl.common.networks import SquashedGaussianActor, TwinQ, adam, mlp_features
 
 
 @dataclass
@@ -90,11 +90,12 @@ class SAC(Algorithm):
         self.actor = SquashedGaussianActor(self.observation_space, space, features).to(self.device)
         self.critic = TwinQ(self.observation_space, space, c.hidden).to(self.device)
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
+        self._critic_params = list(self.critic.parameters())
         self.log_alpha = torch.tensor([float(np.log(c.init_alpha))], device=self.device, requires_grad=True)
         self.target_entropy = -float(np.prod(space.shape)) if c.target_entropy is None else c.target_entropy
-        self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=c.learning_rate)
-        self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=c.learning_rate)
-        self.alpha_opt = torch.optim.Adam([self.log_alpha], lr=c.learning_rate)
+        self.actor_opt = adam(self.actor.parameters(), lr=c.learning_rate)
+        self.critic_opt = adam(self.critic.parameters(), lr=c.learning_rate)
+        self.alpha_opt = adam([self.log_alpha], lr=c.learning_rate)
         obs_shape = self.observation_space.shape or ()
         self.buffer = ReplayBuffer(c.buffer_size, obs_shape, np.float32, space.shape, np.float32, device=self.device)
         self.env = make_env(self._env_arg)
@@ -132,9 +133,11 @@ class SAC(Algorithm):
         self.critic_opt.step()
 
         a, logp = self.actor(b.obs)
-        self.critic.requires_grad_(False)  # the actor loss must not train the critics
+        for p in self._critic_params:  # the actor loss must not train the critics (and skips their grads)
+            p.requires_grad_(False)
         pq1, pq2 = self.critic(b.obs, a)
-        self.critic.requires_grad_(True)
+        for p in self._critic_params:
+            p.requires_grad_(True)
         lpi = actor_loss(pq1, pq2, logp, alpha)
         self.actor_opt.zero_grad(set_to_none=True)
         lpi.backward()

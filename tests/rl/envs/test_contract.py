@@ -11,6 +11,8 @@ import dlfrontier.rl.envs  # noqa: F401  (registers the ids)
 from dlfrontier.rl.envs import ENV_IDS
 
 IDS = sorted(ENV_IDS)
+# unbounded observation spaces are deliberate (stock levels, returns); check_env only warns about them
+pytestmark = pytest.mark.filterwarnings("ignore:.*infinity")
 
 
 def rollout(env: gym.Env, seed: int, steps: int = 40) -> tuple[np.ndarray, np.ndarray]:

@@ -18,7 +18,7 @@ from dlfrontier.rl.envs.baselines import (
 from dlfrontier.rl.envs.inventory import InventoryEnv
 
 # two stocking stages (retailer, distributor) under a supplier; numbers chosen to be easy to follow by hand
-SMALL = dict(periods=3, initial_inventory=(10, 20), price=2.0, replenishment_cost=(1.5, 1.0, 0.5),
+SMALL = dict(periods=3, initial_inventory=(10, 6), price=2.0, replenishment_cost=(1.5, 1.0, 0.5),
              penalty=(0.1, 0.05, 0.02), holding_cost=(0.2, 0.1), capacity=(8, 50), lead_time=(1, 0),
              demand_sequence=(7, 4, 30), discount=1.0)
 
@@ -26,52 +26,54 @@ SMALL = dict(periods=3, initial_inventory=(10, 20), price=2.0, replenishment_cos
 def test_three_periods_by_hand() -> None:
     env = InventoryEnv(**SMALL)
     obs, _ = env.reset(seed=0)
-    # on hand [10, 20], backlog [0, 0, 0], pipeline of the retailer (L=1) [0], time 0
-    np.testing.assert_allclose(obs, [10, 20, 0, 0, 0, 0, 0])
+    # on hand [10, 6], backlog [0, 0, 0], pipeline of the retailer (L=1) [0], time 0
+    np.testing.assert_allclose(obs, [10, 6, 0, 0, 0, 0, 0])
 
-    # period 0: order 12 (capped at capacity 8) and 5; the distributor's order arrives at once (L=0)
-    obs, r, term, _, info = env.step(np.array([12, 5], dtype=np.float32))
-    # sold [7, 8, 5]; on hand [10-7, 20+5-8] = [3, 17]; unmet [0, 12-8, 0]
-    # profits: retailer 2*7 - 1.5*8 - 0.2*3 = 1.4; distributor 1.5*8 - 1*5 - 0.05*4 - 0.1*17 = 5.1;
+    # period 0: the retailer orders 8 but the distributor has only 6 on hand (its own order of 5 arrives at
+    # once, L=0, but after it ships)
+    obs, r, term, _, info = env.step(np.array([8, 5], dtype=np.float32))
+    # sold [7, 6, 5]; on hand [10-7, 6+5-6] = [3, 5]; unmet [0, 8-6, 0]
+    # profits: retailer 2*7 - 1.5*6 - 0.2*3 = 4.4; distributor 1.5*6 - 1*5 - 0.05*2 - 0.1*5 = 3.4;
     # supplier 1*5 - 0.5*5 = 2.5
-    np.testing.assert_allclose(info["stage_profit"], [1.4, 5.1, 2.5])
-    assert r == pytest.approx(9.0)
+    np.testing.assert_allclose(info["stage_profit"], [4.4, 3.4, 2.5])
+    assert r == pytest.approx(10.3)
     assert not term
-    np.testing.assert_allclose(obs, [3, 17, 0, 4, 0, 8, 1 / 3], rtol=1e-6)
+    np.testing.assert_allclose(obs, [3, 5, 0, 2, 0, 6, 1 / 3], rtol=1e-6)
 
-    # period 1: no new orders, but the 4 backlogged units are re-requested; the 8 shipped units arrive
+    # period 1: no new orders, but the 2 backlogged units are re-requested; the 6 shipped units arrive
     obs, r, term, _, info = env.step(np.array([0, 0], dtype=np.float32))
-    # on hand [3+8, 17] -> sell 4 -> [7, 13]; distributor ships 4 -> [7, 13]
-    # profits: 2*4 - 1.5*4 - 0.2*7 = 0.6; 1.5*4 - 0.1*13 = 4.7; 0
-    np.testing.assert_allclose(info["stage_profit"], [0.6, 4.7, 0.0])
-    assert r == pytest.approx(5.3)
-    np.testing.assert_allclose(obs, [7, 13, 0, 0, 0, 4, 2 / 3], rtol=1e-6)
+    # on hand [3+6, 5] -> sell 4, ship 2 -> [5, 3]
+    # profits: 2*4 - 1.5*2 - 0.2*5 = 4.0; 1.5*2 - 0.1*3 = 2.7; 0
+    np.testing.assert_allclose(info["stage_profit"], [4.0, 2.7, 0.0])
+    assert r == pytest.approx(6.7)
+    np.testing.assert_allclose(obs, [5, 3, 0, 0, 0, 2, 2 / 3], rtol=1e-6)
 
-    # period 2: demand 30 against 7 + 4 arriving = 11 on hand: 19 backlogged at 0.1 each
+    # period 2: demand 30 against 5 + 2 arriving = 7 on hand: 23 backlogged at 0.1 each
     obs, r, term, _, info = env.step(np.array([0, 0], dtype=np.float32))
-    np.testing.assert_allclose(info["stage_profit"], [2 * 11 - 0.1 * 19, -0.1 * 13, 0.0])
-    assert r == pytest.approx(20.1 - 1.3)
+    np.testing.assert_allclose(info["stage_profit"], [2 * 7 - 0.1 * 23, -0.1 * 3, 0.0])
+    assert r == pytest.approx(11.7 - 0.3)
     assert term
-    assert env.episode_metrics()["profit"] == pytest.approx(9.0 + 5.3 + 18.8)
-    assert env.episode_metrics()["fill_rate"] == pytest.approx((7 + 4 + 11) / (7 + 4 + 30))
+    np.testing.assert_allclose(obs, [0, 3, 23, 0, 0, 0, 1.0], rtol=1e-6)
+    assert env.episode_metrics()["profit"] == pytest.approx(10.3 + 6.7 + 11.4)
+    assert env.episode_metrics()["fill_rate"] == pytest.approx((7 + 4 + 7) / (7 + 4 + 30))
 
 
 def test_lost_sales_and_discount() -> None:
     env = InventoryEnv(**{**SMALL, "backlog": False, "discount": 0.5})
     env.reset(seed=0)
-    _, r0, _, _, info = env.step(np.array([12, 5], dtype=np.float32))
-    assert r0 == pytest.approx(9.0)  # the unfilled order is charged the same, but not carried over
+    _, r0, _, _, info = env.step(np.array([8, 5], dtype=np.float32))
+    assert r0 == pytest.approx(10.3)  # the unfilled order is charged the same, but not carried over
     obs, r1, _, _, info = env.step(np.array([0, 0], dtype=np.float32))
-    # nothing re-requested: the distributor ships 0 and keeps 17; retailer 3 + 8 - 4 = 7
-    np.testing.assert_allclose(info["stage_profit"], [2 * 4 - 0.2 * 7, -0.1 * 17, 0.0])
-    assert r1 == pytest.approx(0.5 * (8 - 1.4 - 1.7))
+    # nothing re-requested: the distributor ships 0 and keeps 5; retailer 3 + 6 - 4 = 5
+    np.testing.assert_allclose(info["stage_profit"], [2 * 4 - 0.2 * 5, -0.1 * 5, 0.0])
+    assert r1 == pytest.approx(0.5 * (7.0 - 0.5))
     np.testing.assert_allclose(obs[2:5], [0, 0, 0])  # no backlog in the observation
 
 
 def test_normalized_actions_and_observations() -> None:
     env = InventoryEnv(**SMALL, normalize=True)
     obs, _ = env.reset(seed=0)
-    np.testing.assert_allclose(obs[:2], [10 / 50, 20 / 50])  # divided by the largest capacity
+    np.testing.assert_allclose(obs[:2], [10 / 50, 6 / 50])  # divided by the largest capacity
     a = env.encode_action(np.array([4, 25]))
     np.testing.assert_allclose(a, [0.0, 0.0])  # the middle of [0, capacity]
     raw = InventoryEnv(**SMALL)
@@ -93,10 +95,12 @@ def test_inventory_position_matches_policy_view() -> None:
 def test_base_stock_orders_up_to_level() -> None:
     env = InventoryEnv(**SMALL)
     obs, _ = env.reset(seed=0)
-    # echelon positions: retailer 10, retailer + distributor 30; levels 15 and 60 -> orders 5 and 30
-    np.testing.assert_allclose(BaseStockPolicy(env, [15, 60]).predict(obs), [5, 30])
+    # echelon positions: retailer 10, retailer + distributor 16; levels 15 and 60 -> orders 5 and 44
+    np.testing.assert_allclose(BaseStockPolicy(env, [15, 60]).predict(obs), [5, 44])
     # (s, S) with s below the position orders nothing there
-    np.testing.assert_allclose(SSPolicy(env, [9, 40], [15, 60]).predict(obs), [0, 30])
+    np.testing.assert_allclose(SSPolicy(env, [9, 40], [15, 60]).predict(obs), [0, 44])
+    # orders above capacity are capped at it
+    np.testing.assert_allclose(BaseStockPolicy(env, [30, 60]).predict(obs), [8, 44])
 
 
 def test_base_stock_beats_random_by_far() -> None:

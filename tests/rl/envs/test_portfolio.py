@@ -34,7 +34,8 @@ def test_two_days_by_hand() -> None:
     up, down = math.log(1.1), math.log(0.9)
     env = env_with_returns(np.array([[0.01, 0.02], [0.03, 0.04], [up, down], [0.0, 0.0]]))
     obs = env._obs()
-    np.testing.assert_allclose(obs, [1, 2, 3, 4, 0, 0, 1], rtol=1e-6)  # returns in percent, then weights
+    # returns in percent, their means [2, 3], standard deviations [1, 1] (twice: window and last 5), weights
+    np.testing.assert_allclose(obs, [1, 2, 3, 4, 2, 3, 1, 1, 1, 1, 0, 0, 1], rtol=1e-6)
     # day 1: from cash to 50/50 (turnover 1, cost 1%); assets +10% and -10%: wealth 0.99 * 1.0
     obs, r, term, _, info = env.step(np.array([1, 1, 0], dtype=np.float32))
     assert info["turnover"] == pytest.approx(1.0)
@@ -78,7 +79,7 @@ def test_prices_from_csv(tmp_path: Path) -> None:
     path.write_text("\n".join(lines) + "\n")
     env = gym.make("dlfrontier/Portfolio-v0", prices_csv=str(path), horizon=30, window=5).unwrapped
     obs, _ = env.reset(seed=0)
-    assert env.n == 3 and obs.shape == (3 * 5 + 4,)
+    assert env.n == 3 and obs.shape == (3 * 5 + 3 * 3 + 4,)
     logp = np.log(np.round(prices, 6))
     # the observed window is a run of consecutive log returns of the file
     past = env.recent_returns(obs)

@@ -7,6 +7,7 @@ https://jmlr.org/papers/v22/20-1364.html), whose public API (``Algo(env).learn(n
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import os
 from collections.abc import Callable
@@ -77,7 +78,8 @@ class Algorithm:
         probe = make_env(env)
         self.observation_space: gym.Space = probe.observation_space
         self.action_space: gym.Space = probe.action_space
-        check_space(self.name, self.action_space, self.action_spaces, {n: c.action_spaces for n, c in ALGORITHMS.items()})
+        alternatives = {n: c.action_spaces for n, c in ALGORITHMS.items()}
+        check_space(self.name, self.action_space, self.action_spaces, alternatives)
         self.features = features
         self.seed = int(seed)
         self.device = torch.device(device)
@@ -133,7 +135,7 @@ class Algorithm:
         x = np.asarray(obs)
         single = x.shape == self.observation_space.shape
         t = torch.as_tensor(x[None] if single else x, device=self.device)
-        with torch.no_grad():
+        with torch.inference_mode():
             a = self._act(t, deterministic).cpu().numpy()
         return a[0] if single else a
 
@@ -144,8 +146,11 @@ class Algorithm:
         return float(np.mean(self.episode_returns[-episodes:]))
 
     def make_eval_env(self) -> gym.Env:
-        """A fresh env for evaluation (from the id; an unregistered instance is reused)."""
-        return make_env(self.env_id if self.env_id is not None else self._env_arg)
+        """A fresh env for evaluation: made from the id, or a deep copy of an unregistered instance."""
+        if self.env_id is not None:
+            return make_env(self.env_id)
+        assert isinstance(self._env_arg, gym.Env)
+        return copy.deepcopy(self._env_arg)
 
     def state_dict(self, *, include_buffer: bool = True) -> dict[str, Any]:
         """Everything needed to continue training: networks, optimizers, counters, RNGs, replay buffer."""

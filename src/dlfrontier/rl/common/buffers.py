@@ -67,7 +67,9 @@ class ReplayBuffer:
     def __len__(self) -> int:
         return self.size
 
-    def add(self, obs: np.ndarray, action: Any, reward: float, next_obs: np.ndarray, done: bool, discount: float) -> int:
+    def add(
+        self, obs: np.ndarray, action: Any, reward: float, next_obs: np.ndarray, done: bool, discount: float
+    ) -> int:
         """Store one transition; returns its index."""
         i = self.pos
         self.obs[i] = obs
@@ -100,7 +102,8 @@ class ReplayBuffer:
 
     def state_dict(self) -> dict[str, Any]:
         n = self.size
-        arrays = {k: getattr(self, k)[:n].copy() for k in ("obs", "next_obs", "actions", "rewards", "dones", "discounts")}
+        fields = ("obs", "next_obs", "actions", "rewards", "dones", "discounts")
+        arrays = {k: getattr(self, k)[:n].copy() for k in fields}
         return {"arrays": arrays, "pos": self.pos, "size": self.size}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -174,7 +177,9 @@ class PrioritizedReplayBuffer(ReplayBuffer):
         self.tree = SumTree(self.capacity)
         self.max_priority = 1.0
 
-    def add(self, obs: np.ndarray, action: Any, reward: float, next_obs: np.ndarray, done: bool, discount: float) -> int:
+    def add(
+        self, obs: np.ndarray, action: Any, reward: float, next_obs: np.ndarray, done: bool, discount: float
+    ) -> int:
         i = super().add(obs, action, reward, next_obs, done, discount)
         self.tree.set(np.array([i]), np.array([self.max_priority**self.alpha]))
         return i
@@ -210,6 +215,10 @@ class PrioritizedReplayBuffer(ReplayBuffer):
         self.max_priority = state["max_priority"]
 
 
+# (obs, action, n-step reward sum, next_obs, done, bootstrap discount)
+Transition = tuple[np.ndarray, Any, float, np.ndarray, bool, float]
+
+
 class NStepAdder:
     """Turns a stream of 1-step transitions from one env into n-step transitions.
 
@@ -225,7 +234,7 @@ class NStepAdder:
 
     def push(
         self, obs: np.ndarray, action: Any, reward: float, next_obs: np.ndarray, terminated: bool, truncated: bool
-    ) -> list[tuple[np.ndarray, Any, float, np.ndarray, bool, float]]:
+    ) -> list[Transition]:
         self.pending.append((obs, action, float(reward)))
         out = []
         if terminated or truncated:
@@ -235,7 +244,7 @@ class NStepAdder:
             out.append(self._emit(next_obs, False))
         return out
 
-    def _emit(self, next_obs: np.ndarray, terminated_at_end: bool) -> tuple[np.ndarray, Any, float, np.ndarray, bool, float]:
+    def _emit(self, next_obs: np.ndarray, terminated_at_end: bool) -> Transition:
         rewards = [r for _, _, r in self.pending]
         terms = [False] * (len(rewards) - 1) + [terminated_at_end]
         g, discount, done = n_step_return(rewards, terms, self.gamma)

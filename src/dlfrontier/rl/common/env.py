@@ -60,7 +60,9 @@ def make_vec_env(env: EnvLike, n_envs: int, *, clip_actions: bool = False) -> gy
         if n_envs > 1:
             spec = getattr(env, "spec", None)
             if spec is None:
-                raise ConfigError("n_envs > 1 needs an env id or an env with a spec (registered); got an instance without one")
+                raise ConfigError(
+                    "n_envs > 1 needs an env id or a registered env (with a spec); got an instance without one"
+                )
             fns += [lambda: make_env(gym.make(spec), clip_actions=clip_actions)] * (n_envs - 1)
     return gym.vector.SyncVectorEnv(fns, autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
 
@@ -79,7 +81,9 @@ def final_observations(next_obs: np.ndarray, ended: np.ndarray, infos: dict) -> 
     return out
 
 
-def check_space(algo: str, space: gym.Space, supported: tuple[type, ...], alternatives: dict[str, tuple[type, ...]]) -> None:
+def check_space(
+    algo: str, space: gym.Space, supported: tuple[type, ...], alternatives: dict[str, tuple[type, ...]]
+) -> None:
     """Raise a TypeError naming the algorithms that support ``space`` when ``algo`` does not.
 
     Args:

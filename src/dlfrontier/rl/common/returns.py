@@ -39,7 +39,9 @@ def n_step_return(rewards: Sequence[float], terminated: Sequence[bool], gamma: f
     return g, discount, False
 
 
-def td_target(rewards: torch.Tensor, next_values: torch.Tensor, dones: torch.Tensor, discounts: torch.Tensor) -> torch.Tensor:
+def td_target(
+    rewards: torch.Tensor, next_values: torch.Tensor, dones: torch.Tensor, discounts: torch.Tensor
+) -> torch.Tensor:
     """One-step (or n-step, with ``discounts = gamma^n``) TD target ``r + discount * (1 - done) * V(s')``.
 
     Shapes:

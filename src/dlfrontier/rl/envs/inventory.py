@@ -130,7 +130,8 @@ class InventoryEnv(gym.Env):
         self.demand_params = {**DISTRIBUTIONS[demand], **(demand_params or {})}
         unknown = set(self.demand_params) - set(DISTRIBUTIONS[demand])
         if unknown:
-            raise ValueError(f"demand_params {sorted(unknown)} unknown for {demand}; valid: {sorted(DISTRIBUTIONS[demand])}")
+            valid = sorted(DISTRIBUTIONS[demand])
+            raise ValueError(f"demand_params {sorted(unknown)} unknown for {demand}; valid: {valid}")
         self.demand_sequence = None
         if demand_sequence is not None:
             self.demand_sequence = _vector("demand_sequence", demand_sequence, self.periods)

@@ -68,9 +68,11 @@ def simplex_weights(action: np.ndarray, current: np.ndarray) -> np.ndarray:
 class PortfolioEnv(gym.Env):
     """Allocate wealth over ``n_assets`` risky assets and cash each day for ``horizon`` days.
 
-    Observation (``float32``, length ``n_assets * window + n_assets + 1``): the last ``window`` daily log
-    returns of each asset in percent, oldest first, flattened ``[window, n_assets]``; then the current
-    (drifted) weights ``[n_assets + 1]`` (cash last).
+    Observation (``float32``, length ``n_assets * (window + 3) + n_assets + 1``): the last ``window`` daily log
+    returns of each asset in percent, oldest first, flattened ``[window, n_assets]``; their mean and standard
+    deviation over the window and the standard deviation over the last 5 days ``[3, n_assets]`` (percent; the
+    summary statistics a trader would look at, which make a change of regime visible to a small network);
+    then the current (drifted) weights ``[n_assets + 1]`` (cash last).
 
     Action: ``Box(0, 1, [n_assets + 1])`` non-negative scores, normalized to the target weights (long only,
     cash last). Values outside [0, 1] are clipped (``strict=True``: ``ValueError``); a wrong shape or NaN is
@@ -134,7 +136,8 @@ class PortfolioEnv(gym.Env):
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode {render_mode!r} not in {self.metadata['render_modes']}")
         self.render_mode = render_mode
-        self.observation_space = spaces.Box(-np.inf, np.inf, shape=(self.n * self.window + self.n + 1,), dtype=np.float32)
+        obs_dim = self.n * (self.window + 3) + self.n + 1
+        self.observation_space = spaces.Box(-np.inf, np.inf, shape=(obs_dim,), dtype=np.float32)
         self.action_space = spaces.Box(0.0, 1.0, shape=(self.n + 1,), dtype=np.float32)
         self._start(np.zeros((self.window + self.horizon, self.n)), np.zeros(self.window + self.horizon, dtype=int))
 
@@ -171,8 +174,9 @@ class PortfolioEnv(gym.Env):
         self.history: dict[str, list[Any]] = {"log_wealth": [0.0], "weights": [], "regime": []}
 
     def _obs(self) -> np.ndarray:
-        past = self.returns[self.t : self.t + self.window]  # [window, n]
-        return np.concatenate([100 * past.ravel(), self.weights]).astype(np.float32)
+        past = 100 * self.returns[self.t : self.t + self.window]  # [window, n] in percent
+        stats = [past.mean(axis=0), past.std(axis=0), past[-5:].std(axis=0)]  # 3 x [n]
+        return np.concatenate([past.ravel(), *stats, self.weights]).astype(np.float32)
 
     def recent_returns(self, obs: np.ndarray) -> np.ndarray:
         """The ``[window, n]`` daily log returns (not percent) in an observation."""
@@ -232,9 +236,10 @@ class PortfolioEnv(gym.Env):
             w = " ".join(f"{v:.2f}" for v in self.weights)
             return f"day {self.t}/{self.horizon}  wealth {np.exp(self.log_wealth):.4f}  weights [{w}]\n"
         if self.render_mode == "rgb_array":
-            # a stacked bar of the weights (one colour per asset, cash white) over a wealth line
+            # a stacked bar of the weights (one colour per asset, cash grey) over a wealth line
             H, W = 100, 200
             img = np.full((H, W, 3), 255, dtype=np.uint8)
+            img[: H // 4] = 200
             colours = np.array([(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189)])
             x = 0
             for i, wi in enumerate(self.weights[:-1]):
