@@ -145,3 +145,17 @@ def test_snapshot_restore_round_trip_all_transforms():
     binarize(nn.Sequential(m.conv1))
     x = torch.randn(2, 1, 28, 28)
     assert torch.equal(restore(LeNet5(), snapshot(m))(x), m(x))
+
+
+def test_csr_linear_matches_the_pruned_dense_model():
+    from dlfrontier.compression.bench import CSRLinear, to_csr
+    from dlfrontier.compression.state import clone
+
+    torch.manual_seed(0)
+    m = LeNet300100()
+    prune_to_density(m, {"fc1": 0.08, "fc2": 0.09, "fc3": 0.26})
+    dense = strip_transforms(clone(m, LeNet300100))
+    csr = to_csr(strip_transforms(clone(m, LeNet300100)))
+    assert isinstance(csr.fc1, CSRLinear)
+    x = torch.randn(5, 1, 28, 28)
+    torch.testing.assert_close(csr(x), dense(x), rtol=1e-5, atol=1e-5)

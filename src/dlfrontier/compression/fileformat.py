@@ -38,7 +38,13 @@ from torch import nn
 
 from dlfrontier.compression.binary import BinaryWeight, binary_scales
 from dlfrontier.compression.huffman import huffman_code_lengths, huffman_decode, huffman_encode
-from dlfrontier.compression.layers import compressible_layers, effective_weight, strip_transforms, weight_transform
+from dlfrontier.compression.layers import (
+    compressible_layers,
+    effective_weight,
+    original_weight,
+    strip_transforms,
+    weight_transform,
+)
 from dlfrontier.compression.prune import Masked
 from dlfrontier.compression.sharing import SharedWeight
 from dlfrontier.compression.sparse import (
@@ -214,7 +220,7 @@ def _encode_weight(name: str, layer: nn.Module, huffman: bool, index_bits: int |
         codebook = t.centroids.detach().cpu().numpy().astype(np.float32)
         return _best_sparse(name, w.numpy(), positions, labels, codebook, index_bits, huffman)
     if isinstance(t, BinaryWeight):
-        real = layer.parametrizations.weight.original.detach().cpu()
+        real = original_weight(layer).detach().cpu()
         scales = binary_scales(real, t.per).reshape(-1)
         signs = (real >= 0).numpy().reshape(-1).astype(np.uint8)
         return (
@@ -266,8 +272,9 @@ def compress(
         prefix = f"{name}." if name else ""
         bits = index_bits.get(name) if isinstance(index_bits, Mapping) else index_bits
         parts.append(_encode_weight(f"{prefix}weight", layer, huffman, bits))
-        if layer.bias is not None:
-            parts.append(_header(f"{prefix}bias", DENSE, tuple(layer.bias.shape)) + _f32(layer.bias))
+        bias = layer.bias
+        if isinstance(bias, torch.Tensor):
+            parts.append(_header(f"{prefix}bias", DENSE, tuple(bias.shape)) + _f32(bias))
     arch_raw = arch.encode("utf-8")
     body = MAGIC + struct.pack("<BB", VERSION, len(arch_raw)) + arch_raw + struct.pack("<H", len(parts))
     body += b"".join(parts)

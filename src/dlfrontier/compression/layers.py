@@ -9,6 +9,8 @@ transform leaves free (surviving weights, shared centroids, real-valued shadow w
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 from torch import nn
 from torch.nn.utils import parametrize
@@ -25,7 +27,7 @@ def compressible_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
         ConfigError: when another module type owns parameters (e.g. BatchNorm, Embedding): the compressed
             file format would not know how to store it.
     """
-    layers = []
+    layers: list[tuple[str, nn.Module]] = []
     for name, module in model.named_modules():
         if isinstance(module, SUPPORTED):
             layers.append((name, module))
@@ -56,8 +58,15 @@ def _inside_supported(model: nn.Module, name: str) -> bool:
 def weight_transform(layer: nn.Module) -> nn.Module | None:
     """The compression transform attached to ``layer.weight``, or ``None`` for a plain weight."""
     if parametrize.is_parametrized(layer, "weight"):
-        return layer.parametrizations.weight[0]
+        return cast(nn.Module, layer.parametrizations.weight[0])  # type: ignore[index,union-attr]
     return None
+
+
+def original_weight(layer: nn.Module) -> torch.Tensor:
+    """The trainable tensor underneath a transformed weight (the weight itself when there is no transform)."""
+    if parametrize.is_parametrized(layer, "weight"):
+        return cast(torch.Tensor, layer.parametrizations.weight.original)  # type: ignore[union-attr]
+    return cast(torch.Tensor, layer.weight)
 
 
 def set_weight_transform(layer: nn.Module, transform: nn.Module | None, *, train_original: bool = True) -> None:
@@ -74,12 +83,12 @@ def set_weight_transform(layer: nn.Module, transform: nn.Module | None, *, train
     if transform is None:
         return
     parametrize.register_parametrization(layer, "weight", transform)
-    layer.parametrizations.weight.original.requires_grad_(train_original)
+    original_weight(layer).requires_grad_(train_original)
 
 
 def effective_weight(layer: nn.Module) -> torch.Tensor:
     """The weight the layer computes with (after its transform), detached."""
-    return layer.weight.detach()
+    return cast(torch.Tensor, layer.weight).detach()
 
 
 def strip_transforms(model: nn.Module) -> nn.Module:

@@ -14,7 +14,13 @@ from collections.abc import Mapping
 import torch
 from torch import nn
 
-from dlfrontier.compression.layers import compressible_layers, effective_weight, set_weight_transform, weight_transform
+from dlfrontier.compression.layers import (
+    compressible_layers,
+    effective_weight,
+    original_weight,
+    set_weight_transform,
+    weight_transform,
+)
 
 
 class Masked(nn.Module):
@@ -81,7 +87,7 @@ def prune_layer(layer: nn.Module, quality: float) -> torch.Tensor:
     new_mask = mask & (w.abs() > thr)
     set_weight_transform(layer, Masked(new_mask))
     with torch.no_grad():  # keep the hidden weights of pruned connections at zero too
-        layer.parametrizations.weight.original.mul_(new_mask)
+        original_weight(layer).mul_(new_mask)
     return new_mask
 
 

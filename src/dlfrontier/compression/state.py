@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from dlfrontier.compression.binary import BinaryWeight
-from dlfrontier.compression.layers import compressible_layers, set_weight_transform, weight_transform
+from dlfrontier.compression.layers import compressible_layers, effective_weight, set_weight_transform, weight_transform
 from dlfrontier.compression.prune import Masked
 from dlfrontier.compression.sharing import SharedWeight
 from dlfrontier.errors import CheckpointError
@@ -47,7 +47,7 @@ def restore(model: nn.Module, snap: dict[str, Any]) -> nn.Module:
     for name, kind in snap["transforms"].items():
         layer = layers[name]
         set_weight_transform(layer, None)
-        shape = layer.weight.shape
+        shape = effective_weight(layer).shape
         if kind is None:
             continue
         if kind == "masked":

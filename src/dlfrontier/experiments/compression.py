@@ -44,7 +44,7 @@ CAFFE_SOLVER = {"optimizer": "sgd", "lr": 0.01, "momentum": 0.9, "weight_decay":
 THREADS_HELP = "torch intra-op threads during the run (0: torch's default); 1 avoids oversubscribing shared CPUs"
 
 # The paper's rows (Table 1) and per-layer densities (Tables 2 and 3).
-PAPER = {
+PAPER: dict[str, dict[str, Any]] = {
     "LeNet-300-100": {"orig_kb": 1070, "comp_kb": 27, "ratio": 40, "acc": 0.9836, "comp_acc": 0.9842,
                       "kept": {"fc1": 0.08, "fc2": 0.09, "fc3": 0.26}},
     "LeNet-5": {"orig_kb": 1720, "comp_kb": 44, "ratio": 39, "acc": 0.9920, "comp_acc": 0.9926,
@@ -57,8 +57,8 @@ class CompressionConfig(TrainConfig):
     """Baseline training (the inherited fields) plus the compression schedule."""
 
     prune_rounds: int = field(default=3, metadata={"help": "prune-retrain rounds (densities shrink geometrically)"})
-    retrain_epochs: int = field(default=1, metadata={"help": "retraining epochs after each pruning round"})
-    retrain_lr: float = field(default=5e-4, metadata={"help": "learning rate of the retraining after pruning"})
+    retrain_epochs: int = field(default=2, metadata={"help": "retraining epochs after each pruning round"})
+    retrain_lr: float = field(default=1e-3, metadata={"help": "learning rate of the retraining after pruning"})
     share_epochs: int = field(default=1, metadata={"help": "fine-tuning epochs of the shared weights"})
     share_lr: float = field(default=1e-4, metadata={"help": "learning rate of the shared-weight fine-tuning"})
     index_bits: int = field(default=0, metadata={"help": "relative index width (0: per layer, smallest file)"})
@@ -257,7 +257,7 @@ def deep_compression_lenet300(ctx: RunContext, cfg: LeNet300CompressionConfig) -
     summary="Deep Compression (prune + share + Huffman) of LeNet-5 on MNIST into a real file",
     topic="Deep Compression (Han et al. 2016): LeNet-5 1720 KB -> 44 KB",
     config=LeNet5CompressionConfig,
-    budgets={"quick": {"epochs": 3}, "full": {**CAFFE_SOLVER, "prune_rounds": 5, "retrain_epochs": 4,
+    budgets={"quick": {"epochs": 3, "retrain_epochs": 1}, "full": {**CAFFE_SOLVER, "prune_rounds": 5, "retrain_epochs": 4,
                                               "retrain_lr": 1e-3, "share_epochs": 4, "share_lr": 1e-4,
                                               "tolerance": 0.0}},
     anchor=Anchor("compress/ratio", 39.0, "Han et al. 2016, Deep Compression, Table 1: LeNet-5 1720 KB -> 44 KB "
