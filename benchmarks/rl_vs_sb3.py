@@ -16,7 +16,7 @@ from dlfrontier.rl.bench import rl_vs_sb3
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="1 seed, 10%% of the steps (a smoke run)")
+    parser.add_argument("--quick", action="store_true", help="seed 0 only (5 seeds without it)")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     args = parser.parse_args()
     rl_vs_sb3(args.quick, args.out)

@@ -23,7 +23,7 @@ def test_object_labels_are_the_key_colour_and_the_key_is_background() -> None:
         assert len(labels) == 2 and labels[0] == 0  # background + exactly one object class per image
         colour = int(labels[1]) - 1
         keys = (img.max(0).values - img.min(0).values) > 0.5  # the only coloured pixels
-        assert int(keys.sum()) == 9 and bool((mask[keys] == 0).all())
+        assert int(keys.sum()) == 25 and bool((mask[keys] == 0).all())
         assert bool((img[:, keys].argmax(0) == colour).all())
         # the key stays one pixel away from every object
         near = torch.nn.functional.max_pool2d(keys[None, None].float(), 3, 1, 1)[0, 0] > 0
@@ -31,7 +31,7 @@ def test_object_labels_are_the_key_colour_and_the_key_is_background() -> None:
 
 
 def test_objects_look_the_same_whatever_their_class() -> None:
-    s = make_context_seg(600, seed=4)
+    s = make_context_seg(300, seed=4)
     objects = s.masks > 0
     for label in (1, 2, 3):
         sel = s.masks == label

@@ -58,3 +58,32 @@ def test_reinforce_and_a2c_losses():
                             torch.tensor([2.0, 0.0]), vf_coef=0.5, ent_coef=0.1)
     assert torch.isclose(pg, torch.tensor(1.5)) and torch.isclose(vl, torch.tensor(0.5))
     assert torch.isclose(loss, torch.tensor(1.5 + 0.25 - 0.05))
+
+
+def test_dqn_loss_matches_a_naive_per_sample_computation():
+    import gymnasium as gym
+    import numpy as np
+
+    from dlfrontier.rl.common.buffers import ReplayBatch
+    from dlfrontier.rl.common.networks import MLPFeatures, QNetwork
+    from dlfrontier.rl.dqn import dqn_loss
+
+    torch.manual_seed(0)
+    space = gym.spaces.Box(-1, 1, (3,), np.float32)
+    online, target = QNetwork(MLPFeatures(space, (8,)), 2), QNetwork(MLPFeatures(space, (8,)), 2, dueling=True)
+    B = 5
+    batch = ReplayBatch(torch.randn(B, 3), torch.tensor([0, 1, 1, 0, 1]), torch.randn(B), torch.randn(B, 3),
+                        torch.tensor([0.0, 1.0, 0.0, 0.0, 1.0]), torch.full((B,), 0.9), torch.rand(B), np.arange(B))
+    for double in (False, True):
+        loss, td, _ = dqn_loss(online, target, batch, double=double)
+        expected = []
+        for i in range(B):
+            q = online(batch.obs[i : i + 1])[0, batch.actions[i]]
+            nt = target(batch.next_obs[i : i + 1])[0]
+            best = online(batch.next_obs[i : i + 1])[0].argmax() if double else nt.argmax()
+            y = batch.rewards[i] + 0.9 * (1 - batch.dones[i]) * nt[best]
+            err = (q - y).abs()
+            huber = 0.5 * err**2 if err < 1 else err - 0.5
+            expected.append(batch.weights[i] * huber)
+            assert torch.isclose(td[i], (y - q).detach(), atol=1e-6)
+        assert torch.isclose(loss, torch.stack(expected).mean(), atol=1e-6)

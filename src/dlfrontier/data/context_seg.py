@@ -48,7 +48,7 @@ def make_context_seg(
     num_classes: int = 3,
     objects: tuple[int, int] = (2, 4),
     object_size: tuple[int, int] = (4, 9),
-    key_size: int = 3,
+    key_size: int = 5,
     noise: float = 0.1,
 ) -> SegSet:
     """Generate ``n`` images (deterministic in ``seed``).

@@ -17,9 +17,11 @@ ResNet with the module on every residual branch (SE-ResNet placement), Fashion-M
 
 from __future__ import annotations
 
+import contextlib
 import math
 import statistics
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -84,20 +86,35 @@ def latency_ms(model: nn.Module, x: torch.Tensor, *, repeats: int = 20) -> float
     return 1000.0 * statistics.median(times)
 
 
+@contextlib.contextmanager
+def cpu_threads(n: int) -> Iterator[None]:
+    """Use ``n`` torch CPU threads inside the block (0: unchanged). Small nets on a shared 2-core machine run
+    many times faster on one thread than on two oversubscribed ones."""
+    before = torch.get_num_threads()
+    if n > 0:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 # --------------------------------------------------------------------------------------------- context-seg
 
 
 @dataclass
 class ContextSegConfig:
-    train_images: int = field(default=4000, metadata={"help": "training images (generated from the run's seed)"})
-    test_images: int = field(default=1000, metadata={"help": "test images (a fixed seed, the same for every run)"})
+    train_images: int = field(default=3200, metadata={"help": "training images (generated from the run's seed)"})
+    test_images: int = field(default=500, metadata={"help": "test images (a fixed seed, the same for every run)"})
     image_size: int = field(default=32, metadata={"help": "image side in pixels (even)"})
-    width: int = field(default=32, metadata={"help": "channels of the FCN and of the context module"})
-    epochs: int = field(default=6, metadata={"help": "passes over the training set"})
+    key_size: int = field(default=5, metadata={"help": "side of the coloured key square in pixels"})
+    width: int = field(default=16, metadata={"help": "channels of the FCN and of the context module"})
+    epochs: int = field(default=4, metadata={"help": "passes over the training set"})
     batch_size: int = field(default=32, metadata={"help": "mini-batch size"})
-    lr: float = field(default=2e-3, metadata={"help": "Adam learning rate (cosine schedule to 0)"})
+    lr: float = field(default=1e-2, metadata={"help": "AdamW learning rate (cosine schedule to 0)"})
     weight_decay: float = field(default=1e-4, metadata={"help": "AdamW weight decay"})
     log_every: int = field(default=50, metadata={"help": "log train/loss every N iterations"})
+    threads: int = field(default=1, metadata={"help": "torch CPU threads during the run (0: leave torch's setting)"})
 
 
 def evaluate_segmentation(model: nn.Module, images: torch.Tensor, masks: torch.Tensor, *, batch: int = 250) -> dict:
@@ -122,9 +139,14 @@ def evaluate_segmentation(model: nn.Module, images: torch.Tensor, masks: torch.T
 
 def train_context_seg(ctx: RunContext, cfg: ContextSegConfig, module: str | None, options: dict[str, Any]) -> dict:
     """Train :class:`SegFCN` with ``create_attention(module, width, **options)`` on context-seg; resumable."""
+    with cpu_threads(cfg.threads):
+        return _train_context_seg(ctx, cfg, module, options)
+
+
+def _train_context_seg(ctx: RunContext, cfg: ContextSegConfig, module: str | None, options: dict[str, Any]) -> dict:
     device = ctx.device
-    train = make_context_seg(cfg.train_images, seed=ctx.seed, size=cfg.image_size)
-    test = make_context_seg(cfg.test_images, seed=TEST_SEED, size=cfg.image_size)
+    train = make_context_seg(cfg.train_images, seed=ctx.seed, size=cfg.image_size, key_size=cfg.key_size)
+    test = make_context_seg(cfg.test_images, seed=TEST_SEED, size=cfg.image_size, key_size=cfg.key_size)
     context = create_attention(module, cfg.width, **options) if module is not None else None
     model = SegFCN(context, width=cfg.width).to(device)
     x_train, y_train = train.images.to(device), train.masks.to(device)
@@ -212,12 +234,12 @@ SEG_ANCHOR = Anchor(
 
 # name -> (registry name, options, quick criterion, summary)
 CONTEXT_SEG: dict[str, tuple[str | None, dict[str, Any], float, str]] = {
-    "none": (None, {}, 0.30, "no context module (the baseline FCN)"),
+    "none": (None, {}, 0.35, "no context module (the baseline FCN)"),
     "non-local": ("non-local", {}, 0.80, "embedded-Gaussian non-local block"),
-    "danet": ("danet", {}, 0.80, "DANet position + channel attention (summed)"),
+    "danet": ("danet", {"reduction": 2}, 0.80, "DANet position + channel attention (summed)"),
     "oc": ("oc", {}, 0.80, "OCNet base object context"),
-    "cc-r1": ("cc", {"recurrence": 1}, 0.45, "criss-cross attention, one loop (row and column only)"),
-    "cc-r2": ("cc", {"recurrence": 2}, 0.80, "criss-cross attention, two loops (whole image)"),
+    "cc-r1": ("cc", {"recurrence": 1, "reduction": 2}, 0.50, "criss-cross attention, one loop (row and column)"),
+    "cc-r2": ("cc", {"recurrence": 2, "reduction": 2}, 0.85, "criss-cross attention, two loops (whole image)"),
     "ema": ("ema", {"num_bases": 16}, 0.80, "EMANet EM attention unit (16 bases, 3 iterations)"),
 }
 
@@ -234,7 +256,7 @@ def _register_context_seg(
         summary=f"small FCN with {what} on the procedural context-seg set (mIoU)",
         topic="Self-attention for scene parsing: does long-range context help?",
         config=ContextSegConfig,
-        budgets={"quick": {}, "full": {"train_images": 20000, "epochs": 20, "image_size": 64}},
+        budgets={"quick": {}, "full": {"train_images": 20000, "epochs": 20, "width": 32, "lr": 3e-3}},
         anchor=SEG_ANCHOR,
         expect=Expect("eval/miou", ">=", threshold),
         curve="eval/miou",

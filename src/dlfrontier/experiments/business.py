@@ -250,7 +250,8 @@ def _inventory_trace(run_dir: Path, env: gym.Env, policies: dict[str, Any], best
     summary="PPO vs base-stock and (s, S) on the OR-Gym 4-stage supply chain (dlfrontier/Inventory-v0)",
     topic="Deep RL for business decisions: inventory management",
     config=InventoryConfig,
-    budgets={"quick": {"total_steps": 150_000}, "full": {"total_steps": 2_000_000, "eval_episodes": 100}},
+    budgets={"quick": {"total_steps": 150_000, "log_std_init": -1.0},
+             "full": {"total_steps": 2_000_000, "log_std_init": -1.0, "eval_episodes": 100}},
     anchor=Anchor("eval/gap_vs_best", 0.0, "Hubbs et al. 2020 (OR-Gym), InvManagement: PPO above the DFO-tuned "
                   "static base-stock policy, below the shrinking-horizon LP (no absolute number: our env differs)"),
     expect=Expect("eval/gap_vs_best", ">", 0.0),
@@ -330,7 +331,8 @@ def _portfolio_trace(run_dir: Path, env: gym.Env, policies: dict[str, Any], best
             "(dlfrontier/Portfolio-v0)",
     topic="Deep RL for business decisions: investment allocation",
     config=PortfolioConfig,
-    budgets={"quick": {"total_steps": 150_000}, "full": {"total_steps": 2_000_000, "eval_episodes": 100}},
+    budgets={"quick": {"total_steps": 100_000, "gamma": 0.9, "log_std_init": -1.5},
+             "full": {"total_steps": 2_000_000, "gamma": 0.9, "log_std_init": -1.5, "eval_episodes": 100}},
     anchor=Anchor("eval/sharpe_gap_vs_equal_weight", 0.0, "Jiang et al. 2017 and Hubbs et al. 2020: RL allocation "
                   "above equal-weight / mean-variance benchmarks (markets differ; the anchor is the sign)"),
     expect=Expect("eval/sharpe_gap_vs_equal_weight", ">", 0.0),
@@ -383,7 +385,8 @@ def _dispatch_trace(run_dir: Path, env: gym.Env, policies: dict[str, Any], best:
             "(dlfrontier/RideDispatch-v0)",
     topic="Deep RL for business decisions: ride-hailing dispatch",
     config=DispatchConfig,
-    budgets={"quick": {"total_steps": 150_000}, "full": {"total_steps": 2_000_000, "eval_episodes": 100}},
+    budgets={"quick": {"total_steps": 120_000, "log_std_init": -1.0},
+             "full": {"total_steps": 2_000_000, "log_std_init": -1.0, "eval_episodes": 100}},
     anchor=Anchor("eval/gap_vs_best", 0.0, "Lin et al. 2018 (KDD): RL repositioning above greedy and hot-spot "
                   "heuristics on simulated fleets (city and numbers differ; the anchor is the sign)"),
     expect=Expect("eval/gap_vs_best", ">", 0.0),

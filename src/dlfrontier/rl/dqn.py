@@ -65,11 +65,17 @@ def dqn_loss(
     Returns:
         ``(loss, td_errors [B] (detached), q_taken [B] (detached))``.
     """
-    q = q_net(batch.obs).gather(1, batch.actions.long().unsqueeze(1)).squeeze(1)  # [B]
+    B = batch.obs.shape[0]
+    if double:  # one online pass over [obs; next_obs]: half the dispatch overhead of two passes
+        q_both = q_net(torch.cat([batch.obs, batch.next_obs]))  # [2B, A]
+        q_all, next_online = q_both[:B], q_both[B:].detach()
+    else:
+        q_all, next_online = q_net(batch.obs), None
+    q = q_all.gather(1, batch.actions.long().unsqueeze(1)).squeeze(1)  # [B]
     with torch.no_grad():
         next_target = target_net(batch.next_obs)  # [B, A]
-        if double:
-            target = double_q_target(batch.rewards, q_net(batch.next_obs), next_target, batch.dones, batch.discounts)
+        if next_online is not None:
+            target = double_q_target(batch.rewards, next_online, next_target, batch.dones, batch.discounts)
         else:
             target = td_target(batch.rewards, next_target.max(dim=1).values, batch.dones, batch.discounts)
     td = target - q
