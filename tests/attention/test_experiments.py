@@ -49,7 +49,7 @@ def test_fashion_smoke_run(tmp_path) -> None:
         out=tmp_path,
         tensorboard=False,
         device="cpu",
-        overrides={"epochs": "1", "train_subset": "128"},
+        overrides={"epochs": "1", "train_subset": "128", "test_subset": "200"},
     )
     assert s["status"] == "done" and s["metrics"]["model/attention_params"] > 0
     assert SmallResNet(None)(torch.randn(2, 1, 28, 28)).shape == (2, 10)

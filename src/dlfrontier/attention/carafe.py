@@ -6,7 +6,7 @@ https://arxiv.org/abs/1905.02188
 Kernel prediction: ``W = softmax(pixel_shuffle(conv_{k_enc}(conv_1x1(X))))`` (one k_up x k_up kernel per output
 pixel and channel group); reassembly: ``X'_{l'} = sum_{n,m=-r..r} W_{l'}(n, m) X_{(i+n, j+m)}`` with
 ``l = (i, j) = (floor(i'/s), floor(j'/s))``, ``r = floor(k_up/2)`` and zero padding, exactly as mmcv's CUDA operator.
-This is pure PyTorch (unfold + einsum), so it runs on CPU too.
+This is pure PyTorch (unfold + batched matmul), so it runs on CPU too.
 """
 
 from __future__ import annotations
@@ -32,11 +32,14 @@ def reassemble(x: torch.Tensor, kernels: torch.Tensor, *, kernel_size: int, grou
         ``[B, C, s*H, s*W]``.
     """
     b, c, h, w = x.shape
-    k2 = kernel_size * kernel_size
-    cols = F.unfold(x, kernel_size, padding=kernel_size // 2)  # [B, C*k*k, H*W], zero padded
-    cols = cols.view(b, groups, c // groups, k2, h, w)
-    kern = kernels.view(b, groups, k2, h, scale, w, scale)  # output pixel (i*s + a, j*s + d)
-    out = torch.einsum("bgckhw,bgkhawd->bgchawd", cols, kern)
+    k2, n, cg = kernel_size * kernel_size, h * w, c // groups
+    cols = F.unfold(x, kernel_size, padding=kernel_size // 2).view(b, groups, cg, k2, n)  # zero padded windows
+    # one small matmul per source pixel: its [C/G, k*k] window times its [k*k, s*s] kernels (all s*s sub-pixels);
+    # contiguous operands make this a single fast batched matmul (an einsum here is 2x slower on CPU)
+    windows = cols.permute(0, 1, 4, 2, 3).reshape(b * groups * n, cg, k2)
+    kern = kernels.view(b, groups, k2, h, scale, w, scale).permute(0, 1, 3, 5, 2, 4, 6)  # [B, G, H, W, k*k, s, s]
+    out = torch.bmm(windows, kern.reshape(b * groups * n, k2, scale * scale))  # [B*G*H*W, C/G, s*s]
+    out = out.view(b, groups, h, w, cg, scale, scale).permute(0, 1, 4, 2, 5, 3, 6)  # [B, G, C/G, H, s, W, s]
     return out.reshape(b, c, h * scale, w * scale)
 
 

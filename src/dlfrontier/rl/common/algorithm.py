@@ -195,7 +195,10 @@ class Algorithm:
     def load(cls: type[A], path: str | os.PathLike[str], env: EnvLike | None = None, *,
              features: FeaturesFactory | None = None, device: str | torch.device = "cpu") -> A:
         """An agent saved by :meth:`save`. ``env`` is needed when the agent was trained on an unregistered
-        instance; ``features`` when it was trained with a custom features factory."""
+        instance; ``features`` when it was trained with a custom features factory.
+
+        Agent files are pickles (they hold NumPy RNG states and replay arrays): load only files you trust.
+        """
         try:
             state = torch.load(path, map_location=device, weights_only=False)
         except Exception as e:  # unpickling raises many types; all mean "not a readable agent file"
