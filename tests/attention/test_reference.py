@@ -347,3 +347,11 @@ def test_relation_module_sums_g_over_all_ordered_pairs() -> None:
             g(torch.cat([objects[n, i], objects[n, j], question[n]])) for i, j in itertools.product(range(4), range(4))
         )
         torch.testing.assert_close(rn(objects, question)[n], rn.f(total), **TOL)
+
+
+@pytest.mark.parametrize("grad_through_em", [False, True])
+def test_ema_trains_with_and_without_gradients_through_em(grad_through_em: bool) -> None:
+    unit = EMAttention(8, num_bases=4, grad_through_em=grad_through_em)
+    x = torch.randn(2, 8, 5, 6, requires_grad=True)
+    unit(x).sum().backward()  # the in-place moving average must not break backward
+    assert unit.conv_in.weight.grad is not None and float(unit.conv_in.weight.grad.abs().sum()) > 0

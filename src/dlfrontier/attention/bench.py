@@ -155,10 +155,10 @@ def cc_vs_non_local(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 @benchmark("attention", summary="params, counted MACs, fwd+bwd latency and memory of every attention module")
 def run_benchmark(quick: bool, out: Path) -> dict[str, Any]:
-    """Quick: C=64, sizes 64 and 97, 3 repeats. Full: C in {64, 512}, sizes {32, 64, 97}, 5 repeats."""
+    """Quick: C=64, sizes 64 and 97, 2 repeats. Full: C in {64, 512}, sizes {32, 64, 97}, 5 repeats."""
     channels = (64,) if quick else (64, 512)
     sizes = (64, 97) if quick else (32, 64, 97)
-    repeats = 3 if quick else 5
+    repeats = 2 if quick else 5
     devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
     rows = []
     for device in devices:

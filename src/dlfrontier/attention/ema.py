@@ -76,7 +76,7 @@ class EMAttention(nn.Module):
         Returns:
             ``(z, mu)``: the last E step's responsibilities ``[B, N, K]`` and the last M step's bases ``[B, C, K]``.
         """
-        mu = self.mu.expand(x.shape[0], -1, -1).to(x.dtype)
+        mu = self.mu.expand(x.shape[0], -1, -1).to(x.dtype, copy=True)  # the buffer is updated in place later
         with torch.set_grad_enabled(self.grad_through_em and torch.is_grad_enabled()):
             for _ in range(self.iterations - 1):
                 _, mu = em_step(x, mu)

@@ -240,7 +240,7 @@ CONTEXT_SEG: dict[str, tuple[str | None, dict[str, Any], float, str]] = {
     "oc": ("oc", {}, 0.80, "OCNet base object context"),
     "cc-r1": ("cc", {"recurrence": 1, "reduction": 2}, 0.50, "criss-cross attention, one loop (row and column)"),
     "cc-r2": ("cc", {"recurrence": 2, "reduction": 2}, 0.85, "criss-cross attention, two loops (whole image)"),
-    "ema": ("ema", {"num_bases": 16}, 0.80, "EMANet EM attention unit (16 bases, 3 iterations)"),
+    "ema": ("ema", {"num_bases": 16, "grad_through_em": True}, 0.80, "EMANet EM attention unit (16 bases, T=3)"),
 }
 
 

@@ -339,7 +339,9 @@ def _portfolio_trace(run_dir: Path, env: gym.Env, policies: dict[str, Any], best
     curve="rollout/return",
 )
 def ppo_portfolio(ctx: RunContext, cfg: PortfolioConfig) -> dict[str, float]:
-    n_assets = gym.make("dlfrontier/Portfolio-v0").unwrapped.n  # type: ignore[attr-defined]
+    from dlfrontier.rl.envs.portfolio import PortfolioEnv
+
+    n_assets = PortfolioEnv(cost=cfg.cost).n
     features = _summary_features(tuple(cfg.hidden), n_assets) if cfg.summary_features else None
     res = _business_run(ctx, cfg, env_id="dlfrontier/Portfolio-v0", env_kwargs={"cost": cfg.cost},
                         baselines=_portfolio_baselines, metrics=("log_wealth", "sharpe", "turnover"),

@@ -33,7 +33,7 @@ from dlfrontier.compression.prune import prune_to_density, weight_count
 from dlfrontier.compression.report import LAYER_COLUMNS, kb, layer_rows, pct, plot_accuracy_vs_size, write_table
 from dlfrontier.compression.sharing import share_weights
 from dlfrontier.compression.state import restore, snapshot
-from dlfrontier.data.mnist import load_mnist
+from dlfrontier.data.mnist import ImageSet, load_mnist
 from dlfrontier.experiments.base import Anchor, Expect, RunContext, experiment
 from dlfrontier.models.classifier import TrainConfig, evaluate_accuracy, to_float
 from dlfrontier.models.lenet import LeNet5, LeNet300100, parameter_bytes
@@ -41,6 +41,7 @@ from dlfrontier.tracking import atomic_write_bytes
 
 CAFFE_SOLVER = {"optimizer": "sgd", "lr": 0.01, "momentum": 0.9, "weight_decay": 5e-4, "schedule": "inv", "epochs": 11}
 
+TEST_HELP = "evaluate on the first N test images only (0: all 10,000; for quick tests)"
 THREADS_HELP = "torch intra-op threads during the run (0: torch's default); 1 avoids oversubscribing shared CPUs"
 
 # The paper's rows (Table 1) and per-layer densities (Tables 2 and 3).
@@ -63,6 +64,7 @@ class CompressionConfig(TrainConfig):
     share_lr: float = field(default=1e-4, metadata={"help": "learning rate of the shared-weight fine-tuning"})
     index_bits: int = field(default=0, metadata={"help": "relative index width (0: per layer, smallest file)"})
     threads: int = field(default=1, metadata={"help": THREADS_HELP})
+    test_subset: int = field(default=0, metadata={"help": TEST_HELP})
     tolerance: float = field(default=0.003, metadata={"help": "allowed test-accuracy drop (fraction) vs baseline"})
     curve_bits: tuple[int, ...] = field(
         default=(1, 2, 3, 4, 5, 6, 8), metadata={"help": "bit widths of the sharing sweep (accuracy-vs-size curve)"}
@@ -83,6 +85,11 @@ class LeNet5CompressionConfig(CompressionConfig):
         default=(0.66, 0.12, 0.08, 0.19), metadata={"help": "final fraction kept per layer (conv1, conv2, fc1, fc2)"}
     )
     bits: tuple[int, ...] = field(default=(6, 6, 5, 5), metadata={"help": "weight-sharing bits per layer"})
+
+
+def _test_set(n: int) -> ImageSet:
+    test = load_mnist("test")
+    return ImageSet(test.images[:n], test.labels[:n]) if n > 0 else test
 
 
 def _train_cfg(cfg: TrainConfig, **changes: Any) -> TrainConfig:
@@ -111,7 +118,7 @@ def deep_compression(
             from dlfrontier.errors import ConfigError
 
             raise ConfigError(f"{what} needs one value per layer ({', '.join(names)}), got {len(values)}")
-    train, test = load_mnist("train"), load_mnist("test")
+    train, test = load_mnist("train"), _test_set(cfg.test_subset)
     x_test, y_test = to_float(test.images).to(ctx.device), test.labels.to(ctx.device)
     n_train = len(train.labels)
     base_cfg = _train_cfg(cfg)
@@ -257,9 +264,9 @@ def deep_compression_lenet300(ctx: RunContext, cfg: LeNet300CompressionConfig) -
     summary="Deep Compression (prune + share + Huffman) of LeNet-5 on MNIST into a real file",
     topic="Deep Compression (Han et al. 2016): LeNet-5 1720 KB -> 44 KB",
     config=LeNet5CompressionConfig,
-    budgets={"quick": {"epochs": 3, "retrain_epochs": 1}, "full": {**CAFFE_SOLVER, "prune_rounds": 5, "retrain_epochs": 4,
-                                              "retrain_lr": 1e-3, "share_epochs": 4, "share_lr": 1e-4,
-                                              "tolerance": 0.0}},
+    budgets={"quick": {"epochs": 3, "retrain_epochs": 1},
+             "full": {**CAFFE_SOLVER, "prune_rounds": 5, "retrain_epochs": 4, "retrain_lr": 1e-3, "share_epochs": 4,
+                      "share_lr": 1e-4, "tolerance": 0.0}},
     anchor=Anchor("compress/ratio", 39.0, "Han et al. 2016, Deep Compression, Table 1: LeNet-5 1720 KB -> 44 KB "
                   "(39x), 99.20% -> 99.26%"),
     expect={"quick": Expect("compress/ratio_at_tol", ">=", 30.0), "full": Expect("compress/ratio_at_tol", ">=", 39.0)},
@@ -282,6 +289,7 @@ class BinaryConfig(TrainConfig):
     binary_lr: float = field(default=1e-3, metadata={"help": "learning rate of the binary-weight training"})
     per: str = field(default="filter", metadata={"help": "scale granularity: filter or layer"})
     threads: int = field(default=1, metadata={"help": THREADS_HELP})
+    test_subset: int = field(default=0, metadata={"help": TEST_HELP})
     tolerance: float = field(default=0.005, metadata={"help": "allowed test-accuracy drop (fraction) vs baseline"})
 
 
@@ -311,7 +319,7 @@ def _binary_lenet5(ctx: RunContext, cfg: BinaryConfig) -> dict[str, float]:
         raise ConfigError(f"per={cfg.per!r}: expected filter or layer")
     t0 = time.perf_counter()
     model = LeNet5().to(ctx.device)
-    train, test = load_mnist("train"), load_mnist("test")
+    train, test = load_mnist("train"), _test_set(cfg.test_subset)
     x_test, y_test = to_float(test.images).to(ctx.device), test.labels.to(ctx.device)
     base_cfg = _train_cfg(cfg)
     bin_cfg = _train_cfg(cfg, epochs=cfg.binary_epochs, lr=cfg.binary_lr)
@@ -368,6 +376,7 @@ class Int8Config(TrainConfig):
     tolerance: float = field(default=0.003, metadata={"help": "allowed test-accuracy drop (fraction) vs baseline"})
     latency_repeats: int = field(default=30, metadata={"help": "timed forward passes per latency measurement"})
     threads: int = field(default=1, metadata={"help": THREADS_HELP})
+    test_subset: int = field(default=0, metadata={"help": TEST_HELP})
 
 
 @experiment(
@@ -392,7 +401,7 @@ def _int8_lenet5(ctx: RunContext, cfg: Int8Config) -> dict[str, float]:
 
     t0 = time.perf_counter()
     model = LeNet5().to(ctx.device)
-    train, test = load_mnist("train"), load_mnist("test")
+    train, test = load_mnist("train"), _test_set(cfg.test_subset)
     x_test, y_test = to_float(test.images), test.labels
     base_cfg = _train_cfg(cfg)
     qat_cfg = _train_cfg(cfg, epochs=cfg.qat_epochs, lr=cfg.qat_lr)
