@@ -14,7 +14,7 @@ def test_ppo_learns_inventory_beyond_random() -> None:
     from dlfrontier.rl.ppo import PPO
 
     env = gym.make("dlfrontier/Inventory-v0", normalize=True)
-    agent = PPO(env, seed=0, n_envs=8, n_steps=256, batch_size=256, log_std_init=-1.0).learn(16_384)
+    agent = PPO(env, seed=0, n_envs=8, n_steps=256, batch_size=256, log_std_init=-1.0).learn(12_288)
     seeds = range(20_000, 20_005)
     ppo = evaluate_episodes(agent, env.unwrapped, seeds)["return"].mean()
     rand = evaluate_episodes(RandomPolicy(env.action_space, seed=0), env.unwrapped, seeds)["return"].mean()
