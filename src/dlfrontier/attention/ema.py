@@ -66,6 +66,7 @@ class EMAttention(nn.Module):
             raise ValueError("need channels, num_bases, iterations >= 1 and momentum in [0, 1]")
         self.iterations, self.momentum, self.grad_through_em = iterations, momentum, grad_through_em
         mu = torch.randn(1, channels, num_bases) * math.sqrt(2.0 / num_bases)
+        self.mu: torch.Tensor
         self.register_buffer("mu", F.normalize(mu, dim=1))
         self.conv_in = nn.Conv2d(channels, channels, 1)
         self.conv_out = nn.Sequential(nn.Conv2d(channels, channels, 1, bias=False), nn.BatchNorm2d(channels))

@@ -32,14 +32,12 @@ class GlobalContext(nn.Module):
         super().__init__()
         hidden = _reduced(channels, reduction, min_channels)
         self.key = nn.Conv2d(channels, 1, 1)
+        last = nn.Conv2d(hidden, channels, 1)
+        nn.init.zeros_(last.weight)
+        nn.init.zeros_(last.bias)  # type: ignore[arg-type]
         self.transform = nn.Sequential(
-            nn.Conv2d(channels, hidden, 1),
-            nn.LayerNorm([hidden, 1, 1]),
-            nn.ReLU(inplace=True),
-            nn.Conv2d(hidden, channels, 1),
+            nn.Conv2d(channels, hidden, 1), nn.LayerNorm([hidden, 1, 1]), nn.ReLU(inplace=True), last
         )
-        nn.init.zeros_(self.transform[-1].weight)
-        nn.init.zeros_(self.transform[-1].bias)
 
     def context(self, x: torch.Tensor) -> torch.Tensor:
         """Attention-pooled global context ``[B, C, 1, 1]``."""

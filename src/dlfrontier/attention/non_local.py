@@ -37,14 +37,15 @@ class NonLocalBlock(nn.Module):
         self.phi = nn.Conv2d(channels, inter, 1)
         self.g = nn.Conv2d(channels, inter, 1)
         self.pool: nn.Module = nn.MaxPool2d(2) if subsample else nn.Identity()
-        out: list[nn.Module] = [nn.Conv2d(inter, channels, 1)]
+        conv = nn.Conv2d(inter, channels, 1)
         if use_bn:
-            out.append(nn.BatchNorm2d(channels))
-            nn.init.zeros_(out[1].weight)
+            bn = nn.BatchNorm2d(channels)
+            nn.init.zeros_(bn.weight)
+            self.out = nn.Sequential(conv, bn)
         else:
-            nn.init.zeros_(out[0].weight)
-            nn.init.zeros_(out[0].bias)  # type: ignore[arg-type]
-        self.out = nn.Sequential(*out)
+            nn.init.zeros_(conv.weight)
+            nn.init.zeros_(conv.bias)  # type: ignore[arg-type]
+            self.out = nn.Sequential(conv)
 
     def attention(self, x: torch.Tensor) -> torch.Tensor:
         """The aggregated context ``y`` ``[B, inter, H, W]`` (before ``W_z`` and the residual)."""

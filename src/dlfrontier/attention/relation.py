@@ -78,7 +78,7 @@ class RelationModule(nn.Module):
         w = self.g_first.weight  # [hidden, 2D + Q]
         first = objects @ w[:, :d].T  # [B, N, hidden]: the o_i term
         second = objects @ w[:, d : 2 * d].T  # [B, N, hidden]: the o_j term
-        bias = self.g_first.bias
+        bias: torch.Tensor = self.g_first.bias
         if question is not None:
             bias = bias + question @ w[:, 2 * d :].T  # [B, hidden]
             bias = bias.view(b, 1, 1, -1)
