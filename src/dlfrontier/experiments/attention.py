@@ -260,6 +260,7 @@ def _register_context_seg(
         anchor=SEG_ANCHOR,
         expect=Expect("eval/miou", ">=", threshold),
         curve="eval/miou",
+        demo=suffix == "non-local",  # the module that learns the task on every seed
     )(run)
 
 

@@ -256,6 +256,7 @@ def _inventory_trace(run_dir: Path, env: gym.Env, policies: dict[str, Any], best
                   "static base-stock policy, below the shrinking-horizon LP (no absolute number: our env differs)"),
     expect=Expect("eval/gap_vs_best", ">", 0.0),
     curve="rollout/return",
+    demo=True,
 )
 def ppo_inventory(ctx: RunContext, cfg: InventoryConfig) -> dict[str, float]:
     res = _business_run(ctx, cfg, env_id="dlfrontier/Inventory-v0",

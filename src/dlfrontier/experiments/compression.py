@@ -252,6 +252,7 @@ def deep_compression(
                   "(40x), 98.36% -> 98.42%"),
     expect={"quick": Expect("compress/ratio_at_tol", ">=", 35.0), "full": Expect("compress/ratio_at_tol", ">=", 40.0)},
     curve="eval/accuracy",
+    demo=True,
 )
 def deep_compression_lenet300(ctx: RunContext, cfg: LeNet300CompressionConfig) -> dict[str, float]:
     with _threads(cfg.threads):

@@ -212,7 +212,7 @@ PPO_PENDULUM: dict[str, Any] = {
     config=PPORun,
     budgets={"quick": PPO_PENDULUM, "full": {**PPO_PENDULUM, "total_steps": 1_000_000, "eval_every": 40_960}},
     anchor=Anchor("eval/return", -169.9, "rl-zoo benchmark.md: PPO Pendulum-v0 -169.9±104.9 (gSDE, 2M steps, one run)"),
-    expect=Expect("eval/return", ">=", -600.0),
+    expect=Expect("eval/return", ">=", -300.0),  # random: about -1200
     curve="eval/return",
 )
 def ppo_pendulum(ctx: RunContext, cfg: PPORun) -> dict[str, float]:
