@@ -246,7 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=cmd_report)
 
     s = sub.add_parser("demo", help="run the curated quick experiments and write the report")
-    s.add_argument("--out", default="runs/demo", help="runs folder (default runs/demo)")
+    s.add_argument("--out", default="runs-demo", help="runs folder (default runs-demo, apart from runs/)")
     s.add_argument("--device", default="auto")
     s.set_defaults(fn=cmd_demo)
 
