@@ -2,7 +2,6 @@
 round trip, a real learning signal, criterion logic, and resume after an interrupt giving the same result."""
 
 import json
-from pathlib import Path
 
 import pytest
 import torch
@@ -11,27 +10,10 @@ from dlfrontier.compression.fileformat import load_compressed
 from dlfrontier.data.mnist import load_mnist
 from dlfrontier.experiments.runner import run_one
 from dlfrontier.models.classifier import evaluate_accuracy, to_float
+from tests.helpers import InterruptAt, only_run
 
 SMALL300 = {"train_subset": "3000", "epochs": "2", "prune_rounds": "2", "retrain_epochs": "1", "share_epochs": "1",
             "curve_bits": "2,5", "densities": "0.1,0.1,0.3"}
-
-
-class InterruptAt:
-    def __init__(self, step: int) -> None:
-        self.step = step
-
-    def start(self, total, unit="steps"):
-        pass
-
-    def update(self, completed, **info):
-        if completed >= self.step:
-            raise KeyboardInterrupt
-
-
-def only_run(out: Path, name: str) -> Path:
-    runs = list((out / name).glob("0-*"))
-    assert len(runs) == 1, runs
-    return runs[0]
 
 
 @pytest.mark.slow

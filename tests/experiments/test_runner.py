@@ -11,6 +11,8 @@ from dlfrontier import CheckpointError, ConfigError
 from dlfrontier.experiments.runner import find_resumable, run_one
 from dlfrontier.tracking import read_metrics
 from tests.experiments.toy import ToyConfig  # noqa: F401  (registers toy-regression)
+from tests.helpers import InterruptAt
+from tests.helpers import only_run as _only_run
 
 SUMMARY_TYPES = {
     "experiment": str, "seed": int, "budget": str, "status": str, "metrics": dict, "expect": dict,
@@ -18,24 +20,8 @@ SUMMARY_TYPES = {
 }
 
 
-class InterruptAt:
-    """A progress sink that raises KeyboardInterrupt (as Ctrl-C would) when the run reaches ``step``."""
-
-    def __init__(self, step: int) -> None:
-        self.step = step
-
-    def start(self, total, unit="steps"):
-        pass
-
-    def update(self, completed, **info):
-        if completed >= self.step:
-            raise KeyboardInterrupt
-
-
 def only_run(out: Path, name: str = "toy-regression", seed: int = 0) -> Path:
-    runs = list((out / name).glob(f"{seed}-*"))
-    assert len(runs) == 1, runs
-    return runs[0]
+    return _only_run(out, name, seed)
 
 
 def check_contract(run: Path) -> dict:

@@ -10,6 +10,7 @@ import pytest
 from dlfrontier.experiments import EXPERIMENTS
 from dlfrontier.experiments.runner import run_one
 from dlfrontier.tracking import read_metrics
+from tests.helpers import InterruptAt
 
 NAMES = [
     "dqn-cartpole", "reinforce-cartpole", "a2c-cartpole", "ppo-cartpole", "ppo-pendulum", "sac-pendulum", "dqn-acrobot",
@@ -22,18 +23,6 @@ TINY = {
     "ppo-pendulum": {"total_steps": "1024", "eval_every": "512", "n_envs": "2", "n_steps": "256", "n_epochs": "1",
                      "eval_episodes": "1"},
 }
-
-
-class InterruptAt:
-    def __init__(self, step: int) -> None:
-        self.step = step
-
-    def start(self, total, unit="steps"):
-        pass
-
-    def update(self, completed, **info):
-        if completed >= self.step:
-            raise KeyboardInterrupt
 
 
 def test_all_rl_experiments_registered_with_eval_return_criteria():
