@@ -31,8 +31,9 @@ from torch import nn
 from dlfrontier.attention import create_attention
 from dlfrontier.data.context_seg import confusion_matrix, make_context_seg, mean_iou
 from dlfrontier.data.mnist import ImageSet, load_fashion_mnist
-from dlfrontier.experiments.base import Anchor, Expect, RunContext, experiment, rng_state, set_rng_state
+from dlfrontier.experiments.base import Anchor, Expect, RunContext, experiment
 from dlfrontier.models.classifier import TrainConfig, fit_classifier
+from dlfrontier.models.training import cosine_schedule, train_epochs
 from dlfrontier.tracking import atomic_write_json
 
 TEST_SEED = 999_983  # every context-seg run is scored on the same test images
@@ -109,7 +110,7 @@ class ContextSegConfig:
     image_size: int = field(default=32, metadata={"help": "image side in pixels (even)"})
     key_size: int = field(default=5, metadata={"help": "side of the coloured key square in pixels"})
     width: int = field(default=16, metadata={"help": "channels of the FCN and of the context module"})
-    epochs: int = field(default=4, metadata={"help": "passes over the training set"})
+    epochs: int = field(default=12, metadata={"help": "passes over the training set"})
     batch_size: int = field(default=32, metadata={"help": "mini-batch size"})
     lr: float = field(default=1e-2, metadata={"help": "AdamW learning rate (cosine schedule to 0)"})
     weight_decay: float = field(default=1e-4, metadata={"help": "AdamW weight decay"})
@@ -155,52 +156,18 @@ def _train_context_seg(ctx: RunContext, cfg: ContextSegConfig, module: str | Non
     n = len(x_train)
     batches = math.ceil(n / cfg.batch_size)
     total = cfg.epochs * batches
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda it: 0.5 * (1 + math.cos(math.pi * min(it, total) / total)))
-    start_epoch, it = 0, 0
-    if ctx.resume_state is not None:
-        model.load_state_dict(ctx.resume_state["model"])
-        opt.load_state_dict(ctx.resume_state["optimizer"])
-        sched.load_state_dict(ctx.resume_state["scheduler"])
-        start_epoch, it = ctx.resume_state["epoch"], ctx.resume_state["iteration"]
-        set_rng_state(ctx.resume_state["rng"])
-    ctx.progress.start(total, unit="it")
-    ctx.progress.update(it)
+    start_iteration = ctx.resume_state["iteration"] if ctx.resume_state is not None else 0
     start = time.perf_counter()
-    window, mean_loss = 0.0, float("nan")
-    model.train()
-    for epoch in range(start_epoch, cfg.epochs):
-        order = torch.randperm(n, generator=torch.Generator().manual_seed(ctx.seed * 100_003 + epoch)).to(device)
-        loss_sum = 0.0
-        for b in range(batches):
-            idx = order[b * cfg.batch_size : (b + 1) * cfg.batch_size]
-            loss = nn.functional.cross_entropy(model(x_train[idx]), y_train[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            it += 1
-            value = float(loss.detach())
-            loss_sum += value
-            window += value
-            if it % cfg.log_every == 0:
-                ctx.logger.log({"train/loss": window / cfg.log_every}, it)
-                window = 0.0
-            ctx.progress.update(it, loss=value)
-        mean_loss = loss_sum / batches
+
+    def per_epoch() -> dict[str, float]:
         scores = evaluate_segmentation(model, x_test, y_test)
-        ctx.logger.log({"eval/miou": scores["miou"], "eval/object_acc": scores["object_acc"]}, it)
-        ctx.progress.update(it, miou=scores["miou"])
-        ctx.save_checkpoint(
-            {
-                "model": model.state_dict(),
-                "optimizer": opt.state_dict(),
-                "scheduler": sched.state_dict(),
-                "epoch": epoch + 1,
-                "iteration": it,
-                "rng": rng_state(),
-            },
-            step=it,
-        )
+        return {"eval/miou": scores["miou"], "eval/object_acc": scores["object_acc"]}
+
+    _, mean_loss = train_epochs(
+        ctx, model, opt, cosine_schedule(opt, total), n=n, batch_size=cfg.batch_size, epochs=cfg.epochs,
+        batch_loss=lambda idx: nn.functional.cross_entropy(model(x_train[idx]), y_train[idx]),
+        evaluate=per_epoch, log_every=cfg.log_every,
+    )
     train_seconds = time.perf_counter() - start
     scores = evaluate_segmentation(model, x_test, y_test)
     lat = latency_ms(model, x_test[:1])
@@ -221,7 +188,7 @@ def _train_context_seg(ctx: RunContext, cfg: ContextSegConfig, module: str | Non
         "model/params": float(count_params(model)),
         "model/context_params": float(count_params(model.context)),
         "time/latency_ms": lat,
-        "time/train_sps": (total - start_epoch * batches) * cfg.batch_size / max(train_seconds, 1e-9),
+        "time/train_sps": (total - start_iteration) * cfg.batch_size / max(train_seconds, 1e-9),
     }
 
 

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from dlfrontier.data.mnist import ImageSet
+from dlfrontier.models.training import train_epochs
 
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 
@@ -85,52 +86,12 @@ def fit_classifier(
         opt = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     else:
         opt = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-    batches = math.ceil(n / cfg.batch_size)
-    total = cfg.epochs * batches
+    total = cfg.epochs * math.ceil(n / cfg.batch_size)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda it: _lr_factor(cfg, it, total))
-    start_epoch, it = 0, 0
-    if ctx.resume_state is not None:
-        model.load_state_dict(ctx.resume_state["model"])
-        opt.load_state_dict(ctx.resume_state["optimizer"])
-        sched.load_state_dict(ctx.resume_state["scheduler"])
-        start_epoch, it = ctx.resume_state["epoch"], ctx.resume_state["iteration"]
-    ctx.progress.start(total, unit="it")
-    ctx.progress.update(it)
-    acc, mean_loss = float("nan"), float("nan")
-    model.train()
-    for epoch in range(start_epoch, cfg.epochs):
-        gen = torch.Generator().manual_seed(ctx.seed * 100_003 + epoch)
-        order = torch.randperm(n, generator=gen).to(device)
-        loss_sum, window = 0.0, 0.0
-        for b in range(batches):
-            idx = order[b * cfg.batch_size : (b + 1) * cfg.batch_size]
-            loss = nn.functional.cross_entropy(model(x_train[idx]), y_train[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            it += 1
-            value = float(loss.detach())
-            loss_sum += value
-            window += value
-            if it % cfg.log_every == 0:
-                ctx.logger.log({f"{prefix}train/loss": window / cfg.log_every}, it)
-                window = 0.0
-            ctx.progress.update(it, loss=value)
-        acc = evaluate_accuracy(model, x_test, y_test)
-        mean_loss = loss_sum / batches
-        ctx.logger.log({f"{prefix}eval/accuracy": acc, f"{prefix}train/epoch_loss": mean_loss}, it)
-        ctx.progress.update(it, acc=acc)
-        ctx.save_checkpoint(
-            {
-                "model": model.state_dict(),
-                "optimizer": opt.state_dict(),
-                "scheduler": sched.state_dict(),
-                "epoch": epoch + 1,
-                "iteration": it,
-            },
-            step=it,
-        )
-    if ctx.resume_state is not None and start_epoch >= cfg.epochs:
-        acc = evaluate_accuracy(model, x_test, y_test)
-    return {f"{prefix}eval/accuracy": acc, f"{prefix}train/loss": mean_loss}
+    scores, mean_loss = train_epochs(
+        ctx, model, opt, sched, n=n, batch_size=cfg.batch_size, epochs=cfg.epochs,
+        batch_loss=lambda idx: nn.functional.cross_entropy(model(x_train[idx]), y_train[idx]),
+        evaluate=lambda: {"eval/accuracy": evaluate_accuracy(model, x_test, y_test)},
+        log_every=cfg.log_every, prefix=prefix,
+    )
+    return {f"{prefix}eval/accuracy": scores["eval/accuracy"], f"{prefix}train/loss": mean_loss}
