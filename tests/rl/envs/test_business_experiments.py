@@ -35,3 +35,14 @@ def test_tiny_run_writes_comparison(name: str, tmp_path) -> None:
     assert all(len(r) == len(table["columns"]) for r in table["rows"])
     assert (run_dir / "learning_curve.png").stat().st_size > 1000
     assert (run_dir / "episode_trace.png").stat().st_size > 1000
+
+
+@pytest.mark.parametrize(("name", "mode"), [("ppo-portfolio", "weights"), ("ppo-dispatch", "policy")])
+def test_tiny_run_continuous_action_mode(name: str, mode: str, tmp_path) -> None:
+    """The default is PPO over template actions; the continuous action (Gaussian policy) still runs."""
+    summary = run_one(name, 0, overrides={**TINY, "action_mode": mode}, out=tmp_path, tensorboard=False,
+                      device="cpu")
+    assert summary["status"] == "done"
+    assert math.isfinite(summary["metrics"]["eval/return"])
+    (run_dir,) = (tmp_path / name).iterdir()
+    assert json.loads((run_dir / "config.json").read_text())["config"]["action_mode"] == mode

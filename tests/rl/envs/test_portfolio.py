@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
 
 import gymnasium as gym
@@ -19,7 +20,7 @@ from dlfrontier.rl.envs.baselines import (
     mean_variance_weights,
     project_simplex,
 )
-from dlfrontier.rl.envs.portfolio import PortfolioEnv
+from dlfrontier.rl.envs.portfolio import PortfolioEnv, portfolio_templates
 
 
 def env_with_returns(returns: np.ndarray, cost: float = 0.01, window: int = 2) -> PortfolioEnv:
@@ -138,3 +139,83 @@ def test_buy_and_hold_trades_once() -> None:
     env = gym.make("dlfrontier/Portfolio-v0").unwrapped
     out = evaluate_episodes(BuyAndHoldPolicy(env), env, [0])
     assert out["turnover"][0] == pytest.approx(1.0, abs=1e-4)  # the first purchase only
+
+
+# -- action_mode="templates": a discrete choice of portfolio ------------------------------------------------
+
+
+def test_templates_by_hand() -> None:
+    t = portfolio_templates(2)
+    np.testing.assert_allclose(t, [[0, 0, 1], [0.5, 0.5, 0], [0.25, 0.25, 0.5], [1, 0, 0], [0, 1, 0]])
+    env = PortfolioEnv(n_assets=4, action_mode="templates")
+    assert env.action_space == gym.spaces.Discrete(7)
+    np.testing.assert_allclose(env.templates.sum(axis=1), 1.0)
+
+
+def test_templates_two_days_by_hand() -> None:
+    up, down = math.log(1.1), math.log(0.9)
+    env = PortfolioEnv(n_assets=2, horizon=2, window=2, cost=0.01, action_mode="templates")
+    env.reset(seed=0)
+    env._start(np.array([[0.0, 0.0], [0.0, 0.0], [up, down], [up, up]]), np.zeros(4, dtype=int))
+    # day 1: cash -> half equal weight, half cash [0.25, 0.25, 0.5]: turnover 0.5, cost 0.5%; growth
+    # 0.25 * 1.1 + 0.25 * 0.9 + 0.5 = 1.0
+    obs, r, term, _, info = env.step(2)
+    assert info["turnover"] == pytest.approx(0.5)
+    assert r == pytest.approx(math.log(1 - 0.005))
+    np.testing.assert_allclose(obs[-3:], [0.275, 0.225, 0.5], rtol=1e-6)
+    assert not term
+    # day 2: all in asset 0 (template 3): turnover |1 - 0.275| + |0 - 0.225| = 0.95; growth 1.1
+    _, r, term, _, info = env.step(np.int64(3))
+    assert info["turnover"] == pytest.approx(0.95)
+    assert r == pytest.approx(math.log(1 - 0.0095) + up)
+    assert term
+
+
+@pytest.mark.parametrize("bad", [7, -1, 1.0, np.array([1, 0]), "1"])
+def test_templates_reject_bad_actions(bad: object) -> None:
+    env = PortfolioEnv(action_mode="templates")
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match="template index"):
+        env.step(bad)
+
+
+def test_templates_same_scenario_as_weights() -> None:
+    """Both action modes draw the same market from a seed, so PPO (templates) and the baselines (weights) are
+    compared on the same scenarios; the equal-weight template gives the equal-weight policy's return."""
+    cont, disc = PortfolioEnv(), PortfolioEnv(action_mode="templates")
+    obs_c, _ = cont.reset(seed=5)
+    obs_d, _ = disc.reset(seed=5)
+    np.testing.assert_array_equal(cont.returns, disc.returns)
+    np.testing.assert_array_equal(obs_c, obs_d)
+    ew = evaluate_episodes(EqualWeightPolicy(cont), cont, [5])
+    tpl = evaluate_episodes(constant_template(1), disc, [5])
+    assert tpl["return"][0] == pytest.approx(ew["return"][0], abs=1e-9)
+
+
+def constant_template(k: int):
+    """A policy that always picks template ``k``."""
+
+    class Constant:
+        def predict(self, obs: np.ndarray, deterministic: bool = True) -> int:
+            return k
+
+    return Constant()
+
+
+def test_templates_check_env_and_determinism() -> None:
+    from gymnasium.utils.env_checker import check_env
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*infinity")
+        check_env(PortfolioEnv(action_mode="templates"), skip_render_check=True)
+    runs = []
+    for _ in range(2):
+        env = gym.make("dlfrontier/Portfolio-v0", action_mode="templates")
+        env.action_space.seed(0)
+        obs, _ = env.reset(seed=3)
+        rewards = [env.step(env.action_space.sample())[1] for _ in range(30)]
+        runs.append((obs, rewards))
+    np.testing.assert_array_equal(runs[0][0], runs[1][0])
+    assert runs[0][1] == runs[1][1]
+    with pytest.raises(ValueError, match="action_mode"):
+        PortfolioEnv(action_mode="simplex")

@@ -19,6 +19,12 @@ depend on the fleet): ``Box(-1, 1, [Z + 2])`` with ``Z = rows * cols``:
 - ``a[Z + 1]``: the fraction ``(a + 1) / 2`` of each zone's surplus of idle drivers (over its target share)
   that drives towards the zones short of drivers (the largest shortage first, nearest on ties).
 
+With ``action_mode="templates"`` the action is instead ``Discrete(7)``, a choice among the rules a dispatcher
+would switch between during the day (always the full pickup radius): 0 greedy matching without repositioning;
+then repositioning half (1, 3, 5) or all (2, 4, 6) of the surplus towards even shares (1, 2), towards downtown
+(3, 4) or towards the residential zones (5, 6). The targets come from the city's geography only, not from the
+demand model.
+
 Reward per step: fares of the matched requests (``fare_base + fare_per_zone * trip length``) minus
 ``drive_cost`` per zone driven (pickup, trip and repositioning).
 """
@@ -47,7 +53,8 @@ class RideDispatchEnv(gym.Env):
     next two steps ``[Z]``; then ``sin`` and ``cos`` of the time of day and the fraction of the day elapsed.
 
     Action: see the module docstring. Values outside [-1, 1] are clipped (``strict=True``: ``ValueError``); a
-    wrong shape or NaN is always a ``ValueError``.
+    wrong shape or NaN is always a ``ValueError``. With ``action_mode="templates"`` anything but an integer
+    index of :attr:`templates` is a ``ValueError``.
 
     Args:
         rows: grid rows.
@@ -60,6 +67,7 @@ class RideDispatchEnv(gym.Env):
         fare_base: fare of a trip within a zone.
         fare_per_zone: extra fare per zone of trip length.
         drive_cost: cost per zone driven.
+        action_mode: ``"policy"`` (the continuous dispatch policy) or ``"templates"`` (a discrete choice of rule).
         strict: raise on out-of-bounds actions instead of clipping.
         render_mode: ``"ansi"`` or ``"rgb_array"``.
     """
@@ -78,6 +86,7 @@ class RideDispatchEnv(gym.Env):
         fare_base: float = 1.0,
         fare_per_zone: float = 0.5,
         drive_cost: float = 0.2,
+        action_mode: str = "policy",
         strict: bool = False,
         render_mode: str | None = None,
     ) -> None:
@@ -106,7 +115,18 @@ class RideDispatchEnv(gym.Env):
         self.downtown[(self.rows // 2) * self.cols + self.cols // 2] = 1.0
         self.residential = (1 - self.downtown) / max(1.0, float((1 - self.downtown).sum())) if Z > 1 else self.downtown
         self.observation_space = spaces.Box(-1.0, np.inf, shape=(3 * Z + 3,), dtype=np.float32)
-        self.action_space = spaces.Box(-1.0, 1.0, shape=(Z + 2,), dtype=np.float32)
+        if action_mode not in ("policy", "templates"):
+            raise ValueError(f"action_mode must be 'policy' or 'templates', got {action_mode!r}")
+        self.action_mode = action_mode
+        even = np.full(Z, 1 / Z)
+        # (target shares or None, reposition fraction); the pickup radius is always the largest
+        self.templates: list[tuple[np.ndarray | None, float]] = [(None, 0.0)] + [
+            (shares, fraction) for shares in (even, self.downtown, self.residential) for fraction in (0.5, 1.0)
+        ]
+        self.action_space: spaces.Space = (
+            spaces.Discrete(len(self.templates)) if action_mode == "templates"
+            else spaces.Box(-1.0, 1.0, shape=(Z + 2,), dtype=np.float32)
+        )
         self._start([np.zeros((0, 2), dtype=int) for _ in range(self.horizon)], np.zeros(self.n_drivers, dtype=int))
 
     # -- demand ----------------------------------------------------------------------------------------------
@@ -161,6 +181,14 @@ class RideDispatchEnv(gym.Env):
 
     def decode_action(self, action: Any) -> tuple[np.ndarray, int, float]:
         """``(target shares [Z], pickup radius, reposition fraction)`` of an action."""
+        if self.action_mode == "templates":
+            k = np.asarray(action)
+            if k.shape != () or k.dtype.kind not in "iu" or not 0 <= int(k) < len(self.templates):
+                raise ValueError(f"action must be an integer template index in [0, {len(self.templates)}), "
+                                 f"got {action!r}")
+            shares, fraction = self.templates[int(k)]
+            return (np.full(self.n_zones, 1 / self.n_zones) if shares is None else shares.copy(),
+                    self.max_radius, fraction)
         a = np.asarray(action, dtype=np.float64)
         if a.shape != self.action_space.shape:
             raise ValueError(f"action must have shape {self.action_space.shape}, got {a.shape}")

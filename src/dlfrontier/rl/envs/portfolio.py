@@ -59,6 +59,19 @@ def load_prices_csv(path: str | Path) -> np.ndarray:
     return x
 
 
+def portfolio_templates(n_assets: int) -> np.ndarray:
+    """The template portfolios of ``action_mode="templates"``, ``[n_assets + 3, n_assets + 1]`` (cash last).
+
+    Row 0: all cash; row 1: equal weights over the risky assets; row 2: half equal weights, half cash; rows
+    ``3 .. n_assets + 2``: all in one asset. The set a discretionary allocator switches between: risk on, half
+    risk, risk off, and a concentrated bet on each asset.
+    """
+    n = int(n_assets)
+    eye = np.eye(n + 1)
+    equal = np.append(np.full(n, 1 / n), 0.0)
+    return np.stack([eye[n], equal, (equal + eye[n]) / 2, *eye[:n]])
+
+
 def simplex_weights(action: np.ndarray, current: np.ndarray) -> np.ndarray:
     """``action / sum(action)``; an all-zero action keeps ``current`` (no trade)."""
     s = float(action.sum())
@@ -74,9 +87,12 @@ class PortfolioEnv(gym.Env):
     summary statistics a trader would look at, which make a change of regime visible to a small network);
     then the current (drifted) weights ``[n_assets + 1]`` (cash last).
 
-    Action: ``Box(0, 1, [n_assets + 1])`` non-negative scores, normalized to the target weights (long only,
-    cash last). Values outside [0, 1] are clipped (``strict=True``: ``ValueError``); a wrong shape or NaN is
-    always a ``ValueError``; an all-zero action holds the current weights.
+    Action (``action_mode="weights"``, the default): ``Box(0, 1, [n_assets + 1])`` non-negative scores,
+    normalized to the target weights (long only, cash last). Values outside [0, 1] are clipped (``strict=True``:
+    ``ValueError``); a wrong shape or NaN is always a ``ValueError``; an all-zero action holds the current
+    weights. ``action_mode="templates"``: ``Discrete(n_assets + 3)``, the index of a target portfolio of
+    :func:`portfolio_templates` (cash, equal weight, half equal weight and half cash, each single asset);
+    anything but an integer in range is a ``ValueError``. The costs and the reward are the same in both modes.
 
     Args:
         n_assets: risky assets (ignored with ``prices_csv``: the CSV's columns).
@@ -89,6 +105,7 @@ class PortfolioEnv(gym.Env):
         asset_spread: drifts of the assets are ``mu * (1 + spread * z_i)`` with fixed ``z`` from -1 to 1,
             so the assets differ.
         prices_csv: a CSV of real prices to use instead of the model.
+        action_mode: ``"weights"`` (continuous scores) or ``"templates"`` (a discrete choice of portfolio).
         strict: raise on out-of-bounds actions instead of clipping.
         render_mode: ``"ansi"`` or ``"rgb_array"``.
     """
@@ -106,6 +123,7 @@ class PortfolioEnv(gym.Env):
         switch: tuple[float, ...] = (0.02, 0.05),
         asset_spread: float = 0.5,
         prices_csv: str | None = None,
+        action_mode: str = "weights",
         strict: bool = False,
         render_mode: str | None = None,
     ) -> None:
@@ -132,13 +150,20 @@ class PortfolioEnv(gym.Env):
         if self.switch.shape != (len(self.regimes),) or np.any(self.switch < 0) or np.any(self.switch > 1):
             raise ValueError(f"switch needs one probability in [0, 1] per regime, got {switch!r}")
         self.asset_spread = float(asset_spread)
+        if action_mode not in ("weights", "templates"):
+            raise ValueError(f"action_mode must be 'weights' or 'templates', got {action_mode!r}")
+        self.action_mode = action_mode
+        self.templates = portfolio_templates(self.n)  # [n + 3, n + 1]
         self.strict = bool(strict)
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode {render_mode!r} not in {self.metadata['render_modes']}")
         self.render_mode = render_mode
         obs_dim = self.n * (self.window + 3) + self.n + 1
         self.observation_space = spaces.Box(-np.inf, np.inf, shape=(obs_dim,), dtype=np.float32)
-        self.action_space = spaces.Box(0.0, 1.0, shape=(self.n + 1,), dtype=np.float32)
+        self.action_space: spaces.Space = (
+            spaces.Discrete(len(self.templates)) if action_mode == "templates"
+            else spaces.Box(0.0, 1.0, shape=(self.n + 1,), dtype=np.float32)
+        )
         self._start(np.zeros((self.window + self.horizon, self.n)), np.zeros(self.window + self.horizon, dtype=int))
 
     # -- market ----------------------------------------------------------------------------------------------
@@ -199,14 +224,7 @@ class PortfolioEnv(gym.Env):
     def step(self, action: Any):
         if self.t >= self.horizon:
             raise RuntimeError("step() after the episode ended; call reset()")
-        a = np.asarray(action, dtype=np.float64)
-        if a.shape != self.action_space.shape:
-            raise ValueError(f"action must have shape {self.action_space.shape}, got {a.shape}")
-        if not np.all(np.isfinite(a)):
-            raise ValueError(f"action has NaN or infinite values: {a.tolist()}")
-        if self.strict and (np.any(a < -1e-6) or np.any(a > 1 + 1e-6)):
-            raise ValueError(f"action {a.tolist()} outside [0, 1] (strict=True)")
-        target = simplex_weights(np.clip(a, 0.0, 1.0), self.weights)
+        target = self.target_weights(action)
         turnover = float(np.abs(target[:-1] - self.weights[:-1]).sum())
         x = self.returns[self.window + self.t]  # [n] today's log returns
         gross = np.append(np.exp(x), np.exp(self.risk_free))  # [n + 1]
@@ -223,6 +241,23 @@ class PortfolioEnv(gym.Env):
         self.history["regime"].append(regime)
         info = {"turnover": turnover, "regime": regime, "log_wealth": self.log_wealth}
         return self._obs(), reward, self.t >= self.horizon, False, info
+
+    def target_weights(self, action: Any) -> np.ndarray:
+        """The target weights ``[n + 1]`` an action asks for (validated as the action mode requires)."""
+        if self.action_mode == "templates":
+            k = np.asarray(action)
+            if k.shape != () or k.dtype.kind not in "iu" or not 0 <= int(k) < len(self.templates):
+                raise ValueError(f"action must be an integer template index in [0, {len(self.templates)}), "
+                                 f"got {action!r}")
+            return self.templates[int(k)].copy()
+        a = np.asarray(action, dtype=np.float64)
+        if a.shape != self.action_space.shape:
+            raise ValueError(f"action must have shape {self.action_space.shape}, got {a.shape}")
+        if not np.all(np.isfinite(a)):
+            raise ValueError(f"action has NaN or infinite values: {a.tolist()}")
+        if self.strict and (np.any(a < -1e-6) or np.any(a > 1 + 1e-6)):
+            raise ValueError(f"action {a.tolist()} outside [0, 1] (strict=True)")
+        return simplex_weights(np.clip(a, 0.0, 1.0), self.weights)
 
     def episode_metrics(self) -> dict[str, float]:
         """Log-wealth, annualized Sharpe ratio of the daily log returns (risk-free subtracted) and turnover."""
