@@ -1,0 +1,180 @@
+"""VQA models: shape contracts, padding masks, batch of one, save/load, clear errors, the experiments' smoke run."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from dlfrontier.attention.relation import feature_map_objects
+from dlfrontier.data.sort_of_clevr import NUM_ANSWERS, VOCAB, make_sort_of_clevr, to_float
+from dlfrontier.experiments import EXPERIMENTS
+from dlfrontier.experiments.runner import run_one
+from dlfrontier.multimodal import MCAN, RelationNetwork, build_vqa_model, load_vqa_model
+from dlfrontier.multimodal.relation_net import relate
+from dlfrontier.multimodal.vqa_base import repeat_per_question
+from tests.helpers import only_run
+
+SMALL = {
+    "cnn-mlp": {"hidden": 32},
+    "relation-network": {"hidden": 16, "g_layers": 2},
+    "updn": {"hidden": 16},
+    "mcan": {"dim": 16, "heads": 2, "ffn": 32, "layers": 2},
+}
+DATA = make_sort_of_clevr(3, seed=0, nonrelational=2, relational=2)
+
+
+def _inputs(model, data=DATA):
+    return to_float(data.images), data.tokens if model.question_kind == "tokens" else data.vectors
+
+
+@pytest.mark.parametrize("name", list(SMALL))
+def test_shapes_backward_and_batch_of_one(name: str) -> None:
+    torch.manual_seed(0)
+    model = build_vqa_model(name, **SMALL[name])
+    x, q = _inputs(model)
+    logits, maps = model.answer_with_attention(x, q)
+    assert logits.shape == (3, 4, NUM_ANSWERS)
+    if name in ("updn", "mcan"):
+        assert maps is not None and maps.shape == (3, 4, 5, 5) and bool(torch.isfinite(maps).all())
+    else:
+        assert maps is None
+    logits.sum().backward()
+    assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
+    model.eval()
+    with torch.no_grad():
+        full = model(x, q)
+        one = model(x[1:2], q[1:2])  # a batch of one image
+        single = model(x[1:2], q[1:2, 0])  # one question per image: [B, D] or [B, L]
+    assert one.shape == (1, 4, NUM_ANSWERS) and single.shape == (1, 1, NUM_ANSWERS)
+    torch.testing.assert_close(one[0], full[1], rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(single[0, 0], full[1, 0], rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", list(SMALL))
+def test_save_load_round_trip(name: str, tmp_path) -> None:
+    model = build_vqa_model(name, **SMALL[name]).eval()
+    model.save(tmp_path / "m.pt")
+    again = load_vqa_model(tmp_path / "m.pt").eval()
+    assert type(again) is type(model) and again.kwargs == model.kwargs
+    x, q = _inputs(model)
+    with torch.no_grad():
+        torch.testing.assert_close(again(x, q), model(x, q))
+
+
+def test_mcan_never_attends_to_padding() -> None:
+    torch.manual_seed(0)
+    model = MCAN(**SMALL["mcan"]).eval()
+    x, tokens = _inputs(model)
+    pad = tokens == 0
+    assert bool(pad.any())
+    scrambled = tokens.masked_fill(pad, VOCAB.index("red"))  # real words where the padding was
+    with torch.no_grad():
+        ref, ref_maps = model.answer_with_attention(x, tokens)
+        out, out_maps = model.answer_with_attention(x, scrambled, padding_mask=pad)
+        changed = model(x, scrambled)  # no mask: the words now count
+    torch.testing.assert_close(out, ref)
+    torch.testing.assert_close(out_maps, ref_maps)
+    assert not torch.allclose(changed, ref)
+
+
+def test_relation_network_pair_sharing_equals_the_plain_module() -> None:
+    torch.manual_seed(0)
+    model = RelationNetwork(**SMALL["relation-network"]).eval()
+    x, q = _inputs(model)
+    with torch.no_grad():
+        objects = feature_map_objects(model.cnn(x))  # [3, 25, 26]
+        flat_q = q.reshape(12, -1)
+        fast = relate(model.relation, objects, flat_q, 4)
+        plain = model.relation(repeat_per_question(objects, 4), flat_q)  # every pair recomputed per question
+    torch.testing.assert_close(fast, plain, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("name", list(SMALL))
+def test_bad_inputs_are_clear_errors(name: str) -> None:
+    model = build_vqa_model(name, **SMALL[name])
+    x, q = _inputs(model)
+    with pytest.raises(ValueError, match=r"\[B, 3, 75, 75\].*image_size="):
+        model(torch.zeros(3, 3, 64, 64), q)
+    with pytest.raises(ValueError, match="3 images but questions for 2"):
+        model(x, q[:2])
+    if model.question_kind == "tokens":
+        with pytest.raises(ValueError, match="vocabulary.*VOCAB"):
+            model(x, q + len(VOCAB))
+        with pytest.raises(ValueError, match="not .vectors"):
+            model(x, DATA.vectors)
+    else:
+        with pytest.raises(ValueError, match="11.*not .tokens"):
+            model(x, DATA.tokens)
+        with pytest.raises(ValueError, match="11"):
+            model(x, torch.zeros(3, 4, 12))
+
+
+def test_unknown_model_names_the_choices() -> None:
+    with pytest.raises(ValueError, match="cnn-mlp, mcan, relation-network, updn"):
+        build_vqa_model("rn")
+
+
+def test_every_model_has_an_experiment() -> None:
+    names = {"vqa-cnn-mlp", "vqa-relation-network", "vqa-updn", "vqa-mcan"}
+    assert names <= set(EXPERIMENTS.names())
+    for n in ("vqa-relation-network", "vqa-mcan"):
+        assert EXPERIMENTS.get(n).criterion("quick").metric == "eval/accuracy_relational"
+
+
+def test_smoke_run_tables_and_eval_png(tmp_path) -> None:
+    overrides = {"train_images": "16", "test_images": "8", "epochs": "1", "batch_images": "8", "dim": "16",
+                 "heads": "2", "ffn": "32", "bn_images": "16"}
+    s = run_one("vqa-mcan", 0, out=tmp_path, overrides=overrides, tensorboard=False, device="cpu")
+    assert s["status"] == "done"
+    for key in ("eval/accuracy", "eval/accuracy_relational", "eval/accuracy_nonrelational", "eval/accuracy_count"):
+        assert 0.0 <= s["metrics"][key] <= 1.0
+    run_dir = only_run(tmp_path, "vqa-mcan")
+    table = json.loads((run_dir / "tables" / "accuracy.json").read_text())
+    assert table["columns"][:3] == ["model", "relational", "non-relational"] and table["rows"][0][0] == "mcan"
+    png = EXPERIMENTS.get("vqa-mcan").evaluate(run_dir, episodes=3, gif=None, device="cpu")
+    assert png.is_file() and png.stat().st_size > 1000
+
+
+def test_resume_continues_from_the_checkpoint(tmp_path) -> None:
+    from tests.helpers import InterruptAt
+
+    overrides = {"train_images": "16", "test_images": "8", "epochs": "2", "batch_images": "8", "hidden": "16",
+                 "bn_images": "16"}
+    full = run_one("vqa-cnn-mlp", 0, out=tmp_path / "a", overrides=overrides, tensorboard=False, device="cpu")
+    with pytest.raises(KeyboardInterrupt):
+        run_one("vqa-cnn-mlp", 0, out=tmp_path / "b", overrides=overrides, tensorboard=False, device="cpu",
+                progress=InterruptAt(3))
+    resumed = run_one("vqa-cnn-mlp", 0, out=tmp_path / "b", overrides=overrides, tensorboard=False, device="cpu",
+                      resume=True)
+    assert resumed["status"] == "done"
+    assert resumed["metrics"]["eval/accuracy"] == full["metrics"]["eval/accuracy"]
+
+
+@pytest.mark.slow
+def test_cnn_mlp_learns_nonrelational_questions() -> None:
+    # Chance on non-relational questions is 50% (every type is a balanced yes/no); 300 steps of CNN+MLP
+    # (about 20 s on one thread) must clearly beat it on held-out images.
+    from dlfrontier.experiments.vqa import calibrate, predict, score
+
+    torch.manual_seed(0)
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        train, test = make_sort_of_clevr(3000, seed=0), make_sort_of_clevr(100, seed=99)
+        model = build_vqa_model("cnn-mlp")
+        opt = torch.optim.Adam(model.parameters(), 1e-3)
+        gen = torch.Generator().manual_seed(0)
+        for _ in range(300):
+            idx = torch.randint(0, len(train), (16,), generator=gen)
+            logits = model(to_float(train.images[idx]), train.vectors[idx])
+            loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1), train.answers[idx].flatten())
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        calibrate(model, train)
+        s = score(predict(model, test), test)
+    finally:
+        torch.set_num_threads(before)
+    assert s["eval/accuracy_nonrelational"] > 0.56, s
