@@ -277,7 +277,7 @@ def _inventory_trace(run_dir: Path, runs: dict[str, tuple[Any, gym.Env]], best: 
                   "static base-stock policy, below the shrinking-horizon LP (no absolute number: our env differs)"),
     expect=Expect("eval/gap_vs_best", ">", 0.0),
     curve="rollout/return",
-    demo=True,
+    demo=False,  # 250k steps; the demo shows the business envs with ppo-dispatch (60k steps)
 )
 def ppo_inventory(ctx: RunContext, cfg: InventoryConfig) -> dict[str, float]:
     res = _business_run(ctx, cfg, env_id="dlfrontier/Inventory-v0",
@@ -425,6 +425,7 @@ def _dispatch_trace(run_dir: Path, runs: dict[str, tuple[Any, gym.Env]], best: s
                   "heuristics on simulated fleets (city and numbers differ; the anchor is the sign)"),
     expect=Expect("eval/gap_vs_best", ">", 0.0),
     curve="rollout/return",
+    demo=True,
 )
 def ppo_dispatch(ctx: RunContext, cfg: DispatchConfig) -> dict[str, float]:
     res = _business_run(ctx, cfg, env_id="dlfrontier/RideDispatch-v0",
