@@ -49,6 +49,7 @@ BENCHMARK_MODULES: list[str] = [
     "dlfrontier.attention.bench",
     "dlfrontier.rl.bench",
     "dlfrontier.compression.bench",
+    "dlfrontier.rl.atari.bench",
 ]
 
 

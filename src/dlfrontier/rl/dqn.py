@@ -55,6 +55,10 @@ class DQNConfig:
     prioritized: bool = field(default=False, metadata={"help": "proportional prioritized replay"})
     per_alpha: float = field(default=0.6, metadata={"help": "prioritization exponent alpha"})
     per_beta: float = field(default=0.4, metadata={"help": "initial importance-weight exponent (annealed to 1)"})
+    optimizer: str = field(default="adam", metadata={
+        "help": "adam, or rmsprop (centered, alpha 0.95, eps 0.01: the Nature DQN and MinAtar setting)"})
+    frame_buffer: bool = field(default=False, metadata={
+        "help": "store stacked-frame observations [k, H, W] once per frame (Atari replay memory)"})
 
 
 def dqn_loss(
@@ -83,6 +87,16 @@ def dqn_loss(
     return loss, td.detach(), q.detach()
 
 
+def make_optimizer(name: str, params: Any, lr: float) -> torch.optim.Optimizer:
+    """``adam`` (fused where available) or ``rmsprop``: centered RMSProp with squared-gradient momentum 0.95 and
+    eps 0.01, the optimizer of Nature DQN and of the MinAtar paper."""
+    if name == "adam":
+        return adam(params, lr=lr)
+    if name == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr, alpha=0.95, eps=0.01, centered=True)
+    raise ValueError(f"optimizer {name!r} not in ('adam', 'rmsprop')")
+
+
 def linear_schedule(start: float, end: float, fraction: float, progress: float) -> float:
     """``start -> end`` linearly over the first ``fraction`` of training (progress in [0, 1]), then ``end``."""
     if fraction <= 0:
@@ -109,14 +123,24 @@ class DQN(Algorithm):
         features = self.features or mlp_features(c.hidden, c.activation)
         self.q_net = QNetwork(features(self.observation_space), int(self.action_space.n), c.dueling).to(self.device)  # type: ignore[attr-defined]
         self.target_net = copy.deepcopy(self.q_net).requires_grad_(False)
-        self.optimizer = adam(self.q_net.parameters(), lr=c.learning_rate)
+        self.optimizer = make_optimizer(c.optimizer, self.q_net.parameters(), c.learning_rate)
         obs_space = self.observation_space
         obs_shape = obs_space.shape if obs_space.shape else ()
-        buffer_cls = PrioritizedReplayBuffer if c.prioritized else ReplayBuffer
-        kwargs: dict[str, Any] = {"alpha": c.per_alpha} if c.prioritized else {}
-        self.buffer = buffer_cls(
-            c.buffer_size, obs_shape, obs_space.dtype or np.float32, (), np.int64, device=self.device, **kwargs
-        )
+        if c.frame_buffer and c.prioritized:
+            raise ValueError("frame_buffer=True supports uniform replay only; set prioritized=False")
+        if c.frame_buffer:
+            from dlfrontier.rl.atari.buffer import FrameReplayBuffer
+
+            self.buffer: ReplayBuffer | FrameReplayBuffer = FrameReplayBuffer(
+                c.buffer_size, obs_shape, obs_space.dtype or np.uint8, (), np.int64, device=self.device,
+                frame_capacity=c.buffer_size * (obs_shape[0] + 1) if c.n_step > 1 else None,
+            )
+        else:
+            buffer_cls = PrioritizedReplayBuffer if c.prioritized else ReplayBuffer
+            kwargs: dict[str, Any] = {"alpha": c.per_alpha} if c.prioritized else {}
+            self.buffer = buffer_cls(
+                c.buffer_size, obs_shape, obs_space.dtype or np.float32, (), np.int64, device=self.device, **kwargs
+            )
         self.adder = NStepAdder(c.n_step, c.gamma)
         self.env = make_env(self._env_arg)
         self._obs: np.ndarray | None = None
@@ -144,6 +168,8 @@ class DQN(Algorithm):
 
     def _train_phase(self) -> None:
         c = self.config
+        if len(self.buffer) < c.batch_size:  # e.g. resumed from a checkpoint saved without its replay buffer
+            return
         beta = c.per_beta + (1.0 - c.per_beta) * min(1.0, self.num_steps / max(1, self._total_planned))
         if c.lr_decay:
             for group in self.optimizer.param_groups:

@@ -48,6 +48,7 @@ class PPOConfig:
     hidden: tuple[int, ...] = field(default=(64, 64), metadata={"help": "MLP hidden widths (actor and critic)"})
     activation: str = field(default="tanh", metadata={"help": "MLP activation"})
     log_std_init: float = field(default=0.0, metadata={"help": "initial log std of a Gaussian policy"})
+    share_features: bool = field(default=False, metadata={"help": "one feature extractor for actor and critic"})
 
 
 def ppo_clip_loss(
@@ -88,7 +89,8 @@ class PPO(Algorithm):
     def _setup(self) -> None:
         c = self.config
         features = self.features or mlp_features(c.hidden, c.activation)
-        self.policy = ActorCritic(self.observation_space, self.action_space, features, c.log_std_init).to(self.device)
+        self.policy = ActorCritic(self.observation_space, self.action_space, features, c.log_std_init,
+                                  c.share_features).to(self.device)
         self.optimizer = adam(self.policy.parameters(), lr=c.learning_rate, eps=1e-5)
         self.envs = make_vec_env(self._env_arg, c.n_envs, clip_actions=True)
         self.collector = RolloutCollector(self.envs, self.policy, self.seed, self.device)
@@ -119,12 +121,12 @@ class PPO(Algorithm):
             stop = False
             for start in range(0, n, c.batch_size):
                 mb = perm[start : start + c.batch_size]
-                logp, entropy = self.policy.log_prob_entropy(obs[mb], actions[mb])
+                logp, entropy, values = self.policy.evaluate_actions(obs[mb], actions[mb])
                 adv = advantages[mb]
                 if c.normalize_advantage and len(mb) > 1:
                     adv = (adv - adv.mean()) / (adv.std() + 1e-8)
                 pg = ppo_clip_loss(logp, old_logp[mb], adv, clip)
-                vl = value_loss(self.policy.value(obs[mb]), old_values[mb], returns[mb], c.clip_range_vf)
+                vl = value_loss(values, old_values[mb], returns[mb], c.clip_range_vf)
                 ent = entropy.mean()
                 loss = pg + c.vf_coef * vl - c.ent_coef * ent
                 self.optimizer.zero_grad(set_to_none=True)

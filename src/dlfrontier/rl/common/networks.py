@@ -124,17 +124,20 @@ class ActorCritic(nn.Module):
 
     Args:
         obs_space, action_space: the env's spaces.
-        features: the features factory; the actor and the critic each get their own extractor.
+        features: the features factory; the actor and the critic each get their own extractor...
         log_std_init: initial log standard deviation of the Gaussian policy.
+        share_features: ... unless this is set: one extractor feeds both heads (the Atari CNN habit).
     """
 
     def __init__(
-        self, obs_space: gym.Space, action_space: gym.Space, features: FeaturesFactory, log_std_init: float = 0.0
+        self, obs_space: gym.Space, action_space: gym.Space, features: FeaturesFactory, log_std_init: float = 0.0,
+        share_features: bool = False,
     ) -> None:
         super().__init__()
         self.discrete = isinstance(action_space, gym.spaces.Discrete)
+        self.shared = share_features
         self.pi_features = features(obs_space)
-        self.vf_features = features(obs_space)
+        self.vf_features = self.pi_features if share_features else features(obs_space)
         out = int(action_space.n) if self.discrete else int(np.prod(action_space.shape or ()))  # type: ignore[attr-defined]
         self.pi_head = nn.Linear(int(self.pi_features.out_dim), out)  # type: ignore[arg-type]
         self.vf_head = nn.Linear(int(self.vf_features.out_dim), 1)  # type: ignore[arg-type]
@@ -160,6 +163,23 @@ class ActorCritic(nn.Module):
         if self.discrete:
             return dist.log_prob(actions.long()), dist.entropy()
         return dist.log_prob(actions).sum(-1), dist.entropy().sum(-1)
+
+    def evaluate_actions(
+        self, obs: torch.Tensor, actions: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Log-probabilities ``[B]``, entropies ``[B]`` and values ``[B]``; one feature pass when shared."""
+        if not self.shared:
+            logp, entropy = self.log_prob_entropy(obs, actions)
+            return logp, entropy, self.value(obs)
+        z = self.pi_features(obs)
+        out = self.pi_head(z)
+        value = self.vf_head(z).squeeze(-1)
+        if self.discrete:
+            dist: torch.distributions.Distribution = torch.distributions.Categorical(logits=out, validate_args=False)
+            return dist.log_prob(actions.long()), dist.entropy(), value
+        assert self.log_std is not None
+        dist = torch.distributions.Normal(out, self.log_std.exp().expand_as(out), validate_args=False)
+        return dist.log_prob(actions).sum(-1), dist.entropy().sum(-1), value
 
     def mode(self, obs: torch.Tensor) -> torch.Tensor:
         """The most likely action (argmax logit or Gaussian mean), without building a distribution."""
