@@ -33,7 +33,8 @@ from dlfrontier.data.sort_of_clevr import (
     to_float,
 )
 from dlfrontier.experiments.attention import count_params, cpu_threads
-from dlfrontier.experiments.base import Anchor, Expect, RunContext, experiment, rng_state, set_rng_state
+from dlfrontier.experiments.base import Anchor, Expect, RunContext, experiment
+from dlfrontier.models.training import train_epochs
 from dlfrontier.multimodal.vqa_base import VQAModel, build_vqa_model, recalibrate_batchnorm
 from dlfrontier.tracking import atomic_write_json
 
@@ -162,59 +163,26 @@ def _train_vqa(ctx: RunContext, cfg: VQAConfig, model_name: str) -> dict[str, fl
         return 0.5 * (1 + math.cos(math.pi * min(it - cfg.warmup, total) / max(1, total - cfg.warmup)))
 
     sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
-    start_epoch, it = 0, 0
-    if ctx.resume_state is not None:
-        model.load_state_dict(ctx.resume_state["model"])
-        opt.load_state_dict(ctx.resume_state["optimizer"])
-        sched.load_state_dict(ctx.resume_state["scheduler"])
-        start_epoch, it = ctx.resume_state["epoch"], ctx.resume_state["iteration"]
-        set_rng_state(ctx.resume_state["rng"])
-    ctx.progress.start(total, unit="it")
-    ctx.progress.update(it)
-    start = time.perf_counter()
-    window, mean_loss = 0.0, float("nan")
-    scores: dict[str, float] | None = None
-    model.train()
-    for epoch in range(start_epoch, cfg.epochs):
-        order = torch.randperm(n, generator=torch.Generator().manual_seed(ctx.seed * 100_003 + epoch))
-        loss_sum = 0.0
-        for b in range(batches):
-            idx = order[b * cfg.batch_images : (b + 1) * cfg.batch_images]
-            logits = model(to_float(train.images[idx].to(device)), questions[idx].to(device))  # [b, Q, A]
-            loss = nn.functional.cross_entropy(logits.flatten(0, 1), train.answers[idx].to(device).flatten())
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            it += 1
-            value = float(loss.detach())
-            loss_sum += value
-            window += value
-            if it % cfg.log_every == 0:
-                ctx.logger.log({"train/loss": window / cfg.log_every}, it)
-                window = 0.0
-            ctx.progress.update(it, loss=value)
-        mean_loss = loss_sum / batches
+    start_iteration = ctx.resume_state["iteration"] if ctx.resume_state is not None else 0
+    scores: dict[str, float] = {}
+
+    def batch_loss(idx: torch.Tensor) -> torch.Tensor:
+        idx = idx.cpu()  # the set stays on the CPU; each batch moves to the device
+        logits = model(to_float(train.images[idx].to(device)), questions[idx].to(device))  # [b, Q, A]
+        return nn.functional.cross_entropy(logits.flatten(0, 1), train.answers[idx].to(device).flatten())
+
+    def per_epoch() -> dict[str, float]:
         calibrate(model, train, device=device, images=cfg.bn_images)
-        scores = score(predict(model, test, device=device), test)
-        ctx.logger.log({k: scores[k] for k in ("eval/accuracy", "eval/accuracy_relational",
-                                                 "eval/accuracy_nonrelational")}, it)
-        ctx.progress.update(it, rel=scores["eval/accuracy_relational"], nonrel=scores["eval/accuracy_nonrelational"])
-        ctx.save_checkpoint(
-            {
-                "model": model.state_dict(),
-                "optimizer": opt.state_dict(),
-                "scheduler": sched.state_dict(),
-                "epoch": epoch + 1,
-                "iteration": it,
-                "rng": rng_state(),
-            },
-            step=it,
-        )
+        scores.update(score(predict(model, test, device=device), test))
+        return {k: scores[k] for k in ("eval/accuracy_relational", "eval/accuracy_nonrelational", "eval/accuracy")}
+
+    start = time.perf_counter()
+    _, mean_loss = train_epochs(
+        ctx, model, opt, sched, n=len(train), batch_size=cfg.batch_images, epochs=cfg.epochs,
+        batch_loss=batch_loss, evaluate=per_epoch, log_every=cfg.log_every,
+    )
     train_seconds = time.perf_counter() - start
-    if scores is None:  # resumed after the last epoch
-        scores = score(predict(model, test, device=device), test)
-    questions_seen = (total - start_epoch * batches) * cfg.batch_images * (cfg.nonrelational + cfg.relational)
+    questions_seen = (total - start_iteration) * cfg.batch_images * (cfg.nonrelational + cfg.relational)
     write_tables(ctx.run_dir, model_name, scores, train_seconds)
     return {
         **scores,
