@@ -13,12 +13,19 @@ Measured per module, channels C and size H = W, on a batch of one image:
 * ``saved_mb``: bytes of the tensors autograd saves for backward during the forward pass (unique storages, the
   input and the parameters excluded): the memory a training step must hold, measured identically on CPU and GPU;
 * ``peak_mb`` (CUDA only): ``torch.cuda.max_memory_allocated`` during forward + backward, above the start.
+
+The CCNet goal speaks of the *attention's* memory and FLOPs, so the same run also measures the attention core
+alone (:func:`measure_core`): given the projected queries, keys and values of the module's widths, the logits,
+softmax and weighted sum, R times for criss-cross; MACs counted and saved bytes measured as above (the q, k, v
+inputs excluded, like ``x`` in the whole-block rows).
 """
 
 from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Callable, Iterable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +34,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from dlfrontier.attention import create_attention
+from dlfrontier.attention.ccnet import criss_cross_aggregate, criss_cross_weights
 from dlfrontier.bench import benchmark
 from dlfrontier.tracking import atomic_write_json
 
@@ -57,9 +65,9 @@ def _input(name: str, c: int, size: int, device: torch.device) -> torch.Tensor:
     return x
 
 
-def saved_bytes(module: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, int]:
-    """Run ``module(x)`` and count the bytes of the unique storages autograd saves for backward."""
-    skip = {p.untyped_storage().data_ptr() for p in module.parameters()} | {x.untyped_storage().data_ptr()}
+def count_saved(call: Callable[[], torch.Tensor], exclude: Iterable[torch.Tensor]) -> tuple[torch.Tensor, int]:
+    """Run ``call()`` and count the bytes of the unique storages autograd saves for backward, ``exclude`` left out."""
+    skip = {t.untyped_storage().data_ptr() for t in exclude}
     seen: dict[int, int] = {}
 
     def pack(t: torch.Tensor) -> torch.Tensor:
@@ -69,8 +77,13 @@ def saved_bytes(module: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, int]:
         return t
 
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        y = module(x)
+        y = call()
     return y, sum(seen.values())
+
+
+def saved_bytes(module: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """Run ``module(x)`` and count the bytes autograd saves for backward (the input and parameters excluded)."""
+    return count_saved(partial(module, x), [*module.parameters(), x])
 
 
 def measure(row: str, name: str, options: dict[str, Any], c: int, size: int, *, repeats: int, device: torch.device):
@@ -116,6 +129,62 @@ def measure(row: str, name: str, options: dict[str, Any], c: int, size: int, *, 
         "saved_mb": saved / 2**20,
         "peak_mb": peak,
     }
+
+
+def measure_core(row: str, c: int, size: int, *, device: torch.device) -> dict[str, Any]:
+    """The attention core of ``non-local`` (embedded Gaussian, width C/2) or ``cc-r1``/``cc-r2`` (queries and keys
+    C/8, values C): MACs and saved bytes of logits + softmax + weighted sum, without the 1x1 projections."""
+    torch.manual_seed(0)
+    n = size * size
+    inputs: list[torch.Tensor]
+    if row == "non-local":
+        inter = max(1, c // 2)
+        inputs = [torch.randn(1, n, inter, device=device), torch.randn(1, inter, n, device=device),
+                  torch.randn(1, n, inter, device=device)]
+
+        def core(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+            return torch.bmm(torch.softmax(torch.bmm(q, k), dim=-1), v)
+
+        loops = 1
+    elif row in ("cc-r1", "cc-r2"):
+        qk = max(1, c // 8)
+        inputs = [torch.randn(1, qk, size, size, device=device), torch.randn(1, qk, size, size, device=device),
+                  torch.randn(1, c, size, size, device=device)]
+
+        def core(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+            return criss_cross_aggregate(criss_cross_weights(q, k), v)
+
+        loops = 1 if row == "cc-r1" else 2
+    else:
+        raise ValueError(f"no attention core defined for {row!r}; use non-local, cc-r1 or cc-r2")
+    macs = 0.0
+    saved = 0
+    for _ in range(loops):  # each loop attends on fresh projections of the previous loop's output
+        leaves = [t.clone().requires_grad_(True) for t in inputs]
+        with FlopCounterMode(display=False) as counter:
+            with torch.no_grad():
+                core(*leaves)
+        macs += counter.get_total_flops() / 2
+        y, nbytes = count_saved(partial(core, *leaves), leaves)
+        y.sum().backward()
+        saved += nbytes
+    return {"module": row, "channels": c, "size": size, "device": device.type, "gmacs": macs / 1e9,
+            "saved_mb": saved / 2**20}
+
+
+def cc_vs_non_local_core(cores: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """CC (R=2) / Non-local ratios of the attention cores' saved memory and MACs, per (C, size, device)."""
+    index = {(r["module"], r["channels"], r["size"], r["device"]): r for r in cores}
+    out = []
+    for (mod, c, size, dev), cc in index.items():
+        nl = index.get(("non-local", c, size, dev))
+        if mod != "cc-r2" or nl is None:
+            continue
+        out.append({"channels": c, "size": size, "device": dev,
+                    "memory_ratio": cc["saved_mb"] / nl["saved_mb"], "macs_ratio": cc["gmacs"] / nl["gmacs"],
+                    "memory_goal_met": cc["saved_mb"] <= nl["saved_mb"] / 10,
+                    "macs_goal_met": cc["gmacs"] <= 0.15 * nl["gmacs"]})
+    return out
 
 
 def _print_table(rows: list[dict[str, Any]]) -> None:
@@ -175,13 +244,19 @@ def run_benchmark(quick: bool, out: Path) -> dict[str, Any]:
                     rows.append(measure(row, name, options, c, size, repeats=repeats, device=device))
                     print(f"  {row:10s} C={c:<4d} {size}x{size} {device.type}: {rows[-1]['ms']:.1f} ms", flush=True)
     _print_table(rows)
+    cores = [
+        measure_core(row, c, size, device=device)
+        for device in devices for c in channels for size in sizes for row in ("non-local", "cc-r1", "cc-r2")
+    ]
     goals = cc_vs_non_local(rows)
-    for g in goals:
-        print(
-            f"CC(R=2) / Non-local at C={g['channels']} {g['size']}x{g['size']} ({g['device']}): memory "
-            f"{g['memory_ratio']:.3f} (goal <= 0.10: {g['memory_goal_met']}), MACs {g['macs_ratio']:.3f} "
-            f"(goal <= 0.15: {g['macs_goal_met']})"
-        )
+    core_goals = cc_vs_non_local_core(cores)
+    for what, gs in (("whole block", goals), ("attention core", core_goals)):
+        for g in gs:
+            print(
+                f"CC(R=2) / Non-local, {what}, at C={g['channels']} {g['size']}x{g['size']} ({g['device']}): "
+                f"memory {g['memory_ratio']:.3f} (goal <= 0.10: {g['memory_goal_met']}), MACs "
+                f"{g['macs_ratio']:.3f} (goal <= 0.15: {g['macs_goal_met']})"
+            )
     result = {
         "benchmark": "attention",
         "quick": quick,
@@ -189,6 +264,8 @@ def run_benchmark(quick: bool, out: Path) -> dict[str, Any]:
         "threads": torch.get_num_threads(),
         "rows": rows,
         "cc_vs_non_local": goals,
+        "attention_cores": cores,
+        "cc_vs_non_local_core": core_goals,
     }
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out / "attention.json", result)
