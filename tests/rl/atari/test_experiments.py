@@ -28,12 +28,14 @@ def test_atari_experiments_are_registered_with_honest_quick_criteria():
         exp = EXPERIMENTS.get(name)
         assert exp.group == "rl" and exp.evaluate is not None and exp.curve == "eval/return"
         quick, full = exp.make_config("quick"), exp.make_config("full")
-        assert quick.total_steps <= 150_000 < full.total_steps
+        assert quick.total_steps <= 500_000 < full.total_steps  # quick: about 15 minutes on one core
         assert exp.criterion("quick").metric == "eval/return"
     breakout = EXPERIMENTS.get("dqn-minatar-breakout").make_config("full")
     assert (breakout.buffer_size, breakout.batch_size, breakout.target_update_interval) == (100_000, 32, 1_000)
     assert breakout.optimizer == "rmsprop" and breakout.total_steps == 5_000_000
     assert EXPERIMENTS.get("dqn-breakout").make_config("full").frame_buffer
+    ppo = EXPERIMENTS.get("ppo-breakout")
+    assert not ppo.make_config("quick").eval_deterministic and not ppo.make_config("full").eval_deterministic
     assert EXPERIMENTS.get("dqn-minatar-breakout").criterion("quick").threshold >= 5 * 0.5  # 5x random
 
 
@@ -103,3 +105,13 @@ def test_dqn_learns_minatar_breakout_well_beyond_random():
                   max_steps=1_000)  # a good agent's game can last very long: cap it
     print(f"scores {scores.tolist()}, mean {scores.mean():.2f}, eval {time.perf_counter() - t:.1f}s")
     assert scores.mean() >= 2.0, scores
+
+
+def test_ppo_evaluation_samples_the_policy_unless_deterministic():
+    from dlfrontier.experiments.atari import _predictor
+
+    agent = PPO(minatar_id("Breakout"), features=minatar_cnn(), n_envs=1, seed=0)
+    obs = np.zeros((10, 10, 4), np.uint8)
+    sampled = [_predictor(agent, deterministic=False)(obs) for _ in range(60)]
+    greedy = {_predictor(agent, deterministic=True)(obs) for _ in range(10)}
+    assert len(greedy) == 1 and len(set(sampled)) >= 3  # an untrained policy is near uniform over 6 actions
