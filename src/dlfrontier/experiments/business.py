@@ -301,6 +301,7 @@ def _summary_features(hidden: tuple[int, ...], n_assets: int) -> Callable[[gym.S
     class SummaryFeatures(nn.Module):
         def __init__(self, obs_space: gym.Space) -> None:
             super().__init__()
+            assert obs_space.shape is not None
             dim = int(obs_space.shape[0])  # n * (window + 3) + n + 1
             self.start = dim - (4 * n_assets + 1)
             self.net = mlp(4 * n_assets + 1, hidden, None, "tanh")

@@ -25,7 +25,7 @@ def iqm(values: Sequence[float]) -> float:
 
 
 def bootstrap_ci(
-    values: Sequence[float],
+    values: Sequence[float] | np.ndarray,
     stat: Callable[[Any], float] = iqm,
     *,
     confidence: float = 0.95,

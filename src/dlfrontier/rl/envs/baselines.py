@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 import gymnasium as gym
 import numpy as np
+from numpy.typing import ArrayLike
 
 from dlfrontier.rl.envs.dispatch import RideDispatchEnv
 from dlfrontier.rl.envs.inventory import InventoryEnv
@@ -86,7 +87,7 @@ class BaseStockPolicy:
         levels: echelon order-up-to levels ``Z [S]`` (stock at and below a stage, in units).
     """
 
-    def __init__(self, env: gym.Env, levels: Sequence[float]) -> None:
+    def __init__(self, env: gym.Env, levels: ArrayLike) -> None:
         self.env: InventoryEnv = env.unwrapped  # type: ignore[assignment]
         self.levels = np.asarray(levels, dtype=np.float64)
 
@@ -102,7 +103,7 @@ class BaseStockPolicy:
 class SSPolicy(BaseStockPolicy):
     """(s, S): stage ``i`` orders up to ``S_i`` when its echelon position is at most ``s_i``, else nothing."""
 
-    def __init__(self, env: gym.Env, s: Sequence[float], S: Sequence[float]) -> None:
+    def __init__(self, env: gym.Env, s: ArrayLike, S: ArrayLike) -> None:
         super().__init__(env, S)
         self.s = np.asarray(s, dtype=np.float64)
 
@@ -111,7 +112,7 @@ class SSPolicy(BaseStockPolicy):
         return self.env.encode_action(np.where(ip <= self.s, np.maximum(0.0, self.levels - ip), 0.0))
 
 
-def coordinate_search(score: Callable[[np.ndarray], float], x0: Sequence[float], steps: Sequence[float],
+def coordinate_search(score: Callable[[np.ndarray], float], x0: ArrayLike, steps: Sequence[float],
                       *, low: float = 0.0) -> tuple[np.ndarray, float]:
     """Maximize ``score`` over integer vectors by coordinate search with shrinking steps.
 
@@ -149,7 +150,7 @@ def fit_base_stock(env: gym.Env, seeds: Sequence[int]) -> tuple[BaseStockPolicy,
     return BaseStockPolicy(env, z), best
 
 
-def fit_s_S(env: gym.Env, seeds: Sequence[int], base_levels: Sequence[float]) -> tuple[SSPolicy, float]:
+def fit_s_S(env: gym.Env, seeds: Sequence[int], base_levels: ArrayLike) -> tuple[SSPolicy, float]:
     """(s, S) levels maximizing the mean return over ``seeds``, searched from ``s = S - 1 = base levels``."""
     Z = np.asarray(base_levels, dtype=np.float64)
     S = Z.size

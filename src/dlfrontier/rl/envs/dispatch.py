@@ -94,10 +94,10 @@ class RideDispatchEnv(gym.Env):
                             ("horizon", horizon, 1), ("patience", patience, 1), ("max_pickup", max_pickup, 0)):
             if int(v) != v or v < lo:
                 raise ValueError(f"{name} must be an integer >= {lo}, got {v!r}")
-        for name, v in (("rate", rate), ("fare_base", fare_base), ("fare_per_zone", fare_per_zone),
+        for name, x in (("rate", rate), ("fare_base", fare_base), ("fare_per_zone", fare_per_zone),
                         ("drive_cost", drive_cost)):
-            if not np.isfinite(v) or v < 0:
-                raise ValueError(f"{name} must be non-negative, got {v!r}")
+            if not np.isfinite(x) or x < 0:
+                raise ValueError(f"{name} must be non-negative, got {x!r}")
         self.rows, self.cols, self.n_drivers = int(rows), int(cols), int(n_drivers)
         self.horizon, self.rate, self.patience = int(horizon), float(rate), int(patience)
         self.max_pickup = int(max_pickup)
@@ -224,7 +224,7 @@ class RideDispatchEnv(gym.Env):
     def _match(self, radius: int) -> tuple[int, float, float]:
         served, fare, cost = 0, 0.0, 0.0
         keep = np.ones(len(self.requests), dtype=bool)
-        order = np.argsort(-self.requests[:, 2], kind="stable") if len(self.requests) else []
+        order: Any = np.argsort(-self.requests[:, 2], kind="stable") if len(self.requests) else []
         for j in order:
             o, d, _ = self.requests[j]
             idle = np.flatnonzero(self.busy == 0)

@@ -32,7 +32,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-DISTRIBUTIONS = {
+DISTRIBUTIONS: dict[str, dict[str, float]] = {
     "poisson": {"mu": 20.0},
     "binomial": {"n": 40, "p": 0.5},
     "uniform": {"low": 0, "high": 40},
@@ -198,7 +198,7 @@ class InventoryEnv(gym.Env):
         local = self.on_hand + np.array([p.sum() for p in self.pipeline()])
         return np.cumsum(local) - self.backlogged[0] + self.backlogged[1:]
 
-    def decode_obs(self, obs: np.ndarray) -> dict[str, np.ndarray]:
+    def decode_obs(self, obs: np.ndarray) -> dict[str, Any]:
         """Split an observation into ``on_hand``, ``backlog``, ``pipeline`` (list) and ``time``, in units."""
         S = self.n_stock
         x = np.asarray(obs, dtype=np.float64)
@@ -221,7 +221,8 @@ class InventoryEnv(gym.Env):
             raise ValueError(f"action must have shape {self.action_space.shape}, got {a.shape}")
         if not np.all(np.isfinite(a)):
             raise ValueError(f"action has NaN or infinite values: {a.tolist()}")
-        low, high = self.action_space.low, self.action_space.high
+        space: spaces.Box = self.action_space  # type: ignore[assignment]
+        low, high = space.low, space.high
         if self.strict and (np.any(a < low - 1e-6) or np.any(a > high + 1e-6)):
             raise ValueError(f"action {a.tolist()} outside [{low.tolist()}, {high.tolist()}] (strict=True)")
         a = np.clip(a, low, high)
