@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from dlfrontier.data.sort_of_clevr import IMAGE_SIZE, NUM_ANSWERS, VECTOR_DIM
-from dlfrontier.multimodal.vqa_base import VQAModel, conv_stem, grid_side, repeat_per_question
+from dlfrontier.multimodal.vqa_base import VQAModel, repeat_per_question
 
 
 class CNNMLP(VQAModel):
@@ -45,11 +45,9 @@ class CNNMLP(VQAModel):
         hidden: int = 256,
         dropout: float = 0.0,
     ) -> None:
-        super().__init__(image_size=image_size, num_answers=num_answers)
-        self.kwargs = dict(image_size=image_size, num_answers=num_answers, channels=channels,
-                           conv_layers=conv_layers, hidden=hidden, dropout=dropout)
-        self.cnn = conv_stem(channels=channels, layers=conv_layers)
-        g = grid_side(image_size, conv_layers)
+        super().__init__(image_size=image_size, num_answers=num_answers, channels=channels,
+                         conv_layers=conv_layers)
+        g = self.grid
         self.image_fc = nn.Linear(channels * g * g, hidden)
         self.question_fc = nn.Linear(VECTOR_DIM, hidden, bias=False)
         self.mlp = nn.Sequential(

@@ -24,7 +24,7 @@ from torch import nn
 from dlfrontier.attention.mha import MultiHeadAttention
 from dlfrontier.attention.relation import feature_map_objects
 from dlfrontier.data.sort_of_clevr import IMAGE_SIZE, MAX_QUESTION_LEN, NUM_ANSWERS, VOCAB
-from dlfrontier.multimodal.vqa_base import VQAModel, conv_stem, grid_side, repeat_per_question
+from dlfrontier.multimodal.vqa_base import VQAModel, repeat_per_question
 
 
 class FFN(nn.Module):
@@ -149,15 +149,11 @@ class MCAN(VQAModel):
         layers: int = 2,
         dropout: float = 0.0,
     ) -> None:
-        super().__init__(image_size=image_size, num_answers=num_answers)
+        super().__init__(image_size=image_size, num_answers=num_answers, channels=channels,
+                         conv_layers=conv_layers)
         if layers < 1:
             raise ValueError(f"layers must be >= 1, got {layers}")
-        self.kwargs = dict(image_size=image_size, num_answers=num_answers, vocab_size=vocab_size, max_len=max_len,
-                           channels=channels, conv_layers=conv_layers, dim=dim, heads=heads, ffn=ffn, layers=layers,
-                           dropout=dropout)
         self.vocab_size, self.max_len = vocab_size, max_len
-        self.grid = grid_side(image_size, conv_layers)
-        self.cnn = conv_stem(channels=channels, layers=conv_layers)
         self.image_proj = nn.Linear(channels + 2, dim)
         self.embed = nn.Embedding(vocab_size, dim)
         self.pos = nn.Parameter(torch.randn(max_len, dim) * 0.02)

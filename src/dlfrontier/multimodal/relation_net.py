@@ -16,7 +16,7 @@ import torch
 
 from dlfrontier.attention.relation import RelationModule, feature_map_objects
 from dlfrontier.data.sort_of_clevr import IMAGE_SIZE, NUM_ANSWERS, VECTOR_DIM
-from dlfrontier.multimodal.vqa_base import VQAModel, conv_stem
+from dlfrontier.multimodal.vqa_base import VQAModel
 
 
 class RelationNetwork(VQAModel):
@@ -49,10 +49,8 @@ class RelationNetwork(VQAModel):
         g_layers: int = 4,
         f_layers: int = 2,
     ) -> None:
-        super().__init__(image_size=image_size, num_answers=num_answers)
-        self.kwargs = dict(image_size=image_size, num_answers=num_answers, channels=channels,
-                           conv_layers=conv_layers, hidden=hidden, g_layers=g_layers, f_layers=f_layers)
-        self.cnn = conv_stem(channels=channels, layers=conv_layers)
+        super().__init__(image_size=image_size, num_answers=num_answers, channels=channels,
+                         conv_layers=conv_layers)
         self.relation = RelationModule(
             channels + 2, hidden=hidden, out_dim=num_answers, question_dim=VECTOR_DIM, g_layers=g_layers,
             f_layers=f_layers,

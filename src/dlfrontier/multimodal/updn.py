@@ -18,7 +18,7 @@ from torch import nn
 
 from dlfrontier.attention.relation import feature_map_objects
 from dlfrontier.data.sort_of_clevr import IMAGE_SIZE, NUM_ANSWERS, VECTOR_DIM
-from dlfrontier.multimodal.vqa_base import VQAModel, conv_stem, grid_side, repeat_per_question
+from dlfrontier.multimodal.vqa_base import VQAModel, repeat_per_question
 
 
 class GatedTanh(nn.Module):
@@ -62,15 +62,12 @@ class UpDn(VQAModel):
         hidden: int = 256,
         glimpses: int = 1,
     ) -> None:
-        super().__init__(image_size=image_size, num_answers=num_answers)
+        super().__init__(image_size=image_size, num_answers=num_answers, channels=channels,
+                         conv_layers=conv_layers)
         if glimpses < 1:
             raise ValueError(f"glimpses must be >= 1, got {glimpses}")
-        self.kwargs = dict(image_size=image_size, num_answers=num_answers, channels=channels,
-                           conv_layers=conv_layers, hidden=hidden, glimpses=glimpses)
-        self.grid = grid_side(image_size, conv_layers)
         self.glimpses = glimpses
         d = channels + 2
-        self.cnn = conv_stem(channels=channels, layers=conv_layers)
         self.question = GatedTanh(VECTOR_DIM, hidden)
         # f_a([v; q]) is split by linearity: its image half runs once per image, its question half once per question.
         self.att_v = nn.Linear(d, 2 * hidden)

@@ -7,6 +7,8 @@ one CNN pass.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import os
 from typing import Any, ClassVar
 
@@ -85,24 +87,46 @@ class VQAModel(nn.Module):
     Args:
         image_size: side of the square RGB input images (75 for Sort-of-CLEVR).
         num_answers: size of the answer vocabulary.
+        channels: width of the paper's CNN (:func:`conv_stem`, built here as ``self.cnn``).
+        conv_layers: its stride-2 conv layers (4: a 5x5 grid at 75 px).
+
+    A subclass's constructor arguments are recorded in ``self.kwargs`` after its ``__init__`` (for
+    :meth:`save`).
     """
 
     question_kind: ClassVar[str] = "vector"
     name: ClassVar[str] = ""
-    cnn: nn.Module
     vocab_size: int  # token models only
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if cls.name:
             _MODELS[cls.name] = cls
+        init = cls.__dict__.get("__init__")
+        if init is None:
+            return
+        signature = inspect.signature(init)
 
-    def __init__(self, *, image_size: int = IMAGE_SIZE, num_answers: int = NUM_ANSWERS) -> None:
+        @functools.wraps(init)
+        def init_and_record(self: VQAModel, *args: Any, **kw: Any) -> None:
+            init(self, *args, **kw)
+            if type(self) is cls:  # the concrete class records every constructor argument, defaults included
+                bound = signature.bind(self, *args, **kw)
+                bound.apply_defaults()
+                self.kwargs = {k: v for k, v in bound.arguments.items() if k != "self"}
+
+        cls.__init__ = init_and_record  # type: ignore[method-assign]
+
+    def __init__(
+        self, *, image_size: int = IMAGE_SIZE, num_answers: int = NUM_ANSWERS, channels: int = 24, conv_layers: int = 4
+    ) -> None:
         super().__init__()
         if image_size < 8 or num_answers < 2:
             raise ValueError(f"need image_size >= 8 and num_answers >= 2, got {image_size}, {num_answers}")
         self.image_size, self.num_answers = image_size, num_answers
-        self.kwargs: dict[str, Any] = {}  # the constructor's arguments, for save/load; set by subclasses
+        self.kwargs: dict[str, Any] = {}  # the constructor's arguments, for save/load (recorded after __init__)
+        self.cnn = conv_stem(channels=channels, layers=conv_layers)
+        self.grid = grid_side(image_size, conv_layers)  # the CNN's feature map is grid x grid cells
 
     # -------------------------------------------------------------------------------------------- checks
 
