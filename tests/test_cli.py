@@ -57,17 +57,23 @@ def test_list_shows_every_experiment_with_anchor_and_criterion():
     assert "lenet5-mnist" not in p.stdout
 
 
-def test_missing_data_is_one_line(tmp_path):
-    env_before = os.environ.get("DLFRONTIER_DATA")
-    os.environ["DLFRONTIER_DATA"] = str(tmp_path / "empty")
-    try:
-        p = cli("run", "lenet300-mnist", "--out", str(tmp_path / "runs"))
-    finally:
-        os.environ["DLFRONTIER_DATA"] = env_before or ""
-    assert p.returncode == 1  # the run failed, cleanly
-    assert "mnist train files not found" in p.stdout and "Traceback" not in p.stdout + p.stderr
-    summary = next((tmp_path / "runs").rglob("summary.json"))
-    assert json.loads(summary.read_text())["status"] == "failed"
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", "lenet300-mnist"], "mnist train files not found"),
+        (["run", "lenet300-mnist", "--set", "dataset=fashion-mnist"], "fashion-mnist train files not found"),
+        (["run", "attention-fashion-mnist-se"], "fashion-mnist train files not found"),
+        (["run", "deep-compression-lenet300"], "mnist train files not found"),
+    ],
+)
+def test_missing_data_is_one_line_before_any_run_folder(args, message, tmp_path, monkeypatch):
+    monkeypatch.setenv("DLFRONTIER_DATA", str(tmp_path / "empty"))
+    p = cli(*args, "--out", str(tmp_path / "runs"))
+    assert p.returncode == 2, p.stderr
+    lines = [line for line in p.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and message in lines[0] and "DLFRONTIER_DATA" in lines[0], p.stderr
+    assert "Traceback" not in p.stdout + p.stderr
+    assert not (tmp_path / "runs").exists()  # checked before anything is written
 
 
 def test_sigterm_interrupt_then_resume(tmp_path):

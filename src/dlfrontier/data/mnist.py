@@ -46,19 +46,33 @@ def _find(folder: Path, stem: str) -> Path | None:
     return None
 
 
-def _load(name: str, split: str, root: str | os.PathLike[str] | None) -> ImageSet:
+def _paths(name: str, split: str, root: str | os.PathLike[str] | None) -> tuple[Path, Path]:
+    """The images and labels files of ``split``; a :class:`DataError` naming the fix when either is missing."""
     if split not in FILES:
         raise ValueError(f"split {split!r}: choose 'train' or 'test'")
     folder = data_root(root) / name
-    paths = [_find(folder, stem) for stem in FILES[split]]
-    if any(p is None for p in paths):
+    img_path, lbl_path = (_find(folder, stem) for stem in FILES[split])
+    if img_path is None or lbl_path is None:
         wanted = ", ".join(f"{s}.gz" for s in FILES["train"] + FILES["test"])
         raise DataError(
             f"{name} {split} files not found in {folder}; put the four standard IDX files there "
             f"({wanted}) or set DLFRONTIER_DATA to the folder that holds '{name}/'"
         )
-    img_path, lbl_path = paths
-    assert img_path is not None and lbl_path is not None
+    return img_path, lbl_path
+
+
+def require_idx_dataset(name: str, root: str | os.PathLike[str] | None = None) -> None:
+    """Check, without reading them, that both splits of ``name`` (``mnist``, ``fashion-mnist``) are present.
+
+    Raises:
+        DataError: a file is missing (the message names the folder and the files to put there).
+    """
+    for split in FILES:
+        _paths(name, split, root)
+
+
+def _load(name: str, split: str, root: str | os.PathLike[str] | None) -> ImageSet:
+    img_path, lbl_path = _paths(name, split, root)
     for p, magic in ((img_path, 2051), (lbl_path, 2049)):
         got = idx_magic(p)
         if got != magic:

@@ -310,6 +310,7 @@ def _register_fashion(module: str | None) -> None:
             "eval/accuracy", 0.897, "Xiao et al. 2017, Fashion-MNIST paper: best scikit-learn baseline (SVC, RBF, C=10)"
         ),
         expect={"quick": Expect("eval/accuracy", ">=", 0.80), "full": Expect("eval/accuracy", ">=", 0.90)},
+        data=("fashion-mnist",),
     )(run)
 
 

@@ -6,7 +6,7 @@ import dataclasses
 import operator
 import types
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -155,6 +155,7 @@ class Experiment:
     curve: str | None = None
     demo: bool = False
     evaluate: Callable[..., Any] | None = None
+    data: Sequence[str] | Callable[[Any], Sequence[str]] = ()
 
     def criterion(self, budget: str) -> Expect:
         return self.expect.get(budget) or self.expect["quick"]
@@ -166,6 +167,10 @@ class Experiment:
         values = dict(self.budgets[budget])
         values.update(parse_overrides(self.config, overrides or {}))
         return self.config(**values)
+
+    def datasets(self, cfg: Any) -> tuple[str, ...]:
+        """The data-root data sets (folder names, e.g. ``mnist``) a run with ``cfg`` reads."""
+        return tuple(self.data(cfg) if callable(self.data) else self.data)
 
 
 EXPERIMENTS: Registry[Experiment] = Registry("experiment")
@@ -184,6 +189,7 @@ def experiment(
     curve: str | None = None,
     demo: bool = False,
     evaluate: Callable[..., Any] | None = None,
+    data: Sequence[str] | Callable[[Any], Sequence[str]] = (),
 ) -> Callable[[RunFn], RunFn]:
     """Register the decorated function as an experiment.
 
@@ -199,6 +205,8 @@ def experiment(
         curve: the metric key plotted as the learning curve (default: the criterion's metric).
         demo: include in ``dlfrontier demo`` (keep it to the fastest experiment of a capability).
         evaluate: optional ``evaluate(run_dir, episodes=..., gif=...)`` for ``dlfrontier eval``.
+        data: the data-root data sets the run reads (``("mnist",)``), or ``config -> names``: checked before a
+            run folder is written, so a missing file is one clear error and no failed run.
     """
     if group not in GROUPS:
         raise ValueError(f"group {group!r} not in {GROUPS}")
@@ -216,7 +224,7 @@ def experiment(
             name,
             Experiment(
                 name=name, group=group, summary=summary, topic=topic, config=config, budgets=budgets,
-                anchor=anchor, expect=expects, fn=fn, curve=curve, demo=demo, evaluate=evaluate,
+                anchor=anchor, expect=expects, fn=fn, curve=curve, demo=demo, evaluate=evaluate, data=data,
             ),
         )
         return fn

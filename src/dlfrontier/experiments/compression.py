@@ -253,6 +253,7 @@ def deep_compression(
     expect={"quick": Expect("compress/ratio_at_tol", ">=", 35.0), "full": Expect("compress/ratio_at_tol", ">=", 40.0)},
     curve="eval/accuracy",
     demo=True,
+    data=("mnist",),
 )
 def deep_compression_lenet300(ctx: RunContext, cfg: LeNet300CompressionConfig) -> dict[str, float]:
     with _threads(cfg.threads):
@@ -272,6 +273,7 @@ def deep_compression_lenet300(ctx: RunContext, cfg: LeNet300CompressionConfig) -
                   "(39x), 99.20% -> 99.26%"),
     expect={"quick": Expect("compress/ratio_at_tol", ">=", 30.0), "full": Expect("compress/ratio_at_tol", ">=", 39.0)},
     curve="eval/accuracy",
+    data=("mnist",),
 )
 def deep_compression_lenet5(ctx: RunContext, cfg: LeNet5CompressionConfig) -> dict[str, float]:
     with _threads(cfg.threads):
@@ -305,6 +307,7 @@ class BinaryConfig(TrainConfig):
                   "XNOR-Net BWN, Rastegari et al. 2016): at most 32x"),
     expect=Expect("compress/ratio_at_tol", ">=", 28.0),
     curve="eval/accuracy",
+    data=("mnist",),
 )
 def binary_lenet5(ctx: RunContext, cfg: BinaryConfig) -> dict[str, float]:
     """Train the float32 baseline, binarize every weight, train on with the STE, store the 1-bit file."""
@@ -390,6 +393,7 @@ class Int8Config(TrainConfig):
     anchor=Anchor("compress/ratio", 4.0, "int8 instead of float32 weights: at most 4x (Jacob et al. 2018)"),
     expect=Expect("compress/ratio_at_tol", ">=", 3.5),
     curve="eval/accuracy",
+    data=("mnist",),
 )
 def int8_lenet5(ctx: RunContext, cfg: Int8Config) -> dict[str, float]:
     """Train the float32 baseline, quantize it (PTQ), fine-tune with fake quantization (QAT), time both."""

@@ -40,6 +40,7 @@ def _data(cfg: LeNetConfig):
     anchor=Anchor("eval/accuracy", 0.9836, "Han et al. 2016, Deep Compression, Table 1 (LeNet-300-100 reference)"),
     expect={"quick": Expect("eval/accuracy", ">=", 0.975), "full": Expect("eval/accuracy", ">=", 0.980)},
     demo=True,
+    data=lambda cfg: (cfg.dataset,),
 )
 def lenet300_mnist(ctx: RunContext, cfg: LeNetConfig) -> dict[str, float]:
     train, test = _data(cfg)
@@ -56,6 +57,7 @@ def lenet300_mnist(ctx: RunContext, cfg: LeNetConfig) -> dict[str, float]:
     anchor=Anchor("eval/accuracy", 0.9920, "Han et al. 2016, Deep Compression, Table 1 (LeNet-5 reference)"),
     expect={"quick": Expect("eval/accuracy", ">=", 0.988), "full": Expect("eval/accuracy", ">=", 0.990)},
     demo=False,  # its quick criterion runs in CI; the demo keeps one experiment per capability
+    data=lambda cfg: (cfg.dataset,),
 )
 def lenet5_mnist(ctx: RunContext, cfg: LeNetConfig) -> dict[str, float]:
     train, test = _data(cfg)

@@ -109,10 +109,16 @@ def plan_run(
     """Validate a run (name, config, device, and on resume its folder and checkpoint) without writing.
 
     Raises:
-        DLFrontierError: unknown name, bad config, a resume whose settings differ, a corrupt checkpoint.
+        DLFrontierError: unknown name, bad config, missing data files, a resume whose settings differ, a corrupt
+            checkpoint.
     """
     exp = EXPERIMENTS.get(name)
     cfg = exp.make_config(budget, overrides)
+    if exp.datasets(cfg):
+        from dlfrontier.data.mnist import require_idx_dataset  # torch-free callers (list, report) skip the import
+
+        for dataset in exp.datasets(cfg):
+            require_idx_dataset(dataset)
     plan = RunPlan(exp, cfg, dataclasses.asdict(cfg), resolve_device(device))
     if not resume:
         return plan
