@@ -125,7 +125,7 @@ def test_every_model_has_an_experiment() -> None:
 
 def test_smoke_run_tables_and_eval_png(tmp_path) -> None:
     overrides = {"train_images": "16", "test_images": "8", "epochs": "1", "batch_images": "8", "dim": "16",
-                 "heads": "2", "ffn": "32", "bn_images": "16"}
+                 "heads": "2", "ffn": "32", "bn_images": "16", "bottom_up_steps": "3", "bottom_up_images": "16"}
     s = run_one("vqa-mcan", 0, out=tmp_path, overrides=overrides, tensorboard=False, device="cpu")
     assert s["status"] == "done"
     for key in ("eval/accuracy", "eval/accuracy_relational", "eval/accuracy_nonrelational", "eval/accuracy_count"):
@@ -141,7 +141,7 @@ def test_resume_continues_from_the_checkpoint(tmp_path) -> None:
     from tests.helpers import InterruptAt
 
     overrides = {"train_images": "16", "test_images": "8", "epochs": "2", "batch_images": "8", "hidden": "16",
-                 "bn_images": "16"}
+                 "bn_images": "16", "bottom_up_steps": "3", "bottom_up_images": "16"}
     full = run_one("vqa-cnn-mlp", 0, out=tmp_path / "a", overrides=overrides, tensorboard=False, device="cpu")
     with pytest.raises(KeyboardInterrupt):
         run_one("vqa-cnn-mlp", 0, out=tmp_path / "b", overrides=overrides, tensorboard=False, device="cpu",
@@ -150,6 +150,9 @@ def test_resume_continues_from_the_checkpoint(tmp_path) -> None:
                       resume=True)
     assert resumed["status"] == "done"
     assert resumed["metrics"]["eval/accuracy"] == full["metrics"]["eval/accuracy"]
+    # the bottom-up CNN was pretrained once, before the interruption; the resumed run reports the same numbers
+    key = "bottom_up/colour_accuracy"
+    assert key in full["metrics"] and resumed["metrics"][key] == full["metrics"][key]
 
 
 @pytest.mark.slow

@@ -35,8 +35,9 @@ from dlfrontier.data.sort_of_clevr import (
 from dlfrontier.experiments.attention import count_params, cpu_threads
 from dlfrontier.experiments.base import Anchor, Expect, RunContext, experiment
 from dlfrontier.models.training import train_epochs
+from dlfrontier.multimodal.bottom_up import pretrain_bottom_up
 from dlfrontier.multimodal.vqa_base import VQAModel, build_vqa_model, recalibrate_batchnorm
-from dlfrontier.tracking import atomic_write_json
+from dlfrontier.tracking import atomic_write_json, read_metrics
 
 TEST_SEED = 1_000_003  # every run is scored on the same test images
 PAPER = {  # Santoro et al. 2017, Sort-of-CLEVR (Section 5.2): (relational, non-relational) accuracy
@@ -59,6 +60,10 @@ class VQAConfig:
     warmup: int = field(default=100, metadata={"help": "warm-up iterations"})
     weight_decay: float = field(default=1e-4, metadata={"help": "AdamW weight decay"})
     channels: int = field(default=24, metadata={"help": "CNN width (24 in the relation-network paper)"})
+    bottom_up_steps: int = field(default=400, metadata={
+        "help": "steps pretraining the CNN on per-cell colour and shape (bottom-up features, then frozen); "
+                "0: learn it end to end from the answers, as in the relation-network paper"})
+    bottom_up_images: int = field(default=4000, metadata={"help": "annotated images for the bottom-up pretraining"})
     bn_images: int = field(default=1000, metadata={"help": "training images for the BatchNorm statistics"})
     log_every: int = field(default=25, metadata={"help": "log train/loss every N iterations"})
     threads: int = field(default=1, metadata={"help": "torch CPU threads during the run (0: leave torch's setting)"})
@@ -119,8 +124,31 @@ def predict(model: VQAModel, data: SortOfClevr, *, device: Any = "cpu", batch_im
 
 
 def calibrate(model: VQAModel, train: SortOfClevr, *, device: Any = "cpu", images: int = 1000) -> None:
-    """Precise BatchNorm statistics for the model's CNN from the first ``images`` training images."""
-    recalibrate_batchnorm(model.cnn, to_float(train.images[:images].to(device)))
+    """Precise BatchNorm statistics for the model's CNN from the first ``images`` training images (a frozen
+    bottom-up CNN keeps the statistics it was frozen with)."""
+    if not model.cnn_frozen:
+        recalibrate_batchnorm(model.cnn, to_float(train.images[:images].to(device)))
+
+
+BOTTOM_UP_SEED = 500_009  # the bottom-up images are their own set, generated from seed + this offset
+
+
+def bottom_up(ctx: RunContext, cfg: VQAConfig, model: VQAModel) -> dict[str, float]:
+    """Pretrain (on a fresh run) and freeze the model's CNN as bottom-up features; ``{}`` when ``bottom_up_steps``
+    is 0. On a resume the checkpoint holds the pretrained CNN, and the pretraining metrics are read back."""
+    if cfg.bottom_up_steps <= 0:
+        return {}
+    if ctx.resume_state is None:
+        data = make_sort_of_clevr(cfg.bottom_up_images, seed=ctx.seed + BOTTOM_UP_SEED, nonrelational=1,
+                                  relational=1)
+        metrics = pretrain_bottom_up(model.cnn, data, steps=cfg.bottom_up_steps, seed=ctx.seed, device=ctx.device)
+        recalibrate_batchnorm(model.cnn, to_float(data.images[: cfg.bn_images].to(ctx.device)))
+        ctx.logger.log(metrics, 0)
+    else:
+        logged = read_metrics(ctx.run_dir)
+        metrics = {k: v[-1][1] for k, v in logged.items() if k.startswith("bottom_up/")}
+    model.freeze_cnn()
+    return metrics
 
 
 def score(pred: torch.Tensor, data: SortOfClevr) -> dict[str, float]:
@@ -151,8 +179,10 @@ def _train_vqa(ctx: RunContext, cfg: VQAConfig, model_name: str) -> dict[str, fl
     )
     test = make_sort_of_clevr(cfg.test_images, seed=TEST_SEED)
     model = build_vqa_model(model_name, **cfg.model_kwargs()).to(device)
+    bottom_up_metrics = bottom_up(ctx, cfg, model)
     questions = _questions(model, train)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.lr,
+                            weight_decay=cfg.weight_decay)
     n = len(train)
     batches = math.ceil(n / cfg.batch_images)
     total = cfg.epochs * batches
@@ -186,6 +216,7 @@ def _train_vqa(ctx: RunContext, cfg: VQAConfig, model_name: str) -> dict[str, fl
     write_tables(ctx.run_dir, model_name, scores, train_seconds)
     return {
         **scores,
+        **bottom_up_metrics,
         "train/loss": mean_loss,
         "model/params": float(count_params(model)),
         "time/train_seconds": train_seconds,

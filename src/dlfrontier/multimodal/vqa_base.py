@@ -127,6 +127,19 @@ class VQAModel(nn.Module):
         self.kwargs: dict[str, Any] = {}  # the constructor's arguments, for save/load (recorded after __init__)
         self.cnn = conv_stem(channels=channels, layers=conv_layers)
         self.grid = grid_side(image_size, conv_layers)  # the CNN's feature map is grid x grid cells
+        self.cnn_frozen = False
+
+    def freeze_cnn(self) -> None:
+        """Fix the CNN (pretrained bottom-up features): no gradients, BatchNorm always in eval mode."""
+        self.cnn_frozen = True
+        self.cnn.requires_grad_(False)
+        self.cnn.eval()
+
+    def train(self, mode: bool = True) -> VQAModel:
+        super().train(mode)
+        if self.cnn_frozen:
+            self.cnn.eval()
+        return self
 
     # -------------------------------------------------------------------------------------------- checks
 

@@ -1,0 +1,103 @@
+"""Bottom-up features for Sort-of-CLEVR: the VQA models' CNN pretrained to name the object in each grid cell.
+
+Paper: Anderson et al., "Bottom-Up and Top-Down Attention for Image Captioning and Visual Question Answering",
+CVPR 2018, https://arxiv.org/abs/1707.07998 (Section 3.1): the "bottom-up" image features come from a detector
+trained, before and apart from the VQA model, to find objects and name their attributes (Faster R-CNN on Visual
+Genome, with an attribute head for colours and materials); the VQA model then reads the fixed features. MCAN (Yu
+et al. 2019) uses the same features.
+
+Here the detector is the VQA model's own grid CNN with a 1x1 head that predicts, for every cell, the colour of the
+object whose centre lies in it (or "none") and that object's shape, trained on the generator's scene annotations
+(the Visual Genome analogue). Afterwards the head is dropped and the CNN is frozen (:func:`freeze_cnn`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from dlfrontier.data.sort_of_clevr import IMAGE_SIZE, NUM_OBJECTS, SortOfClevr, to_float
+
+IGNORE = -100  # shape target of a cell without an object centre
+
+
+def cell_targets(data: SortOfClevr, grid: int, image_size: int = IMAGE_SIZE) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-cell detection targets on a ``grid x grid`` partition of the image.
+
+    Returns:
+        ``colour [N, grid, grid]`` long: 0 where no object centre lies in the cell, else 1 + the object's colour
+        index; ``shape [N, grid, grid]`` long: the object's shape (0 square, 1 circle), :data:`IGNORE` elsewhere.
+        Two centres in one cell (possible, as cells are wider than the gap between objects) keep the later object.
+    """
+    n = len(data)
+    cell = (data.centres * grid // image_size).clamp(0, grid - 1)  # [N, 6, 2] (row, col)
+    colour = torch.zeros(n, grid, grid, dtype=torch.long)
+    shape = torch.full((n, grid, grid), IGNORE, dtype=torch.long)
+    rows = torch.arange(n)
+    for k in range(NUM_OBJECTS):
+        colour[rows, cell[:, k, 0], cell[:, k, 1]] = k + 1
+        shape[rows, cell[:, k, 0], cell[:, k, 1]] = data.shapes[:, k]
+    return colour, shape
+
+
+def pretrain_bottom_up(
+    cnn: nn.Module,
+    data: SortOfClevr,
+    *,
+    steps: int = 400,
+    batch: int = 32,
+    lr: float = 3e-3,
+    seed: int = 0,
+    device: Any = "cpu",
+) -> dict[str, float]:
+    """Train ``cnn`` (``[B, 3, S, S] -> [B, C, g, g]``) with a temporary 1x1 head on per-cell colour and shape.
+
+    Args:
+        cnn: the VQA model's CNN; trained in place.
+        data: images with their scene annotations (only ``images``, ``centres`` and ``shapes`` are used).
+        steps: Adam steps of ``batch`` images.
+        lr: Adam learning rate.
+        seed: the batch order.
+        device: where to train.
+
+    Returns:
+        ``{"bottom_up/colour_accuracy", "bottom_up/shape_accuracy", "bottom_up/loss"}`` on the last 10% of ``data``
+        (held out from the steps when ``data`` has at least 10 images).
+    """
+    was_training = cnn.training
+    cnn.train()
+    with torch.no_grad():
+        channels, grid = cnn(to_float(data.images[:1].to(device))).shape[1:3]
+    colour, shape = cell_targets(data, grid)
+    head = nn.Conv2d(channels, (NUM_OBJECTS + 1) + 2, 1).to(device)
+    n_fit = len(data) - len(data) // 10 if len(data) >= 10 else len(data)
+    opt = torch.optim.Adam([*cnn.parameters(), *head.parameters()], lr=lr)
+    gen = torch.Generator().manual_seed(seed)
+
+    def loss_and_logits(idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        out = head(cnn(to_float(data.images[idx].to(device))))
+        c, s = colour[idx].to(device), shape[idx].to(device)
+        loss = nn.functional.cross_entropy(out[:, : NUM_OBJECTS + 1], c)
+        if (s != IGNORE).any():
+            loss = loss + nn.functional.cross_entropy(out[:, NUM_OBJECTS + 1 :], s, ignore_index=IGNORE)
+        return loss, out
+
+    for _ in range(steps):
+        loss, _ = loss_and_logits(torch.randint(0, n_fit, (min(batch, n_fit),), generator=gen))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    cnn.eval()
+    held = torch.arange(n_fit, len(data)) if n_fit < len(data) else torch.arange(len(data))
+    with torch.no_grad():
+        loss, out = loss_and_logits(held)
+    c, s = colour[held].to(device), shape[held].to(device)
+    has = s != IGNORE
+    cnn.train(was_training)
+    return {
+        "bottom_up/loss": float(loss),
+        "bottom_up/colour_accuracy": float((out[:, : NUM_OBJECTS + 1].argmax(1) == c).float().mean()),
+        "bottom_up/shape_accuracy": float((out[:, NUM_OBJECTS + 1 :].argmax(1)[has] == s[has]).float().mean()),
+    }
