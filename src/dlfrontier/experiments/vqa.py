@@ -370,7 +370,7 @@ VQA: dict[str, tuple[str, Anchor, dict[str, Expect], dict[str, dict[str, Any]]]]
         RN_ANCHOR,
         {"quick": Expect("eval/accuracy_nonrelational", ">=", 0.90),
          "full": Expect("eval/accuracy_nonrelational", ">=", 0.95)},
-        {"quick": {"train_images": 4000, "epochs": 2},
+        {"quick": {"train_images": 8000, "epochs": 2, "lr": 3e-3},
          "full": {"train_images": 10000, "epochs": 40, "batch_images": 64, "hidden": 256, "glimpses": 2}},
     ),
     "mcan": (
