@@ -18,7 +18,6 @@ evaluation point saves a checkpoint that ``--resume`` continues from and ``dlfro
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +27,8 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from dlfrontier.experiments.base import Anchor, Expect, RunContext, experiment, rng_state, set_rng_state
+from dlfrontier.experiments.base import Anchor, Expect, RunContext, experiment
+from dlfrontier.experiments.rl import train_with_evaluations
 from dlfrontier.rl import DQN, PPO, Algorithm
 from dlfrontier.rl.atari.minatar import minatar_id
 from dlfrontier.rl.atari.networks import minatar_cnn, nature_cnn
@@ -127,50 +127,20 @@ def train_atari(ctx: RunContext, cfg: Any, setup: Setup) -> dict[str, float]:
 
 
 def _train(ctx: RunContext, cfg: Any, agent: Algorithm, setup: Setup) -> dict[str, float]:
-    train_seconds = 0.0
-    if ctx.resume_state is not None:
-        agent.load_state_dict(ctx.resume_state["agent"])
-        set_rng_state(ctx.resume_state["rng"])
-        train_seconds = float(ctx.resume_state["train_seconds"])
     eval_env = _make_eval_env(setup)
-    ctx.progress.start(cfg.total_steps)
-    last: dict[str, float] = {}
-    clock = {"t": time.perf_counter(), "steps": agent.num_steps}
-    evaluated_at = [-1]
 
-    def evaluate(a: Algorithm) -> None:
-        nonlocal train_seconds
-        now = time.perf_counter()
-        train_seconds += now - clock["t"]
-        sps = (a.num_steps - clock["steps"]) / max(now - clock["t"], 1e-9)
+    def eval_metrics(a: Algorithm) -> dict[str, float]:
         scores = play(_predictor(a, cfg.eval_deterministic), eval_env, cfg.eval_episodes, seed=EVAL_SEED,
-                      epsilon=cfg.eval_epsilon,
-                      max_steps=27_000)
+                      epsilon=cfg.eval_epsilon, max_steps=27_000)
         recent = _game_scores(a)[-20:]
         metrics = {"eval/return": float(scores.mean()), "eval/return_std": float(scores.std()),
                    "rollout/return": float(np.mean(recent)) if recent else float("nan"),
-                   "rollout/learner_return": a.recent_return(), "time/sps": float(sps), **a.stats}
+                   "rollout/learner_return": a.recent_return()}
         if setup.ale_game is not None:
             metrics["eval/human_normalized"] = human_normalized(metrics["eval/return"], setup.ale_game)
-        ctx.logger.log(metrics, a.num_steps)
-        ctx.progress.update(a.num_steps, eval_return=metrics["eval/return"])
-        last.clear()
-        last.update(metrics)
-        state = {"agent": a.state_dict(include_buffer=cfg.checkpoint_buffer), "rng": rng_state(),
-                 "train_seconds": train_seconds}
-        ctx.save_checkpoint(state, a.num_steps)
-        clock["t"], clock["steps"] = time.perf_counter(), a.num_steps
-        evaluated_at[0] = a.num_steps
+        return metrics
 
-    remaining = cfg.total_steps - agent.num_steps
-    if remaining > 0:
-        agent.learn(remaining, callback=evaluate, callback_every=cfg.eval_every)
-    if evaluated_at[0] != agent.num_steps:
-        evaluate(agent)
-    out = {k: v for k, v in last.items() if np.isfinite(v)}
-    out["time/train_seconds"] = train_seconds
-    out["time/sps"] = agent.num_steps / max(train_seconds, 1e-9)
-    return out
+    return train_with_evaluations(ctx, cfg, agent, eval_metrics, include_buffer=cfg.checkpoint_buffer)
 
 
 def evaluate_run(run_dir: str | Path, *, episodes: int = 10, gif: str | None = None, device: str = "auto",

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,12 +82,35 @@ def train_and_evaluate(ctx: RunContext, cfg: Any, algo_cls: type[Algorithm], env
 
 
 def _train(ctx: RunContext, cfg: Any, agent: Algorithm) -> dict[str, float]:
+    eval_env = agent.make_eval_env()
+
+    def eval_metrics(a: Algorithm) -> dict[str, float]:
+        returns = evaluate_policy(a.predict, eval_env, cfg.eval_episodes, seed=EVAL_SEED)
+        return {"eval/return": float(returns.mean()), "eval/return_std": float(returns.std()),
+                "rollout/return": a.recent_return()}
+
+    return train_with_evaluations(ctx, cfg, agent, eval_metrics)
+
+
+def train_with_evaluations(
+    ctx: RunContext,
+    cfg: Any,
+    agent: Algorithm,
+    eval_metrics: Callable[[Algorithm], dict[str, float]],
+    *,
+    include_buffer: bool = True,
+) -> dict[str, float]:
+    """Train ``agent`` for ``cfg.total_steps`` with an evaluation point and checkpoint every ``cfg.eval_every``
+    steps (and at the end), resuming from ``ctx.resume_state``; returns the last evaluation's finite metrics.
+
+    ``eval_metrics(agent)`` plays the evaluation games (``eval/return`` first); steps per second and the
+    algorithm's own statistics are added. ``include_buffer``: checkpoint the replay buffer (exact resume).
+    """
     train_seconds = 0.0
     if ctx.resume_state is not None:
         agent.load_state_dict(ctx.resume_state["agent"])
         set_rng_state(ctx.resume_state["rng"])
         train_seconds = float(ctx.resume_state["train_seconds"])
-    eval_env = agent.make_eval_env()
     ctx.progress.start(cfg.total_steps)
     last: dict[str, float] = {}
     clock = {"t": time.perf_counter(), "steps": agent.num_steps}
@@ -97,14 +121,14 @@ def _train(ctx: RunContext, cfg: Any, agent: Algorithm) -> dict[str, float]:
         now = time.perf_counter()
         train_seconds += now - clock["t"]
         sps = (a.num_steps - clock["steps"]) / max(now - clock["t"], 1e-9)
-        returns = evaluate_policy(a.predict, eval_env, cfg.eval_episodes, seed=EVAL_SEED)
-        metrics = {"eval/return": float(returns.mean()), "eval/return_std": float(returns.std()),
-                   "rollout/return": a.recent_return(), "time/sps": float(sps), **a.stats}
+        metrics = {**eval_metrics(a), "time/sps": float(sps), **a.stats}
         ctx.logger.log(metrics, a.num_steps)
         ctx.progress.update(a.num_steps, eval_return=metrics["eval/return"])
         last.clear()
         last.update(metrics)
-        ctx.save_checkpoint({"agent": a.state_dict(), "rng": rng_state(), "train_seconds": train_seconds}, a.num_steps)
+        state = {"agent": a.state_dict(include_buffer=include_buffer), "rng": rng_state(),
+                 "train_seconds": train_seconds}
+        ctx.save_checkpoint(state, a.num_steps)
         clock["t"], clock["steps"] = time.perf_counter(), a.num_steps
         evaluated_at[0] = a.num_steps
 
