@@ -141,8 +141,8 @@ def bottom_up(ctx: RunContext, cfg: VQAConfig, model: VQAModel) -> dict[str, flo
     if ctx.resume_state is None:
         data = make_sort_of_clevr(cfg.bottom_up_images, seed=ctx.seed + BOTTOM_UP_SEED, nonrelational=1,
                                   relational=1)
-        metrics = pretrain_bottom_up(model.cnn, data, steps=cfg.bottom_up_steps, seed=ctx.seed, device=ctx.device)
-        recalibrate_batchnorm(model.cnn, to_float(data.images[: cfg.bn_images].to(ctx.device)))
+        metrics = pretrain_bottom_up(model.cnn, data, steps=cfg.bottom_up_steps, seed=ctx.seed,
+                                     bn_images=cfg.bn_images, device=ctx.device)
         ctx.logger.log(metrics, 0)
     else:
         logged = read_metrics(ctx.run_dir)

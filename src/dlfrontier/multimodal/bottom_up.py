@@ -19,27 +19,38 @@ import torch
 from torch import nn
 
 from dlfrontier.data.sort_of_clevr import IMAGE_SIZE, NUM_OBJECTS, SortOfClevr, to_float
+from dlfrontier.multimodal.vqa_base import recalibrate_batchnorm
 
 IGNORE = -100  # shape target of a cell without an object centre
+OFFSET_WEIGHT = 1.0
 
 
-def cell_targets(data: SortOfClevr, grid: int, image_size: int = IMAGE_SIZE) -> tuple[torch.Tensor, torch.Tensor]:
+def cell_targets(
+    data: SortOfClevr, grid: int, image_size: int = IMAGE_SIZE
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Per-cell detection targets on a ``grid x grid`` partition of the image.
 
     Returns:
         ``colour [N, grid, grid]`` long: 0 where no object centre lies in the cell, else 1 + the object's colour
-        index; ``shape [N, grid, grid]`` long: the object's shape (0 square, 1 circle), :data:`IGNORE` elsewhere.
+        index; ``shape [N, grid, grid]`` long: the object's shape (0 square, 1 circle), :data:`IGNORE` elsewhere;
+        ``offset [N, 2, grid, grid]`` float: the object centre's (row, col) offset from the cell's centre in cell
+        widths (in [-0.5, 0.5); 0 where the cell is empty), the detector's box regression.
         Two centres in one cell (possible, as cells are wider than the gap between objects) keep the later object.
     """
     n = len(data)
     cell = (data.centres * grid // image_size).clamp(0, grid - 1)  # [N, 6, 2] (row, col)
+    size = image_size / grid
+    delta = data.centres.float() / size - cell.float() - 0.5 + 0.5 / size  # pixel centre, in cell widths
     colour = torch.zeros(n, grid, grid, dtype=torch.long)
     shape = torch.full((n, grid, grid), IGNORE, dtype=torch.long)
+    offset = torch.zeros(n, 2, grid, grid)
     rows = torch.arange(n)
     for k in range(NUM_OBJECTS):
         colour[rows, cell[:, k, 0], cell[:, k, 1]] = k + 1
         shape[rows, cell[:, k, 0], cell[:, k, 1]] = data.shapes[:, k]
-    return colour, shape
+        for axis in range(2):
+            offset[rows, axis, cell[:, k, 0], cell[:, k, 1]] = delta[:, k, axis]
+    return colour, shape, offset
 
 
 def pretrain_bottom_up(
@@ -50,9 +61,15 @@ def pretrain_bottom_up(
     batch: int = 32,
     lr: float = 3e-3,
     seed: int = 0,
+    bn_images: int = 1000,
     device: Any = "cpu",
 ) -> dict[str, float]:
-    """Train ``cnn`` (``[B, 3, S, S] -> [B, C, g, g]``) with a temporary 1x1 head on per-cell colour and shape.
+    """Train ``cnn`` (``[B, 3, S, S] -> [B, C, g, g]``) with a temporary 1x1 head on per-cell colour, shape and
+    the object's offset within the cell (cross-entropy, cross-entropy and squared error on occupied cells).
+
+    The offset matters for the relational questions: with positions known only to the cell, "the object closest
+    to red" has the same shape as the true answer in only 87% of images (measured on 2,000 generated images),
+    and MCAN on colour/shape-only features stalled near 72% on closest/furthest questions.
 
     Args:
         cnn: the VQA model's CNN; trained in place.
@@ -60,18 +77,22 @@ def pretrain_bottom_up(
         steps: Adam steps of ``batch`` images.
         lr: Adam learning rate.
         seed: the batch order.
+        bn_images: training images whose exact BatchNorm statistics the CNN keeps (:func:`recalibrate_batchnorm`;
+            the moving averages of a 400-step run scored 30% colour accuracy where the exact ones gave 95%).
         device: where to train.
 
     Returns:
-        ``{"bottom_up/colour_accuracy", "bottom_up/shape_accuracy", "bottom_up/loss"}`` on the last 10% of ``data``
+        ``{"bottom_up/colour_accuracy", "bottom_up/shape_accuracy", "bottom_up/offset_error_px",
+        "bottom_up/loss"}`` on the last 10% of ``data`` (offset error: mean distance in pixels on occupied cells)
         (held out from the steps when ``data`` has at least 10 images).
     """
     was_training = cnn.training
     cnn.train()
     with torch.no_grad():
         channels, grid = cnn(to_float(data.images[:1].to(device))).shape[1:3]
-    colour, shape = cell_targets(data, grid)
-    head = nn.Conv2d(channels, (NUM_OBJECTS + 1) + 2, 1).to(device)
+    colour, shape, offset = cell_targets(data, grid)
+    cell_px = data.images.shape[-1] / grid
+    head = nn.Conv2d(channels, (NUM_OBJECTS + 1) + 2 + 2, 1).to(device)
     n_fit = len(data) - len(data) // 10 if len(data) >= 10 else len(data)
     opt = torch.optim.Adam([*cnn.parameters(), *head.parameters()], lr=lr)
     gen = torch.Generator().manual_seed(seed)
@@ -80,8 +101,11 @@ def pretrain_bottom_up(
         out = head(cnn(to_float(data.images[idx].to(device))))
         c, s = colour[idx].to(device), shape[idx].to(device)
         loss = nn.functional.cross_entropy(out[:, : NUM_OBJECTS + 1], c)
-        if (s != IGNORE).any():
-            loss = loss + nn.functional.cross_entropy(out[:, NUM_OBJECTS + 1 :], s, ignore_index=IGNORE)
+        has = s != IGNORE
+        if has.any():
+            loss = loss + nn.functional.cross_entropy(out[:, NUM_OBJECTS + 1 : NUM_OBJECTS + 3], s, ignore_index=IGNORE)
+            err = (out[:, NUM_OBJECTS + 3 :] - offset[idx].to(device)).square().sum(1)  # [b, g, g]
+            loss = loss + OFFSET_WEIGHT * err[has].mean()
         return loss, out
 
     for _ in range(steps):
@@ -89,15 +113,19 @@ def pretrain_bottom_up(
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+    recalibrate_batchnorm(cnn, to_float(data.images[: min(bn_images, n_fit)].to(device)))
     cnn.eval()
     held = torch.arange(n_fit, len(data)) if n_fit < len(data) else torch.arange(len(data))
     with torch.no_grad():
         loss, out = loss_and_logits(held)
     c, s = colour[held].to(device), shape[held].to(device)
     has = s != IGNORE
+    dist = (out[:, NUM_OBJECTS + 3 :] - offset[held].to(device)).square().sum(1).sqrt()[has] * cell_px
     cnn.train(was_training)
     return {
         "bottom_up/loss": float(loss),
         "bottom_up/colour_accuracy": float((out[:, : NUM_OBJECTS + 1].argmax(1) == c).float().mean()),
-        "bottom_up/shape_accuracy": float((out[:, NUM_OBJECTS + 1 :].argmax(1)[has] == s[has]).float().mean()),
+        "bottom_up/shape_accuracy": float(
+            (out[:, NUM_OBJECTS + 1 : NUM_OBJECTS + 3].argmax(1)[has] == s[has]).float().mean()),
+        "bottom_up/offset_error_px": float(dist.mean()),
     }

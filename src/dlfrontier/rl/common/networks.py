@@ -85,9 +85,14 @@ def mlp_features(hidden: Sequence[int] = (64, 64), act: str = "tanh") -> Feature
 
 
 def orthogonal_init(module: nn.Module, gain: float = math.sqrt(2)) -> None:
-    """Orthogonal weights and zero biases for every Linear layer (the PPO implementation detail)."""
+    """Orthogonal weights and zero biases for every Linear and Conv2d layer (the PPO implementation detail).
+
+    Convolutions are included: with PyTorch's default (Kaiming-uniform, a=sqrt(5)) init the Nature CNN's
+    features start about 20x smaller than with gain sqrt(2), and PPO on Breakout barely moved off the uniform policy
+    in 100k steps.
+    """
     for m in module.modules():
-        if isinstance(m, nn.Linear):
+        if isinstance(m, (nn.Linear, nn.Conv2d)):
             nn.init.orthogonal_(m.weight, gain)
             nn.init.zeros_(m.bias)
 
