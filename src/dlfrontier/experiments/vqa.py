@@ -351,8 +351,9 @@ VQA: dict[str, tuple[str, Anchor, dict[str, Expect], dict[str, dict[str, Any]]]]
     "cnn-mlp": (
         "CNN+MLP baseline on Sort-of-CLEVR (no relational module)",
         Anchor("eval/accuracy_relational", 0.63, "Santoro et al. 2017: CNN+MLP on Sort-of-CLEVR, relational"),
-        {"quick": Expect("eval/accuracy_nonrelational", ">=", 0.90),
-         "full": Expect("eval/accuracy_nonrelational", ">=", 0.95)},
+        # the baseline's role: clearly below the relational models (RN >= 0.85, MCAN >= 0.90) on relational questions
+        {"quick": Expect("eval/accuracy_relational", "<=", 0.80),
+         "full": Expect("eval/accuracy_relational", "<=", 0.80)},
         {"quick": {"train_images": 8000, "epochs": 6},
          "full": {"train_images": 10000, "epochs": 40, "batch_images": 64}},
     ),

@@ -71,3 +71,23 @@ def test_ale_breakout_with_the_nature_preprocessing():
     assert set(rewards) <= {0.0, 1.0}
     ev = gym.make(atari_id("Breakout"), training=False)
     assert ev.observation_space.shape == (4, 84, 84)
+
+
+def test_actor_critic_initialises_the_cnn_orthogonally():
+    """PPO's implementation detail covers the convolutions: orthogonal with gain sqrt(2), zero bias; heads 0.01 / 1."""
+    from dlfrontier.rl.common.networks import ActorCritic
+
+    torch.manual_seed(0)
+    obs = gym.spaces.Box(0, 255, (4, 84, 84), np.uint8)
+    net = ActorCritic(obs, gym.spaces.Discrete(4), lambda space: NatureCNN(space), share_features=True)
+    convs = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert len(convs) == 3
+    for conv in convs:
+        w = conv.weight.flatten(1)  # [out, in*k*k]: rows orthonormal up to the gain (out <= in*k*k here)
+        torch.testing.assert_close(w @ w.T, 2.0 * torch.eye(w.shape[0]), atol=1e-4, rtol=0)
+        assert not conv.bias.any()
+    pi = net.pi_head.weight
+    torch.testing.assert_close(pi @ pi.T, 1e-4 * torch.eye(pi.shape[0]), atol=1e-8, rtol=0)
+    # the features of a real-looking frame are O(1), not the ~0.02 of PyTorch's default init
+    x = torch.randint(0, 256, (8, 4, 84, 84), dtype=torch.uint8)
+    assert float(net.pi_features(x).std()) > 0.1
