@@ -362,7 +362,7 @@ VQA: dict[str, tuple[str, Anchor, dict[str, Expect], dict[str, dict[str, Any]]]]
         RN_ANCHOR,
         {"quick": Expect("eval/accuracy_relational", ">=", 0.85),
          "full": Expect("eval/accuracy_relational", ">=", 0.95)},
-        {"quick": {"train_images": 2000, "epochs": 2},
+        {"quick": {"train_images": 4000, "epochs": 4, "lr": 2e-3},
          "full": {"train_images": 10000, "epochs": 40, "batch_images": 64, "hidden": 256, "g_layers": 4,
                   "f_layers": 3}},
     ),
@@ -379,7 +379,7 @@ VQA: dict[str, tuple[str, Anchor, dict[str, Expect], dict[str, dict[str, Any]]]]
         RN_ANCHOR,
         {"quick": Expect("eval/accuracy_relational", ">=", 0.90),
          "full": Expect("eval/accuracy_relational", ">=", 0.95)},
-        {"quick": {"train_images": 4000, "epochs": 3},
+        {"quick": {"train_images": 4000, "epochs": 8, "lr": 2e-3},
          "full": {"train_images": 10000, "epochs": 40, "batch_images": 64, "dim": 128, "ffn": 256, "layers": 4,
                                "heads": 8}},
     ),
@@ -402,7 +402,7 @@ def _register(model_name: str) -> None:
         anchor=anchor,
         expect=expects,
         curve=expects["quick"].metric,
-        demo=False,  # no VQA quick run passes its criterion yet (see docs/vqa.md)
+        demo=model_name == "updn",  # the VQA model whose quick criterion passes on every seed (see docs/vqa.md)
         evaluate=evaluate_vqa,
     )(run)
 
