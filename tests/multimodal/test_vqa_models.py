@@ -226,3 +226,40 @@ def test_small_model_overfits_four_images(name: str) -> None:
     finally:
         torch.set_num_threads(before)
     assert acc == 1.0
+
+
+def test_relation_network_over_detected_objects_relates_only_them() -> None:
+    from dlfrontier.multimodal.bottom_up import detected_objects
+
+    torch.manual_seed(0)
+    model = RelationNetwork(hidden=16, g_layers=2, objects=3).eval()
+    assert model.detector is not None and model.kwargs["objects"] == 3
+    x, q = _inputs(model)
+    with torch.no_grad():
+        features = model.cnn(x)
+        objects = detected_objects(features, model.detector(features), 3)  # [3, 3, 26]
+        flat_q = q.reshape(12, -1)
+        want = model.relation(repeat_per_question(objects, 4), flat_q).view(3, 4, -1)
+        torch.testing.assert_close(model(x, q), want, rtol=1e-4, atol=1e-4)
+    model.freeze_cnn()
+    model.train()
+    model(x, q).sum().backward()
+    assert all(p.grad is None for p in model.detector.parameters())  # the detector is frozen with the CNN
+    with pytest.raises(ValueError, match="objects must be 0"):
+        RelationNetwork(objects=26)
+
+
+def test_relation_network_on_objects_runs_saves_and_refuses_without_bottom_up(tmp_path) -> None:
+    from dlfrontier.errors import ConfigError
+
+    overrides = {"train_images": "16", "test_images": "8", "epochs": "1", "batch_images": "8", "hidden": "16",
+                 "bn_images": "16", "bottom_up_steps": "3", "bottom_up_images": "16"}
+    s = run_one("vqa-relation-network", 0, out=tmp_path, overrides=overrides, tensorboard=False, device="cpu")
+    assert s["status"] == "done" and json.loads(
+        (only_run(tmp_path, "vqa-relation-network") / "config.json").read_text())["config"]["objects"] == 6
+    # the checkpoint holds the trained detector: evaluation rebuilds the model and scores the same accuracy
+    png = EXPERIMENTS.get("vqa-relation-network").evaluate(only_run(tmp_path, "vqa-relation-network"), episodes=2,
+                                                           gif=None, device="cpu")
+    assert png.is_file()
+    with pytest.raises(ConfigError, match="bottom_up_steps > 0"):
+        EXPERIMENTS.get("vqa-relation-network").make_config("quick", {"bottom_up_steps": "0"})

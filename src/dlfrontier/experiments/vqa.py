@@ -32,6 +32,7 @@ from dlfrontier.data.sort_of_clevr import (
     question_text,
     to_float,
 )
+from dlfrontier.errors import ConfigError
 from dlfrontier.experiments.attention import count_params, cpu_threads
 from dlfrontier.experiments.base import Anchor, Expect, RunContext, experiment
 from dlfrontier.models.training import train_epochs
@@ -85,6 +86,14 @@ class RNConfig(VQAConfig):
     hidden: int = field(default=64, metadata={"help": "width of g and f (the cost of g grows with hidden^2 x 625)"})
     g_layers: int = field(default=3, metadata={"help": "linear layers of g"})
     f_layers: int = field(default=2, metadata={"help": "linear layers of f (the last is the classifier)"})
+    objects: int = field(default=6, metadata={
+        "help": "relate the k objects the bottom-up detector finds (k^2 pairs); 0: every grid cell (625 pairs), as "
+                "in the paper"})
+
+    def __post_init__(self) -> None:
+        if self.objects > 0 and self.bottom_up_steps <= 0:
+            raise ConfigError(f"objects={self.objects} needs the bottom-up detector: set bottom_up_steps > 0, or "
+                              "objects=0 to relate every grid cell")
 
 
 @dataclass
@@ -142,7 +151,7 @@ def bottom_up(ctx: RunContext, cfg: VQAConfig, model: VQAModel) -> dict[str, flo
         data = make_sort_of_clevr(cfg.bottom_up_images, seed=ctx.seed + BOTTOM_UP_SEED, nonrelational=1,
                                   relational=1)
         metrics = pretrain_bottom_up(model.cnn, data, steps=cfg.bottom_up_steps, seed=ctx.seed,
-                                     bn_images=cfg.bn_images, device=ctx.device)
+                                     bn_images=cfg.bn_images, head=model.detector, device=ctx.device)
         ctx.logger.log(metrics, 0)
     else:
         logged = read_metrics(ctx.run_dir)

@@ -22,7 +22,8 @@ from dlfrontier.data.sort_of_clevr import IMAGE_SIZE, NUM_OBJECTS, SortOfClevr, 
 from dlfrontier.multimodal.vqa_base import recalibrate_batchnorm
 
 IGNORE = -100  # shape target of a cell without an object centre
-OFFSET_WEIGHT = 1.0
+HEAD_OUTPUTS = (NUM_OBJECTS + 1) + 2 + 2  # per cell: colour or none, shape, (row, col) offset
+OFFSET_WEIGHT = 1.0  # weight of the offsets' squared error (in cell widths) beside the two cross-entropies
 
 
 def cell_targets(
@@ -62,6 +63,7 @@ def pretrain_bottom_up(
     lr: float = 3e-3,
     seed: int = 0,
     bn_images: int = 1000,
+    head: nn.Conv2d | None = None,
     device: Any = "cpu",
 ) -> dict[str, float]:
     """Train ``cnn`` (``[B, 3, S, S] -> [B, C, g, g]``) with a temporary 1x1 head on per-cell colour, shape and
@@ -77,6 +79,8 @@ def pretrain_bottom_up(
         steps: Adam steps of ``batch`` images.
         lr: Adam learning rate.
         seed: the batch order.
+        head: the 1x1 detection head to train (``HEAD_OUTPUTS`` outputs), kept by the caller (e.g. a model's
+            ``detector`` for :func:`detected_objects`); default: a temporary one.
         bn_images: training images whose exact BatchNorm statistics the CNN keeps (:func:`recalibrate_batchnorm`;
             the moving averages of a 400-step run scored 30% colour accuracy where the exact ones gave 95%).
         device: where to train.
@@ -92,7 +96,10 @@ def pretrain_bottom_up(
         channels, grid = cnn(to_float(data.images[:1].to(device))).shape[1:3]
     colour, shape, offset = cell_targets(data, grid)
     cell_px = data.images.shape[-1] / grid
-    head = nn.Conv2d(channels, (NUM_OBJECTS + 1) + 2 + 2, 1).to(device)
+    if head is None:
+        head = nn.Conv2d(channels, HEAD_OUTPUTS, 1).to(device)
+    elif head.in_channels != channels or head.out_channels != HEAD_OUTPUTS:
+        raise ValueError(f"head must map {channels} channels to {HEAD_OUTPUTS}, got {head}")
     n_fit = len(data) - len(data) // 10 if len(data) >= 10 else len(data)
     opt = torch.optim.Adam([*cnn.parameters(), *head.parameters()], lr=lr)
     gen = torch.Generator().manual_seed(seed)
@@ -129,3 +136,32 @@ def pretrain_bottom_up(
             (out[:, NUM_OBJECTS + 1 : NUM_OBJECTS + 3].argmax(1)[has] == s[has]).float().mean()),
         "bottom_up/offset_error_px": float(dist.mean()),
     }
+
+
+def detected_objects(features: torch.Tensor, head_out: torch.Tensor, k: int) -> torch.Tensor:
+    """The ``k`` cells the detector is surest hold an object, each with its features and precise position.
+
+    Args:
+        features: the CNN's ``[B, C, g, g]`` feature map.
+        head_out: the detection head on it, ``[B, HEAD_OUTPUTS, g, g]`` (colour-or-none logits, shape logits,
+            (row, col) offsets in cell widths).
+        k: objects to keep per image (6 in Sort-of-CLEVR).
+
+    Returns:
+        ``[B, k, C + 2]``: features and the object centre's (row, col) in [-1, 1] (the cell's coordinates, as
+        :func:`dlfrontier.attention.relation.feature_map_objects` gives them, refined by the predicted offset),
+        ordered by objectness ``1 - p(no object)``, most certain first.
+    """
+    b, c, g, _ = features.shape
+    if head_out.shape != (b, HEAD_OUTPUTS, g, g):
+        raise ValueError(f"head output must be [{b}, {HEAD_OUTPUTS}, {g}, {g}], got {tuple(head_out.shape)}")
+    if not 1 <= k <= g * g:
+        raise ValueError(f"k must be in [1, {g * g}], got {k}")
+    cells = torch.arange(g, dtype=features.dtype, device=features.device)
+    scale = 2.0 / (g - 1) if g > 1 else 1.0  # one cell width in the [-1, 1] coordinates
+    rows = (cells.view(g, 1) + head_out[:, NUM_OBJECTS + 3]) * scale - 1  # [B, g, g]
+    cols = (cells.view(1, g) + head_out[:, NUM_OBJECTS + 4]) * scale - 1
+    objects = torch.cat([features, rows.unsqueeze(1), cols.unsqueeze(1)], 1).flatten(2).transpose(1, 2)
+    objectness = 1 - head_out[:, : NUM_OBJECTS + 1].softmax(1)[:, 0].flatten(1)  # [B, g*g]
+    top = objectness.topk(k, dim=1).indices  # [B, k]
+    return objects.gather(1, top.unsqueeze(-1).expand(b, k, c + 2))

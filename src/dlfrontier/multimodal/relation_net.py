@@ -4,7 +4,10 @@ Paper: Santoro et al., "A simple neural network module for relational reasoning"
 https://arxiv.org/abs/1706.01427
 
 ``a = f_phi(sum_{i,j} g_theta(o_i, o_j, q))`` where the objects ``o_i`` are the cells of the CNN's 5x5 feature map,
-each with its (row, col) coordinates, and ``q`` is the question vector. The module is
+each with its (row, col) coordinates, and ``q`` is the question vector. With ``objects=k`` the objects are instead the
+``k`` cells the bottom-up detector is surest hold an object, at the detector's refined positions
+(:func:`dlfrontier.multimodal.bottom_up.detected_objects`): k^2 pairs instead of 625, as UpDn and MCAN read a
+detector's top regions rather than a grid. The module is
 :class:`dlfrontier.attention.RelationModule`, whose first layer of g is split by linearity
 (``W [o_i; o_j; q] = A o_i + B o_j + C q``): A and B run once per object, not once per pair, so g's first layer
 costs O(N) and only g's later layers see all N^2 = 625 pairs.
@@ -16,6 +19,7 @@ import torch
 
 from dlfrontier.attention.relation import RelationModule, feature_map_objects
 from dlfrontier.data.sort_of_clevr import IMAGE_SIZE, NUM_ANSWERS, VECTOR_DIM
+from dlfrontier.multimodal.bottom_up import detected_objects
 from dlfrontier.multimodal.vqa_base import VQAModel
 
 
@@ -30,6 +34,9 @@ class RelationNetwork(VQAModel):
         hidden: width of g and f (the paper's Sort-of-CLEVR model: 2000-unit g; 256 in common re-implementations).
         g_layers: linear layers of g (4 in the paper).
         f_layers: linear layers of f, the last being the answer classifier.
+        objects: 0 relates every grid cell (the paper); ``k > 0`` relates the ``k`` detected objects, which needs
+            the detector trained (:func:`~dlfrontier.multimodal.bottom_up.pretrain_bottom_up` with
+            ``head=model.detector``).
 
     Shapes:
         images ``[B, 3, S, S]``, questions ``[B, Q, 11]`` -> logits ``[B, Q, num_answers]``.
@@ -48,9 +55,13 @@ class RelationNetwork(VQAModel):
         hidden: int = 256,
         g_layers: int = 4,
         f_layers: int = 2,
+        objects: int = 0,
     ) -> None:
         super().__init__(image_size=image_size, num_answers=num_answers, channels=channels,
-                         conv_layers=conv_layers)
+                         conv_layers=conv_layers, detector=objects > 0)
+        if not 0 <= objects <= self.grid**2:
+            raise ValueError(f"objects must be 0 (every cell) or 1..{self.grid ** 2}, got {objects}")
+        self.objects = objects
         self.relation = RelationModule(
             channels + 2, hidden=hidden, out_dim=num_answers, question_dim=VECTOR_DIM, g_layers=g_layers,
             f_layers=f_layers,
@@ -59,7 +70,11 @@ class RelationNetwork(VQAModel):
     def _answer(
         self, images: torch.Tensor, questions: torch.Tensor, q: int, padding_mask: torch.Tensor | None
     ) -> tuple[torch.Tensor, None]:
-        objects = feature_map_objects(self.cnn(images))  # [B, N, C + 2], once per image
+        features = self.cnn(images)
+        if self.detector is None:
+            objects = feature_map_objects(features)  # [B, N, C + 2], once per image
+        else:
+            objects = detected_objects(features, self.detector(features), self.objects)  # [B, k, C + 2]
         return relate(self.relation, objects, questions, q), None
 
 

@@ -89,6 +89,8 @@ class VQAModel(nn.Module):
         num_answers: size of the answer vocabulary.
         channels: width of the paper's CNN (:func:`conv_stem`, built here as ``self.cnn``).
         conv_layers: its stride-2 conv layers (4: a 5x5 grid at 75 px).
+        detector: also build ``self.detector``, the bottom-up detection head (a 1x1 conv), which
+            :func:`~dlfrontier.multimodal.bottom_up.pretrain_bottom_up` trains and :meth:`freeze_cnn` freezes.
 
     A subclass's constructor arguments are recorded in ``self.kwargs`` after its ``__init__`` (for
     :meth:`save`).
@@ -118,7 +120,8 @@ class VQAModel(nn.Module):
         cls.__init__ = init_and_record  # type: ignore[method-assign]
 
     def __init__(
-        self, *, image_size: int = IMAGE_SIZE, num_answers: int = NUM_ANSWERS, channels: int = 24, conv_layers: int = 4
+        self, *, image_size: int = IMAGE_SIZE, num_answers: int = NUM_ANSWERS, channels: int = 24, conv_layers: int = 4,
+        detector: bool = False,
     ) -> None:
         super().__init__()
         if image_size < 8 or num_answers < 2:
@@ -128,12 +131,18 @@ class VQAModel(nn.Module):
         self.cnn = conv_stem(channels=channels, layers=conv_layers)
         self.grid = grid_side(image_size, conv_layers)  # the CNN's feature map is grid x grid cells
         self.cnn_frozen = False
+        # the bottom-up detection head, kept after pretraining for models that read detected objects
+        from dlfrontier.multimodal.bottom_up import HEAD_OUTPUTS  # bottom_up imports this module
+
+        self.detector = nn.Conv2d(channels, HEAD_OUTPUTS, 1) if detector else None
 
     def freeze_cnn(self) -> None:
-        """Fix the CNN (pretrained bottom-up features): no gradients, BatchNorm always in eval mode."""
+        """Fix the CNN (pretrained bottom-up features) and its detector: no gradients, BatchNorm in eval mode."""
         self.cnn_frozen = True
         self.cnn.requires_grad_(False)
         self.cnn.eval()
+        if self.detector is not None:
+            self.detector.requires_grad_(False)
 
     def train(self, mode: bool = True) -> VQAModel:
         super().train(mode)
