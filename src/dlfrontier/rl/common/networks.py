@@ -94,7 +94,8 @@ def orthogonal_init(module: nn.Module, gain: float = math.sqrt(2)) -> None:
     for m in module.modules():
         if isinstance(m, (nn.Linear, nn.Conv2d)):
             nn.init.orthogonal_(m.weight, gain)
-            nn.init.zeros_(m.bias)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
 
 
 class QNetwork(nn.Module):
