@@ -263,23 +263,3 @@ def test_relation_network_on_objects_runs_saves_and_refuses_without_bottom_up(tm
     assert png.is_file()
     with pytest.raises(ConfigError, match="bottom_up_steps > 0"):
         EXPERIMENTS.get("vqa-relation-network").make_config("quick", {"bottom_up_steps": "0"})
-
-
-def test_mcan_over_detected_objects_maps_attention_back_to_their_cells() -> None:
-    from dlfrontier.multimodal.bottom_up import detect
-
-    torch.manual_seed(0)
-    model = MCAN(dim=16, heads=2, ffn=32, layers=2, objects=4).eval()
-    x, q = _inputs(model)
-    with torch.no_grad():
-        features = model.cnn(x)
-        _, index = detect(features, model.detector(features), 4)  # [3, 4]
-        logits, maps = model.answer_with_attention(x, q)
-    assert logits.shape == (3, 4, NUM_ANSWERS) and maps.shape == (3, 4, 5, 5)
-    for i in range(3):
-        support = torch.zeros(25, dtype=torch.bool)
-        support[index[i]] = True
-        flat = maps[i].reshape(4, 25)
-        assert bool((flat[:, ~support] == 0).all()) and bool((flat[:, support] > 0).all())
-    with pytest.raises(ValueError, match="objects must be 0"):
-        MCAN(objects=-1)

@@ -75,12 +75,6 @@ class VQAConfig:
         return {"channels": self.channels, **{k: v for k, v in asdict(self).items() if k not in base}}
 
 
-def _check_objects(objects: int, bottom_up_steps: int) -> None:
-    if objects > 0 and bottom_up_steps <= 0:
-        raise ConfigError(f"objects={objects} needs the bottom-up detector: set bottom_up_steps > 0, or objects=0 to "
-                          "use every grid cell")
-
-
 @dataclass
 class CNNMLPConfig(VQAConfig):
     hidden: int = field(default=256, metadata={"help": "MLP width"})
@@ -97,7 +91,9 @@ class RNConfig(VQAConfig):
                 "in the paper"})
 
     def __post_init__(self) -> None:
-        _check_objects(self.objects, self.bottom_up_steps)
+        if self.objects > 0 and self.bottom_up_steps <= 0:
+            raise ConfigError(f"objects={self.objects} needs the bottom-up detector: set bottom_up_steps > 0, or "
+                              "objects=0 to relate every grid cell")
 
 
 @dataclass
@@ -113,11 +109,6 @@ class MCANConfig(VQAConfig):
     ffn: int = field(default=128, metadata={"help": "FFN hidden width"})
     layers: int = field(default=2, metadata={"help": "encoder and decoder depth"})
     dropout: float = field(default=0.0, metadata={"help": "dropout in attention, FFN and AttFlat"})
-    objects: int = field(default=0, metadata={
-        "help": "attend over the k objects the bottom-up detector finds; 0: every grid cell"})
-
-    def __post_init__(self) -> None:
-        _check_objects(self.objects, self.bottom_up_steps)
 
 
 # ------------------------------------------------------------------------------------------------ training

@@ -139,11 +139,6 @@ def pretrain_bottom_up(
 
 
 def detected_objects(features: torch.Tensor, head_out: torch.Tensor, k: int) -> torch.Tensor:
-    """The objects of :func:`detect` without their cell indices: ``[B, k, C + 2]``."""
-    return detect(features, head_out, k)[0]
-
-
-def detect(features: torch.Tensor, head_out: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The ``k`` cells the detector is surest hold an object, each with its features and precise position.
 
     Args:
@@ -153,10 +148,9 @@ def detect(features: torch.Tensor, head_out: torch.Tensor, k: int) -> tuple[torc
         k: objects to keep per image (6 in Sort-of-CLEVR).
 
     Returns:
-        ``([B, k, C + 2], [B, k])``: features and the object centre's (row, col) in [-1, 1] (the cell's coordinates, as
+        ``[B, k, C + 2]``: features and the object centre's (row, col) in [-1, 1] (the cell's coordinates, as
         :func:`dlfrontier.attention.relation.feature_map_objects` gives them, refined by the predicted offset),
-        ordered by objectness ``1 - p(no object)``, most certain first; and each object's flat cell index
-        ``row * g + col``, ``[B, k]`` (to place per-object attention back on the grid).
+        ordered by objectness ``1 - p(no object)``, most certain first.
     """
     b, c, g, _ = features.shape
     if head_out.shape != (b, HEAD_OUTPUTS, g, g):
@@ -170,4 +164,4 @@ def detect(features: torch.Tensor, head_out: torch.Tensor, k: int) -> tuple[torc
     objects = torch.cat([features, rows.unsqueeze(1), cols.unsqueeze(1)], 1).flatten(2).transpose(1, 2)
     objectness = 1 - head_out[:, : NUM_OBJECTS + 1].softmax(1)[:, 0].flatten(1)  # [B, g*g]
     top = objectness.topk(k, dim=1).indices  # [B, k]
-    return objects.gather(1, top.unsqueeze(-1).expand(b, k, c + 2)), top
+    return objects.gather(1, top.unsqueeze(-1).expand(b, k, c + 2))

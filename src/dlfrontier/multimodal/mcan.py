@@ -24,7 +24,6 @@ from torch import nn
 from dlfrontier.attention.mha import MultiHeadAttention
 from dlfrontier.attention.relation import feature_map_objects
 from dlfrontier.data.sort_of_clevr import IMAGE_SIZE, MAX_QUESTION_LEN, NUM_ANSWERS, VOCAB
-from dlfrontier.multimodal.bottom_up import detect
 from dlfrontier.multimodal.vqa_base import VQAModel, repeat_per_question
 
 
@@ -124,9 +123,6 @@ class MCAN(VQAModel):
         ffn: FFN hidden width (4d in the paper).
         layers: encoder and decoder depth L (6 in the paper).
         dropout: dropout in attention outputs, FFNs and AttFlat.
-        objects: 0 attends over every grid cell; ``k > 0`` over the ``k`` objects of the bottom-up detector
-            (:func:`~dlfrontier.multimodal.bottom_up.detect`, features and refined positions), as the paper's
-            model reads a detector's regions.
 
     Shapes:
         images ``[B, 3, S, S]``, tokens ``[B, Q, L]`` (0 = padding) -> logits ``[B, Q, num_answers]``; attention
@@ -152,13 +148,9 @@ class MCAN(VQAModel):
         ffn: int = 128,
         layers: int = 2,
         dropout: float = 0.0,
-        objects: int = 0,
     ) -> None:
         super().__init__(image_size=image_size, num_answers=num_answers, channels=channels,
-                         conv_layers=conv_layers, detector=objects > 0)
-        if not 0 <= objects <= self.grid**2:
-            raise ValueError(f"objects must be 0 (every cell) or 1..{self.grid ** 2}, got {objects}")
-        self.objects = objects
+                         conv_layers=conv_layers)
         if layers < 1:
             raise ValueError(f"layers must be >= 1, got {layers}")
         self.vocab_size, self.max_len = vocab_size, max_len
@@ -182,13 +174,7 @@ class MCAN(VQAModel):
         x = self.embed(questions) + self.pos[:length]  # [BQ, L, d]
         for unit in self.encoder:
             x = unit(x, pad)
-        features = self.cnn(images)
-        index: torch.Tensor | None = None
-        if self.detector is None:
-            y = self.image_proj(feature_map_objects(features))  # [B, N, d]
-        else:
-            detected, index = detect(features, self.detector(features), self.objects)
-            y = self.image_proj(detected)  # [B, k, d]
+        y = self.image_proj(feature_map_objects(self.cnn(images)))  # [B, N, d]
         units: list[SGA] = list(self.decoder)  # type: ignore[arg-type]
         y = repeat_per_question(units[0].self_part(y), q)  # question-independent: once per image
         weights: torch.Tensor | None = None
@@ -201,7 +187,4 @@ class MCAN(VQAModel):
         logits = self.classifier(self.norm(xf + yf))
         assert weights is not None
         maps = (weights.mean(1) * wx.unsqueeze(1)).sum(-1)  # [BQ, N]: GA over heads, weighted by the words' AttFlat
-        if index is not None:  # objects back onto their cells; cells without a detection get 0
-            grid = maps.new_zeros(maps.shape[0], self.grid * self.grid)
-            maps = grid.scatter(1, repeat_per_question(index, q), maps)
         return logits, maps.view(-1, self.grid, self.grid)
