@@ -371,7 +371,7 @@ VQA: dict[str, tuple[str, Anchor, dict[str, Expect], dict[str, dict[str, Any]]]]
         RN_ANCHOR,
         {"quick": Expect("eval/accuracy_relational", ">=", 0.85),
          "full": Expect("eval/accuracy_relational", ">=", 0.95)},
-        {"quick": {"train_images": 16000, "epochs": 12, "lr": 2e-3},
+        {"quick": {"train_images": 16000, "epochs": 24, "lr": 2e-3},
          "full": {"train_images": 10000, "epochs": 40, "batch_images": 64, "hidden": 256, "g_layers": 4,
                   "f_layers": 3}},
     ),
