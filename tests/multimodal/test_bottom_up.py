@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
-from dlfrontier.data.sort_of_clevr import make_sort_of_clevr, to_float
+from dlfrontier.data.sort_of_clevr import SortOfClevr, make_sort_of_clevr, to_float
 from dlfrontier.multimodal import build_vqa_model
 from dlfrontier.multimodal.bottom_up import IGNORE, cell_targets, pretrain_bottom_up
 
@@ -31,16 +33,21 @@ def test_cell_targets_match_a_per_object_loop() -> None:
     assert int(per_image.min()) >= 4 and int(per_image.max()) <= 6
 
 
-def test_pretraining_learns_cell_colours_far_above_the_empty_cell_baseline() -> None:
-    torch.manual_seed(0)
+def _pretrain(model: torch.nn.Module, steps: int, **kwargs: Any) -> tuple[dict[str, float], SortOfClevr]:
+    """Pretrain ``model.cnn`` on 400 images (seed 1) on one thread; returns the metrics and the data."""
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         data = make_sort_of_clevr(400, seed=1, nonrelational=1, relational=1)
-        model = build_vqa_model("updn", hidden=16)
-        metrics = pretrain_bottom_up(model.cnn, data, steps=120, seed=0)
+        return pretrain_bottom_up(model.cnn, data, steps=steps, seed=0, **kwargs), data
     finally:
         torch.set_num_threads(before)
+
+
+def test_pretraining_learns_cell_colours_far_above_the_empty_cell_baseline() -> None:
+    torch.manual_seed(0)
+    # 200 steps: the margin over "no object" is 0.195-0.209 for model seeds 0-4 (120 steps: 0.128-0.186)
+    metrics, data = _pretrain(build_vqa_model("updn", hidden=16), 200)
     colour, _, _ = cell_targets(data, 5)
     empty = float((colour[360:] == 0).float().mean())  # always answering "no object" (about 0.77)
     assert metrics["bottom_up/colour_accuracy"] >= empty + 0.12, (metrics, empty)
@@ -90,14 +97,8 @@ def test_pretraining_a_kept_head_finds_the_objects() -> None:
     from dlfrontier.multimodal.bottom_up import detected_objects
 
     torch.manual_seed(0)
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        data = make_sort_of_clevr(400, seed=1, nonrelational=1, relational=1)
-        model = build_vqa_model("relation-network", hidden=16, objects=6)
-        pretrain_bottom_up(model.cnn, data, steps=150, seed=0, head=model.detector)
-    finally:
-        torch.set_num_threads(before)
+    model = build_vqa_model("relation-network", hidden=16, objects=6)
+    _pretrain(model, 150, head=model.detector)
     model.freeze_cnn()
     held = make_sort_of_clevr(50, seed=2, nonrelational=1, relational=1)
     with torch.no_grad():
