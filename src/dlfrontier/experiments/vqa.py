@@ -83,7 +83,7 @@ class CNNMLPConfig(VQAConfig):
 
 @dataclass
 class RNConfig(VQAConfig):
-    hidden: int = field(default=64, metadata={"help": "width of g and f (the cost of g grows with hidden^2 x 625)"})
+    hidden: int = field(default=64, metadata={"help": "width of g and f (the cost of g grows with hidden^2 x pairs)"})
     g_layers: int = field(default=3, metadata={"help": "linear layers of g"})
     f_layers: int = field(default=2, metadata={"help": "linear layers of f (the last is the classifier)"})
     objects: int = field(default=6, metadata={

@@ -88,8 +88,8 @@ def orthogonal_init(module: nn.Module, gain: float = math.sqrt(2)) -> None:
     """Orthogonal weights and zero biases for every Linear and Conv2d layer (the PPO implementation detail).
 
     Convolutions are included: with PyTorch's default (Kaiming-uniform, a=sqrt(5)) init the Nature CNN's
-    features start about 20x smaller than with gain sqrt(2), and PPO on Breakout barely moved off the uniform policy
-    in 100k steps.
+    features start about 30x smaller than with gain sqrt(2) (std 0.018 vs 0.50 on random frames), and PPO on
+    Breakout barely moved off the uniform policy in 100k steps.
     """
     for m in module.modules():
         if isinstance(m, (nn.Linear, nn.Conv2d)):
