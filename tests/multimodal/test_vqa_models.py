@@ -249,7 +249,7 @@ def test_relation_network_over_detected_objects_relates_only_them() -> None:
         RelationNetwork(objects=26)
 
 
-def test_relation_network_on_objects_runs_saves_and_refuses_without_bottom_up(tmp_path) -> None:
+def test_relation_network_on_objects_runs_saves_and_refuses_without_bottom_up(tmp_path, capsys) -> None:
     from dlfrontier.errors import ConfigError
 
     overrides = {"train_images": "16", "test_images": "8", "epochs": "1", "batch_images": "8", "hidden": "16",
@@ -258,8 +258,14 @@ def test_relation_network_on_objects_runs_saves_and_refuses_without_bottom_up(tm
     assert s["status"] == "done" and json.loads(
         (only_run(tmp_path, "vqa-relation-network") / "config.json").read_text())["config"]["objects"] == 6
     # the checkpoint holds the trained detector: evaluation rebuilds the model and scores the same accuracy
+    from dlfrontier.tracking import CHECKPOINT, load_checkpoint
+
+    saved = load_checkpoint(only_run(tmp_path, "vqa-relation-network") / CHECKPOINT)["user"]["model"]
+    assert saved["detector.weight"].shape == (11, 24, 1, 1)
+    capsys.readouterr()
     png = EXPERIMENTS.get("vqa-relation-network").evaluate(only_run(tmp_path, "vqa-relation-network"), episodes=2,
                                                            gif=None, device="cpu")
     assert png.is_file()
+    assert f"test accuracy {s['metrics']['eval/accuracy']:.4f}" in capsys.readouterr().out
     with pytest.raises(ConfigError, match="bottom_up_steps > 0"):
         EXPERIMENTS.get("vqa-relation-network").make_config("quick", {"bottom_up_steps": "0"})
