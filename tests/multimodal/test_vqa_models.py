@@ -123,7 +123,7 @@ def test_every_model_has_an_experiment() -> None:
         assert EXPERIMENTS.get(n).criterion("quick").metric == "eval/accuracy_relational"
 
 
-def test_smoke_run_tables_and_eval_png(tmp_path) -> None:
+def test_smoke_run_tables_and_eval_png(tmp_path, capsys) -> None:
     overrides = {"train_images": "16", "test_images": "8", "epochs": "1", "batch_images": "8", "dim": "16",
                  "heads": "2", "ffn": "32", "bn_images": "16", "bottom_up_steps": "3", "bottom_up_images": "16"}
     s = run_one("vqa-mcan", 0, out=tmp_path, overrides=overrides, tensorboard=False, device="cpu")
@@ -133,8 +133,15 @@ def test_smoke_run_tables_and_eval_png(tmp_path) -> None:
     run_dir = only_run(tmp_path, "vqa-mcan")
     table = json.loads((run_dir / "tables" / "accuracy.json").read_text())
     assert table["columns"][:3] == ["model", "relational", "non-relational"] and table["rows"][0][0] == "mcan"
+    # geometry (the default) reads the trained detector, which the checkpoint holds
+    from dlfrontier.tracking import CHECKPOINT, load_checkpoint
+
+    saved = load_checkpoint(run_dir / CHECKPOINT)["user"]["model"]
+    assert saved["detector.weight"].shape == (11, 24, 1, 1) and "geometry.mlp.0.weight" in saved
+    capsys.readouterr()
     png = EXPERIMENTS.get("vqa-mcan").evaluate(run_dir, episodes=3, gif=None, device="cpu")
     assert png.is_file() and png.stat().st_size > 1000
+    assert f"test accuracy {s['metrics']['eval/accuracy']:.4f}" in capsys.readouterr().out
 
 
 def test_resume_continues_from_the_checkpoint(tmp_path) -> None:
@@ -269,3 +276,63 @@ def test_relation_network_on_objects_runs_saves_and_refuses_without_bottom_up(tm
     assert f"test accuracy {s['metrics']['eval/accuracy']:.4f}" in capsys.readouterr().out
     with pytest.raises(ConfigError, match="bottom_up_steps > 0"):
         EXPERIMENTS.get("vqa-relation-network").make_config("quick", {"bottom_up_steps": "0"})
+
+
+def test_geometry_bias_is_an_mlp_of_relative_positions() -> None:
+    from dlfrontier.multimodal.mcan import GeometryBias
+
+    torch.manual_seed(0)
+    geo = GeometryBias(heads=3, hidden=8)
+    p = torch.rand(2, 5, 2) * 2 - 1
+    out = geo(p)
+    assert out.shape == (2, 3, 5, 5)
+    for b in range(2):  # naive reference, pair by pair
+        for i in range(5):
+            for j in range(5):
+                d = p[b, j] - p[b, i]
+                want = geo.mlp(torch.cat([d, d.norm().view(1)]))
+                torch.testing.assert_close(out[b, :, i, j], want, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(geo(p + torch.tensor([0.3, -0.2])), out, rtol=1e-4, atol=1e-5)  # translation-free
+
+
+def test_mcan_geometry_biases_the_image_self_attention() -> None:
+    from dlfrontier.multimodal.bottom_up import cell_positions
+
+    torch.manual_seed(0)
+    model = MCAN(**SMALL["mcan"], geometry=True).eval()
+    assert model.detector is not None and model.geometry is not None and model.kwargs["geometry"] is True
+    x, q = _inputs(model)
+    unit = model.decoder[0]
+    with torch.no_grad():
+        features = model.cnn(x)
+        y = model.image_proj(feature_map_objects(features))
+        positions = cell_positions(model.detector(features))  # [3, 25, 2]
+        # a geometry term that forbids every other cell: each cell's SA can only read itself
+        far = (positions.unsqueeze(1) - positions.unsqueeze(2)).norm(dim=-1) > 0  # [3, 25, 25]
+        bias = torch.zeros(3, 2, 25, 25).masked_fill(far.unsqueeze(1), -1e9)
+        att = unit.self_att
+        torch.testing.assert_close(unit.self_part(y, bias), unit.norm1(y + att.out_proj(att.v_proj(y))))
+        # a zero geometry term is the plain MCAN with the same weights
+        torch.nn.init.zeros_(model.geometry.mlp[-1].weight)
+        torch.nn.init.zeros_(model.geometry.mlp[-1].bias)
+        plain = MCAN(**SMALL["mcan"]).eval()
+        plain.load_state_dict({k: v for k, v in model.state_dict().items()
+                               if not k.startswith(("geometry.", "detector."))})
+        torch.testing.assert_close(model(x, q), plain(x, q))
+        torch.nn.init.normal_(model.geometry.mlp[-1].weight)
+        assert not torch.allclose(model(x, q), plain(x, q))
+
+
+def test_mcan_geometry_round_trip_and_needs_the_detector(tmp_path) -> None:
+    from dlfrontier.errors import ConfigError
+
+    model = MCAN(**SMALL["mcan"], geometry=True).eval()
+    model.save(tmp_path / "m.pt")
+    again = load_vqa_model(tmp_path / "m.pt").eval()
+    assert again.geometry is not None
+    x, q = _inputs(model)
+    with torch.no_grad():
+        torch.testing.assert_close(again(x, q), model(x, q))
+    with pytest.raises(ConfigError, match="bottom_up_steps > 0, or geometry=false"):
+        EXPERIMENTS.get("vqa-mcan").make_config("quick", {"bottom_up_steps": "0"})
+    assert EXPERIMENTS.get("vqa-mcan").make_config("quick", {"bottom_up_steps": "0", "geometry": "false"})

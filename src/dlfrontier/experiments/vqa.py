@@ -109,6 +109,14 @@ class MCANConfig(VQAConfig):
     ffn: int = field(default=128, metadata={"help": "FFN hidden width"})
     layers: int = field(default=2, metadata={"help": "encoder and decoder depth"})
     dropout: float = field(default=0.0, metadata={"help": "dropout in attention, FFN and AttFlat"})
+    geometry: bool = field(default=True, metadata={
+        "help": "bias the image self-attention by the detected objects' relative geometry (Hu et al. 2018); "
+                "false: the paper's MCAN"})
+
+    def __post_init__(self) -> None:
+        if self.geometry and self.bottom_up_steps <= 0:
+            raise ConfigError("geometry=true reads object centres from the bottom-up detector: set "
+                              "bottom_up_steps > 0, or geometry=false")
 
 
 # ------------------------------------------------------------------------------------------------ training

@@ -139,6 +139,23 @@ def pretrain_bottom_up(
     }
 
 
+def cell_positions(head_out: torch.Tensor) -> torch.Tensor:
+    """Each cell's object centre as the detector sees it: the cell's (row, col) in [-1, 1] (the coordinates of
+    :func:`dlfrontier.attention.relation.feature_map_objects`) refined by the predicted offset.
+
+    Shapes:
+        head_out ``[B, HEAD_OUTPUTS, g, g]`` -> ``[B, g*g, 2]`` (row-major cells, as the feature map flattens).
+    """
+    if head_out.dim() != 4 or head_out.shape[1] != HEAD_OUTPUTS or head_out.shape[2] != head_out.shape[3]:
+        raise ValueError(f"head output must be [B, {HEAD_OUTPUTS}, g, g], got {tuple(head_out.shape)}")
+    g = head_out.shape[-1]
+    cells = torch.arange(g, dtype=head_out.dtype, device=head_out.device)
+    scale = 2.0 / (g - 1) if g > 1 else 1.0  # one cell width in the [-1, 1] coordinates
+    rows = (cells.view(g, 1) + head_out[:, NUM_OBJECTS + 3]) * scale - 1  # [B, g, g]
+    cols = (cells.view(1, g) + head_out[:, NUM_OBJECTS + 4]) * scale - 1
+    return torch.stack([rows, cols], -1).flatten(1, 2)
+
+
 def detected_objects(features: torch.Tensor, head_out: torch.Tensor, k: int) -> torch.Tensor:
     """The ``k`` cells the detector is surest hold an object, each with its features and precise position.
 
@@ -158,11 +175,7 @@ def detected_objects(features: torch.Tensor, head_out: torch.Tensor, k: int) -> 
         raise ValueError(f"head output must be [{b}, {HEAD_OUTPUTS}, {g}, {g}], got {tuple(head_out.shape)}")
     if not 1 <= k <= g * g:
         raise ValueError(f"k must be in [1, {g * g}], got {k}")
-    cells = torch.arange(g, dtype=features.dtype, device=features.device)
-    scale = 2.0 / (g - 1) if g > 1 else 1.0  # one cell width in the [-1, 1] coordinates
-    rows = (cells.view(g, 1) + head_out[:, NUM_OBJECTS + 3]) * scale - 1  # [B, g, g]
-    cols = (cells.view(1, g) + head_out[:, NUM_OBJECTS + 4]) * scale - 1
-    objects = torch.cat([features, rows.unsqueeze(1), cols.unsqueeze(1)], 1).flatten(2).transpose(1, 2)
+    objects = torch.cat([features.flatten(2).transpose(1, 2), cell_positions(head_out)], 2)  # [B, g*g, C + 2]
     objectness = 1 - head_out[:, : NUM_OBJECTS + 1].softmax(1)[:, 0].flatten(1)  # [B, g*g]
     top = objectness.topk(k, dim=1).indices  # [B, k]
     return objects.gather(1, top.unsqueeze(-1).expand(b, k, c + 2))

@@ -24,6 +24,7 @@ from torch import nn
 from dlfrontier.attention.mha import MultiHeadAttention
 from dlfrontier.attention.relation import feature_map_objects
 from dlfrontier.data.sort_of_clevr import IMAGE_SIZE, MAX_QUESTION_LEN, NUM_ANSWERS, VOCAB
+from dlfrontier.multimodal.bottom_up import cell_positions
 from dlfrontier.multimodal.vqa_base import VQAModel, repeat_per_question
 
 
@@ -69,8 +70,9 @@ class SGA(nn.Module):
         self.norm1, self.norm2, self.norm3 = nn.LayerNorm(dim), nn.LayerNorm(dim), nn.LayerNorm(dim)
         self.drop = nn.Dropout(dropout)
 
-    def self_part(self, y: torch.Tensor) -> torch.Tensor:
-        return self.norm1(y + self.drop(self.self_att(y)))
+    def self_part(self, y: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+        """SA on ``y``; ``bias`` ``[B, heads, N, N]`` is added to its logits (the geometry term)."""
+        return self.norm1(y + self.drop(self.self_att(y, attn_mask=bias)))
 
     def guided_part(
         self, y: torch.Tensor, x: torch.Tensor, x_pad: torch.Tensor | None, need_weights: bool = False
@@ -85,6 +87,29 @@ class SGA(nn.Module):
 
     def forward(self, y: torch.Tensor, x: torch.Tensor, x_pad: torch.Tensor | None = None) -> torch.Tensor:
         return self.guided_part(self.self_part(y), x, x_pad)[0]
+
+
+class GeometryBias(nn.Module):
+    """Attention logits from the objects' relative geometry, one per head: ``MLP(dr, dc, |d|)``.
+
+    The geometric term of Hu et al.'s object relation module ("Relation Networks for Object Detection", CVPR 2018,
+    https://arxiv.org/abs/1711.11575), which weighs a pair of objects by a learned function of their relative box
+    geometry, in the additive form of Swin V2's continuous position bias (an MLP of the relative coordinates). Here
+    the boxes are the detector's object centres, all objects one size, so the geometry is the displacement
+    ``d = p_j - p_i`` and its length. With it one SA step can rank the objects by their distance to each other.
+
+    Shapes:
+        positions ``[B, N, 2]`` -> ``[B, heads, N, N]`` (added to the logits of query ``i`` for key ``j``).
+    """
+
+    def __init__(self, heads: int, hidden: int = 32) -> None:
+        super().__init__()
+        self.mlp = nn.Sequential(nn.Linear(3, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, heads))
+
+    def forward(self, positions: torch.Tensor) -> torch.Tensor:
+        d = positions.unsqueeze(1) - positions.unsqueeze(2)  # [B, N(i), N(j), 2]
+        geometry = torch.cat([d, d.norm(dim=-1, keepdim=True)], -1)
+        return self.mlp(geometry).permute(0, 3, 1, 2)
 
 
 class AttFlat(nn.Module):
@@ -123,6 +148,9 @@ class MCAN(VQAModel):
         ffn: FFN hidden width (4d in the paper).
         layers: encoder and decoder depth L (6 in the paper).
         dropout: dropout in attention outputs, FFNs and AttFlat.
+        geometry: add :class:`GeometryBias` to every decoder SA, from the object centres the bottom-up detector
+            finds in each cell (:func:`~dlfrontier.multimodal.bottom_up.cell_positions`); builds ``self.detector``,
+            which :func:`~dlfrontier.multimodal.bottom_up.pretrain_bottom_up` must train (``head=model.detector``).
 
     Shapes:
         images ``[B, 3, S, S]``, tokens ``[B, Q, L]`` (0 = padding) -> logits ``[B, Q, num_answers]``; attention
@@ -148,9 +176,10 @@ class MCAN(VQAModel):
         ffn: int = 128,
         layers: int = 2,
         dropout: float = 0.0,
+        geometry: bool = False,
     ) -> None:
         super().__init__(image_size=image_size, num_answers=num_answers, channels=channels,
-                         conv_layers=conv_layers)
+                         conv_layers=conv_layers, detector=geometry)
         if layers < 1:
             raise ValueError(f"layers must be >= 1, got {layers}")
         self.vocab_size, self.max_len = vocab_size, max_len
@@ -159,6 +188,7 @@ class MCAN(VQAModel):
         self.pos = nn.Parameter(torch.randn(max_len, dim) * 0.02)
         self.encoder = nn.ModuleList([SA(dim, heads, ffn, dropout) for _ in range(layers)])
         self.decoder = nn.ModuleList([SGA(dim, heads, ffn, dropout) for _ in range(layers)])
+        self.geometry = GeometryBias(heads) if geometry else None
         self.flat_x = AttFlat(dim, dim, 2 * dim, dropout)
         self.flat_y = AttFlat(dim, dim, 2 * dim, dropout)
         self.norm = nn.LayerNorm(2 * dim)
@@ -174,13 +204,20 @@ class MCAN(VQAModel):
         x = self.embed(questions) + self.pos[:length]  # [BQ, L, d]
         for unit in self.encoder:
             x = unit(x, pad)
-        y = self.image_proj(feature_map_objects(self.cnn(images)))  # [B, N, d]
+        features = self.cnn(images)
+        y = self.image_proj(feature_map_objects(features))  # [B, N, d]
+        bias = None
+        if self.geometry is not None:
+            assert self.detector is not None
+            bias = self.geometry(cell_positions(self.detector(features)))  # [B, heads, N, N], once per image
         units: list[SGA] = list(self.decoder)  # type: ignore[arg-type]
-        y = repeat_per_question(units[0].self_part(y), q)  # question-independent: once per image
+        y = repeat_per_question(units[0].self_part(y, bias), q)  # question-independent: once per image
+        if bias is not None and len(units) > 1:
+            bias = repeat_per_question(bias, q)
         weights: torch.Tensor | None = None
         for k, unit in enumerate(units):
             if k:
-                y = unit.self_part(y)
+                y = unit.self_part(y, bias)
             y, weights = unit.guided_part(y, x, pad, need_weights=k == len(units) - 1)
         xf, wx = self.flat_x(x, pad)
         yf, _ = self.flat_y(y)
