@@ -336,3 +336,52 @@ def test_mcan_geometry_round_trip_and_needs_the_detector(tmp_path) -> None:
     with pytest.raises(ConfigError, match="bottom_up_steps > 0, or geometry=false"):
         EXPERIMENTS.get("vqa-mcan").make_config("quick", {"bottom_up_steps": "0"})
     assert EXPERIMENTS.get("vqa-mcan").make_config("quick", {"bottom_up_steps": "0", "geometry": "false"})
+
+
+@pytest.mark.slow
+def test_geometry_bias_lets_one_attention_step_read_the_nearest_neighbour() -> None:
+    # 6 random points with random binary labels; each point must output the label of its nearest other point.
+    # One SA layer on (position, label) tokens cannot rank keys by distance (q.k is bilinear, -|p_i - p_j|^2 is
+    # not); with the geometry term it can. Measured at 1,000 steps: 91% with geometry, 77% without (chance 50%).
+    from dlfrontier.attention.mha import MultiHeadAttention
+    from dlfrontier.multimodal.mcan import GeometryBias
+
+    def batch(n: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        p = torch.rand(n, 6, 2, generator=gen) * 2 - 1
+        label = torch.randint(0, 2, (n, 6), generator=gen)
+        nearest = (torch.cdist(p, p) + 10 * torch.eye(6)).argmin(-1)
+        return p, label, label.gather(1, nearest)
+
+    class Probe(torch.nn.Module):
+        def __init__(self, geometry: bool) -> None:
+            super().__init__()
+            self.inp = torch.nn.Linear(4, 32)
+            self.att = MultiHeadAttention(32, num_heads=2)
+            self.geometry = GeometryBias(2) if geometry else None
+            self.out = torch.nn.Sequential(torch.nn.ReLU(), torch.nn.Linear(32, 2))
+
+        def forward(self, p: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
+            x = self.inp(torch.cat([p, torch.nn.functional.one_hot(label, 2).float()], -1))
+            return self.out(self.att(x, attn_mask=None if self.geometry is None else self.geometry(p)))
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    acc = {}
+    try:
+        for geometry in (True, False):
+            torch.manual_seed(0)
+            gen = torch.Generator().manual_seed(0)
+            probe = Probe(geometry)
+            opt = torch.optim.Adam(probe.parameters(), 3e-3)
+            for _ in range(1000):
+                p, label, y = batch(64, gen)
+                loss = torch.nn.functional.cross_entropy(probe(p, label).flatten(0, 1), y.flatten())
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+            p, label, y = batch(1000, torch.Generator().manual_seed(1))
+            with torch.no_grad():
+                acc[geometry] = float((probe(p, label).argmax(-1) == y).float().mean())
+    finally:
+        torch.set_num_threads(before)
+    assert acc[True] >= 0.88 and acc[True] >= acc[False] + 0.1, acc

@@ -392,11 +392,11 @@ VQA: dict[str, tuple[str, Anchor, dict[str, Expect], dict[str, dict[str, Any]]]]
          "full": {"train_images": 10000, "epochs": 40, "batch_images": 64, "hidden": 256, "glimpses": 2}},
     ),
     "mcan": (
-        "MCAN encoder-decoder co-attention (question tokens x image grid) on Sort-of-CLEVR",
+        "MCAN encoder-decoder co-attention (question tokens x image grid, geometry-biased SA) on Sort-of-CLEVR",
         RN_ANCHOR,
         {"quick": Expect("eval/accuracy_relational", ">=", 0.90),
          "full": Expect("eval/accuracy_relational", ">=", 0.95)},
-        {"quick": {"train_images": 4000, "epochs": 8, "lr": 2e-3},
+        {"quick": {"train_images": 16000, "epochs": 6, "lr": 2e-3},
          "full": {"train_images": 10000, "epochs": 40, "batch_images": 64, "dim": 128, "ffn": 256, "layers": 4,
                                "heads": 8}},
     ),

@@ -14,6 +14,10 @@ Every attention is :class:`dlfrontier.attention.MultiHeadAttention`. Differences
 budget: learned word and position embeddings instead of GloVe + LSTM (the questions are templates), image cells
 from the relation-network CNN plus their coordinates instead of Faster R-CNN boxes, widths of tens not 512.
 The first decoder unit's SA does not depend on the question, so it runs once per image; the rest runs per question.
+
+``geometry=True`` adds :class:`GeometryBias` to the decoder's SA logits: a learned function of the relative
+position of two cells' detected objects, after Hu et al.'s object relation module. Without it, the plain
+MCAN plateaued near 81% on Sort-of-CLEVR's relational questions in our CPU budgets; with it, 96% (docs/vqa.md).
 """
 
 from __future__ import annotations
