@@ -293,6 +293,10 @@ def test_geometry_bias_is_an_mlp_of_relative_positions() -> None:
                 want = geo.mlp(torch.cat([d, d.norm().view(1)]))
                 torch.testing.assert_close(out[b, :, i, j], want, rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(geo(p + torch.tensor([0.3, -0.2])), out, rtol=1e-4, atol=1e-5)  # translation-free
+    # the ALiBi-style initialisation: the first head starts preferring near keys, the last far ones
+    line = torch.tensor([[[0.0, 0.0], [0.0, 0.25], [0.0, 0.5], [0.0, 1.0]]])
+    start = GeometryBias(heads=4)(line)[0, :, 0, 1:]  # [heads, 3]: query 0's logits for keys at 0.25, 0.5, 1.0
+    assert bool((start[0].diff() < -1).all()) and bool((start[-1].diff() > 1).all()), start
 
 
 def test_mcan_geometry_biases_the_image_self_attention() -> None:
@@ -342,7 +346,8 @@ def test_mcan_geometry_round_trip_and_needs_the_detector(tmp_path) -> None:
 def test_geometry_bias_lets_one_attention_step_read_the_nearest_neighbour() -> None:
     # 6 random points with random binary labels; each point must output the label of its nearest other point.
     # One SA layer on (position, label) tokens cannot rank keys by distance (q.k is bilinear, -|p_i - p_j|^2 is
-    # not); with the geometry term it can. Measured at 1,000 steps: 91% with geometry, 77% without (chance 50%).
+    # not); with the geometry term it can. Measured at 1,000 steps: 95% with geometry (91% with slope=0), 77%
+    # without (chance 50%).
     from dlfrontier.attention.mha import MultiHeadAttention
     from dlfrontier.multimodal.mcan import GeometryBias
 

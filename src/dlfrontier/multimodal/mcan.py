@@ -102,13 +102,25 @@ class GeometryBias(nn.Module):
     the boxes are the detector's object centres, all objects one size, so the geometry is the displacement
     ``d = p_j - p_i`` and its length. With it one SA step can rank the objects by their distance to each other.
 
+    Initialisation (``slope > 0``): hidden unit 0 starts as the distance ``|d|`` itself, and head ``h`` reads it
+    with a weight spread evenly over ``[-slope, slope]``, so that from the first step some heads prefer near objects
+    and others far ones. This is ALiBi's fixed per-head linear distance penalty (Press et al. 2022), here with both
+    signs and learned afterwards. On Sort-of-CLEVR it moved the rise of "closest"/"furthest" earlier (docs/vqa.md).
+
     Shapes:
         positions ``[B, N, 2]`` -> ``[B, heads, N, N]`` (added to the logits of query ``i`` for key ``j``).
     """
 
-    def __init__(self, heads: int, hidden: int = 32) -> None:
+    def __init__(self, heads: int, hidden: int = 32, slope: float = 8.0) -> None:
         super().__init__()
         self.mlp = nn.Sequential(nn.Linear(3, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, heads))
+        if slope > 0:
+            with torch.no_grad():
+                first, last = self.mlp[0], self.mlp[2]
+                assert isinstance(first, nn.Linear) and isinstance(last, nn.Linear)
+                first.weight[0] = torch.tensor([0.0, 0.0, 1.0])
+                first.bias[0] = 0.0
+                last.weight[:, 0] = torch.linspace(-slope, slope, heads)
 
     def forward(self, positions: torch.Tensor) -> torch.Tensor:
         d = positions.unsqueeze(1) - positions.unsqueeze(2)  # [B, N(i), N(j), 2]
