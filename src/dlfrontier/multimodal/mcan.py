@@ -17,7 +17,7 @@ The first decoder unit's SA does not depend on the question, so it runs once per
 
 ``geometry=True`` adds :class:`GeometryBias` to the decoder's SA logits: a learned function of the relative
 position of two cells' detected objects, after Hu et al.'s object relation module. Without it, the plain
-MCAN plateaued near 81% on Sort-of-CLEVR's relational questions in our CPU budgets; with it, 96% (docs/vqa.md).
+MCAN plateaued near 81% on Sort-of-CLEVR's relational questions in our CPU budgets; with it, 94-98% (docs/vqa.md).
 """
 
 from __future__ import annotations

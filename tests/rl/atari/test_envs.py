@@ -90,4 +90,4 @@ def test_actor_critic_initialises_the_cnn_orthogonally():
     torch.testing.assert_close(pi @ pi.T, 1e-4 * torch.eye(pi.shape[0]), atol=1e-8, rtol=0)
     # the features of a real-looking frame are O(1), not the ~0.02 of PyTorch's default init
     x = torch.randint(0, 256, (8, 4, 84, 84), dtype=torch.uint8)
-    assert float(net.pi_features(x).std()) > 0.1
+    assert float(net.pi_features(x).detach().std()) > 0.1
