@@ -69,6 +69,16 @@ class VQAConfig:
     log_every: int = field(default=25, metadata={"help": "log train/loss every N iterations"})
     threads: int = field(default=1, metadata={"help": "torch CPU threads during the run (0: leave torch's setting)"})
 
+    def __post_init__(self) -> None:
+        needs = self.detector_use()
+        if needs is not None and self.bottom_up_steps <= 0:
+            setting, without = needs
+            raise ConfigError(f"{setting} reads the bottom-up detector: set bottom_up_steps > 0, or {without}")
+
+    def detector_use(self) -> tuple[str, str] | None:
+        """``(the setting that reads the trained detector, the setting without it)``; ``None`` when unused."""
+        return None
+
     def model_kwargs(self) -> dict[str, Any]:
         """The model's constructor arguments: ``channels`` plus the subclass's own fields."""
         base = {f.name for f in fields(VQAConfig)}
@@ -90,10 +100,8 @@ class RNConfig(VQAConfig):
         "help": "relate the k objects the bottom-up detector finds (k^2 pairs); 0: every grid cell (625 pairs), as "
                 "in the paper"})
 
-    def __post_init__(self) -> None:
-        if self.objects > 0 and self.bottom_up_steps <= 0:
-            raise ConfigError(f"objects={self.objects} needs the bottom-up detector: set bottom_up_steps > 0, or "
-                              "objects=0 to relate every grid cell")
+    def detector_use(self) -> tuple[str, str] | None:
+        return (f"objects={self.objects}", "objects=0 to relate every grid cell") if self.objects > 0 else None
 
 
 @dataclass
@@ -113,10 +121,8 @@ class MCANConfig(VQAConfig):
         "help": "bias the image self-attention by the detected objects' relative geometry (Hu et al. 2018); "
                 "false: the paper's MCAN"})
 
-    def __post_init__(self) -> None:
-        if self.geometry and self.bottom_up_steps <= 0:
-            raise ConfigError("geometry=true reads object centres from the bottom-up detector: set "
-                              "bottom_up_steps > 0, or geometry=false")
+    def detector_use(self) -> tuple[str, str] | None:
+        return ("geometry=true", "geometry=false") if self.geometry else None
 
 
 # ------------------------------------------------------------------------------------------------ training
