@@ -29,6 +29,10 @@ def cli(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess
         (["eval", "nowhere"], "is not a run folder"),
         (["bench", "nope"], "unknown benchmark 'nope'"),
         (["run", "lenet5-mnist", "--device", "tpu"], "--device 'tpu': choose auto, cpu or cuda"),
+        (["run", "lenet5-mnist", "--set", "optimizer=adamw"], "optimizer='adamw': expected one of adam, sgd"),
+        (["run", "ppo-cartpole", "--set", "algo.activation=relux"], "algo.activation='relux': expected one of"),
+        (["run", "ppo-cartpole", "--set", "learning_rate=1"], "unknown key 'learning_rate'; valid keys:"),
+        (["show", "ppo-cartpol"], "unknown experiment 'ppo-cartpol'; did you mean"),
     ],
 )
 def test_user_errors_are_one_line(args, message, tmp_path):
@@ -37,6 +41,18 @@ def test_user_errors_are_one_line(args, message, tmp_path):
     lines = [line for line in p.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and message in lines[0] and "Traceback" not in p.stderr, p.stderr
     assert not (tmp_path / "runs").exists()  # a typo writes nothing
+
+
+def test_show_prints_criteria_and_every_setting_with_help():
+    p = cli("show", "ppo-cartpole")
+    assert p.returncode == 0, p.stderr
+    flat = " ".join(p.stdout.split())
+    assert "quick criteria: eval/return >=" in flat and "full criteria: eval/return >=" in flat
+    assert "baseline (no learning):" in flat and "anchor: eval/return 490" in flat
+    for key in ("total_steps", "eval_every", "algo.learning_rate", "algo.gae_lambda", "algo.activation"):
+        assert key in flat, key
+    assert "'tanh' | 'relu'" in flat or "'relu' | 'tanh'" in flat  # a Literal's choices are shown
+    assert cli("list", "ppo-cartpole").stdout == p.stdout
 
 
 def test_ray_executor_without_ray_names_the_extra(tmp_path):

@@ -1,4 +1,4 @@
-"""The ``dlfrontier`` command: list | run | report | demo | bench | eval.
+"""The ``dlfrontier`` command: list | show | run | report | demo | bench | eval.
 
 User errors (unknown name, bad ``--set``, missing data, corrupt checkpoint) print one line and exit 2;
 an interrupt exits 130 after the run folder was marked ``interrupted``.
@@ -7,6 +7,7 @@ an interrupt exits 130 after the run folder was marked ``interrupted``.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 import time
@@ -36,11 +37,13 @@ def cmd_list(args: argparse.Namespace) -> int:
     from dlfrontier.experiments import EXPERIMENTS
     from dlfrontier.experiments.base import GROUPS
 
+    if args.name:
+        return show_experiment(EXPERIMENTS.get(args.name))
     if args.group and args.group not in GROUPS:
         raise DLFrontierError(f"--group {args.group!r}: choose one of {', '.join(GROUPS)}")
     table = Table(title="dlfrontier experiments", show_lines=False)
     table.add_column("name", no_wrap=True)
-    for col in ("group", "lecture topic", "anchor", "quick criterion"):
+    for col in ("group", "lecture topic", "anchor", "baseline", "quick criterion"):
         table.add_column(col, overflow="fold")
     n = 0
     for name in EXPERIMENTS.names():
@@ -48,10 +51,38 @@ def cmd_list(args: argparse.Namespace) -> int:
         if args.group and e.group != args.group:
             continue
         a = e.anchor
-        table.add_row(name, e.group, e.topic, f"{a.metric} {a.value:g} ({a.source})", str(e.criterion("quick")))
+        table.add_row(name, e.group, e.topic, f"{a.metric} {a.value:g} ({a.source})", f"{e.baseline.value:g}",
+                      "; ".join(str(c) for c in e.criteria("quick")))
         n += 1
     _console().print(table)
-    print(f"{n} experiment(s)")
+    print(f"{n} experiment(s); `dlfrontier show NAME` lists an experiment's settings")
+    return 0
+
+
+def show_experiment(e: Any) -> int:
+    """Print an experiment's card: anchor, baseline, criteria per budget and every config field."""
+    from rich.table import Table
+
+    from dlfrontier.experiments.config import config_fields, field_help, flatten, type_name
+
+    console = _console()
+    console.print(f"[bold]{e.name}[/bold] ({e.group}): {e.summary}", markup=True)
+    console.print(f"topic: {e.topic}", markup=False)
+    console.print(f"anchor: {e.anchor.metric} {e.anchor.value:g} ({e.anchor.source})", markup=False)
+    console.print(f"baseline (no learning): {e.baseline.value:g} ({e.baseline.source})", markup=False)
+    for b in e.budgets:
+        console.print(f"{b} criteria: " + "; ".join(f"{c.name}: {c}" if c.name else str(c) for c in e.criteria(b)),
+                      markup=False)
+    defaults = flatten(dataclasses.asdict(e.config()))
+    budgets = {b: flatten(dict(e.budgets[b].settings)) for b in e.budgets}
+    table = Table(title=f"{e.name} settings (--set KEY=VALUE)")
+    for col in ("key", "type", "default", *budgets, "help"):
+        table.add_column(col, overflow="fold")
+    helps = field_help(e.config)
+    for key, tp in config_fields(e.config).items():
+        shown = [repr(budgets[b][key]) if key in budgets[b] else "" for b in budgets]
+        table.add_row(key, type_name(tp), repr(defaults.get(key)), *shown, helps.get(key, ""))
+    console.print(table)
     return 0
 
 
@@ -99,9 +130,9 @@ def run_experiments(
     from dlfrontier.experiments.executors import Job, run_jobs
     from dlfrontier.experiments.runner import plan_run
 
-    jobs = [Job(n, s, budget, device, overrides, out, resume) for n in names for s in seeds]
-    for job in jobs:  # user errors (names, --set, a corrupt checkpoint) surface before anything runs
-        plan_run(job.name, job.seed, budget=budget, device=device, overrides=overrides, out=out, resume=resume)
+    # every plan first, so that a typo or a corrupt checkpoint costs nothing; the jobs carry these plans
+    jobs = [Job(plan_run(n, s, budget=budget, device=device, overrides=overrides, out=out, resume=resume))
+            for n in names for s in seeds]
     console = _console()
     outcomes = []
 
@@ -129,7 +160,7 @@ def run_experiments(
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from dlfrontier.experiments.base import parse_set_args
+    from dlfrontier.experiments.config import parse_set_args
     from dlfrontier.experiments.executors import parse_seeds
 
     outcomes = run_experiments(
@@ -196,17 +227,18 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from dlfrontier.experiments import EXPERIMENTS
-    from dlfrontier.tracking import SUMMARY, read_json
+    from dlfrontier.experiments.runner import load_run
+    from dlfrontier.tracking import RunDir
 
-    run_dir = Path(args.run_dir)
-    if not (run_dir / SUMMARY).is_file():
-        raise DLFrontierError(f"{run_dir} is not a run folder (no {SUMMARY}); pass runs/<experiment>/<seed>-<time>")
-    name = read_json(run_dir / SUMMARY)["experiment"]
-    exp = EXPERIMENTS.get(name)
+    run_dir = RunDir(args.run_dir)
+    if not run_dir.is_run():
+        raise DLFrontierError(f"{run_dir.path} is not a run folder (no summary.json); "
+                              "pass runs/<experiment>/<seed>-<time>")
+    exp = EXPERIMENTS.get(str(run_dir.read_summary().get("experiment")))
     if exp.evaluate is None:
-        raise DLFrontierError(f"experiment {name} has no evaluator; `dlfrontier eval` supports: "
+        raise DLFrontierError(f"experiment {exp.name} has no evaluator; `dlfrontier eval` supports: "
                               + ", ".join(n for n in EXPERIMENTS.names() if EXPERIMENTS.get(n).evaluate))
-    exp.evaluate(run_dir, episodes=args.episodes, gif=args.gif, device=args.device)
+    exp.evaluate(load_run(run_dir.path), episodes=args.episodes, gif=args.gif, device=args.device)
     return 0
 
 
@@ -220,8 +252,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"dlfrontier {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
-    s = sub.add_parser("list", help="table of every registered experiment")
+    s = sub.add_parser("list", help="table of every registered experiment (NAME: its settings and criteria)")
+    s.add_argument("name", nargs="?", metavar="NAME", help="show this experiment's config fields and criteria")
     s.add_argument("--group", help="only this group (rl, attention, multimodal, compression, dual, physics)")
+    s.set_defaults(fn=cmd_list)
+
+    s = sub.add_parser("show", help="one experiment: anchor, baseline, criteria, config fields with help")
+    s.add_argument("name", metavar="NAME")
+    s.add_argument("--group", default=None, help=argparse.SUPPRESS)
     s.set_defaults(fn=cmd_list)
 
     s = sub.add_parser("run", help="train experiments, one run folder per seed")

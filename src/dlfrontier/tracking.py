@@ -14,6 +14,7 @@ import math
 import os
 import tempfile
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +91,125 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     if not isinstance(state, dict):
         raise CheckpointError(f"checkpoint {path} does not hold a dlfrontier state dict")
     return state
+
+
+def _timestamp() -> str:
+    import datetime as _dt
+
+    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+
+
+def safe_name(name: str) -> str:
+    """``name`` if it can be one path component (letters, digits, ``-_.``, not ``.``/``..``), else an error."""
+    ok = name and name not in (".", "..") and all(c.isalnum() or c in "-_." for c in name)
+    if not ok:
+        raise ValueError(f"{name!r} cannot name a folder: use letters, digits, '-', '_' and '.'")
+    return name
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A run's checkpoint: the run function's own ``state`` and where the run stood when it was saved."""
+
+    experiment: str
+    seed: int
+    step: int
+    metrics_rows: int
+    wall_seconds: float
+    state: dict[str, Any]
+
+
+class RunDir:
+    """One run folder, ``<out>/<experiment>/<seed>-<UTC time>/``: creating it and reading and writing its files.
+
+    Every write is atomic (a temporary file and a rename), so an interrupt never leaves half a file.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+
+    def __repr__(self) -> str:
+        return f"RunDir({str(self.path)!r})"
+
+    @classmethod
+    def create(cls, out: str | os.PathLike[str], experiment: str, seed: int) -> RunDir:
+        """A new, empty run folder of ``experiment`` and ``seed`` under ``out``."""
+        path = Path(out) / safe_name(experiment) / f"{int(seed)}-{_timestamp()}"
+        path.mkdir(parents=True, exist_ok=False)
+        return cls(path)
+
+    @classmethod
+    def newest(cls, out: str | os.PathLike[str], experiment: str, seed: int) -> RunDir | None:
+        """The newest run folder of ``experiment`` and ``seed`` that has a summary, or ``None``."""
+        root = Path(out) / safe_name(experiment)
+        if not root.is_dir():
+            return None
+        found = sorted(p for p in root.glob(f"{int(seed)}-*") if (p / SUMMARY).is_file() and not p.is_symlink())
+        return cls(found[-1]) if found else None
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.path / CHECKPOINT
+
+    def is_run(self) -> bool:
+        return (self.path / SUMMARY).is_file()
+
+    def write_config(self, record: Mapping[str, Any]) -> None:
+        atomic_write_json(self.path / CONFIG, record)
+
+    def read_config(self) -> dict[str, Any]:
+        return _read_dict(self.path / CONFIG)
+
+    def write_summary(self, summary: Mapping[str, Any]) -> None:
+        atomic_write_json(self.path / SUMMARY, summary)
+
+    def read_summary(self) -> dict[str, Any]:
+        return _read_dict(self.path / SUMMARY)
+
+    def metrics(self) -> dict[str, list[tuple[int, float]]]:
+        return read_metrics(self.path)
+
+    def logger(self, *, tensorboard: bool = True, resume: Checkpoint | None = None, keep: bool = False) -> Logger:
+        """The run's metric logger; on a resume, rows logged after ``resume`` was saved are dropped.
+
+        ``keep``: a resume with no checkpoint yet keeps no rows (the run starts over in the same folder).
+        """
+        if resume is not None:
+            return Logger(self.path, tensorboard=tensorboard, keep_rows=resume.metrics_rows,
+                          purge_step=resume.step + 1)
+        return Logger(self.path, tensorboard=tensorboard, keep_rows=0 if keep else None)
+
+    def save_checkpoint(self, state: Mapping[str, Any], *, experiment: str, seed: int, step: int,
+                        metrics_rows: int, wall_seconds: float) -> None:
+        save_checkpoint(self.checkpoint_path, {
+            "experiment": experiment, "seed": int(seed), "step": int(step), "metrics_rows": int(metrics_rows),
+            "wall_seconds": float(wall_seconds), "user": dict(state)})
+
+    def load_checkpoint(self, experiment: str | None = None) -> Checkpoint:
+        """The checkpoint; ``experiment``: refuse one written by another experiment.
+
+        Raises:
+            CheckpointError: missing, corrupt, or not a checkpoint of ``experiment``.
+        """
+        raw = load_checkpoint(self.checkpoint_path)
+        if "user" not in raw or (experiment is not None and raw.get("experiment") != experiment):
+            raise CheckpointError(f"{self.checkpoint_path} is not a checkpoint of {experiment or 'a dlfrontier run'}")
+        return Checkpoint(str(raw.get("experiment")), int(raw.get("seed", -1)), int(raw.get("step", 0)),
+                          int(raw.get("metrics_rows", 0)), float(raw.get("wall_seconds", 0.0)), raw["user"])
+
+
+def _read_dict(path: Path) -> dict[str, Any]:
+    from dlfrontier.errors import DLFrontierError
+
+    try:
+        data = read_json(path)
+    except FileNotFoundError:
+        raise DLFrontierError(f"{path.parent} is not a run folder (no {path.name})") from None
+    except (OSError, ValueError) as e:
+        raise DLFrontierError(f"{path} is not readable JSON ({type(e).__name__})") from None
+    if not isinstance(data, dict):
+        raise DLFrontierError(f"{path} does not hold a JSON object")
+    return data
 
 
 class Logger:

@@ -1,33 +1,49 @@
-"""The attention experiments: smoke runs through the runner, and one learning test showing the context signal."""
+"""The attention experiments: declarations (paired comparisons with no attention), smoke runs through the runner,
+and one learning test showing the context signal."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
-import torch
 
-from dlfrontier.attention import create_attention
 from dlfrontier.experiments import EXPERIMENTS
-from dlfrontier.experiments.attention import CONTEXT_SEG, SegFCN, SmallResNet
+from dlfrontier.experiments.attention import CONTEXT_SEG
+from dlfrontier.experiments.base import Paired
 from dlfrontier.experiments.runner import run_one
 
 TINY = {"train_images": "64", "test_images": "32", "epochs": "1", "batch_size": "16"}
+FASHION = [f"attention-fashion-mnist-{m}" for m in ("none", "se", "cbam", "gc")]
 
 
 def test_every_context_module_has_an_experiment() -> None:
-    names = {f"context-seg-{s}" for s in CONTEXT_SEG} | {
-        f"attention-fashion-mnist-{m}" for m in ("none", "se", "cbam", "gc")
-    }
+    names = {f"context-seg-{s}" for s in CONTEXT_SEG} | set(FASHION)
     assert names <= set(EXPERIMENTS.names())
     assert {"none", "non-local", "danet", "oc", "cc-r1", "cc-r2", "ema"} == set(CONTEXT_SEG)
 
 
-@pytest.mark.parametrize("suffix", list(CONTEXT_SEG))
-def test_fcn_keeps_the_image_size(suffix: str) -> None:
-    module, options, _, _ = CONTEXT_SEG[suffix]
-    model = SegFCN(create_attention(module, 16, **options) if module else None, width=16)
-    assert model(torch.randn(2, 3, 32, 32)).shape == (2, 4, 32, 32)
+@pytest.mark.parametrize("name", [f"context-seg-{s}" for s in CONTEXT_SEG if s != "none"] + FASHION[1:])
+def test_every_module_is_compared_with_no_module_on_both_budgets(name: str) -> None:
+    e = EXPERIMENTS.get(name)
+    other = "context-seg-none" if name.startswith("context-seg") else "attention-fashion-mnist-none"
+    for budget in ("quick", "full"):
+        paired = [c for c in e.criteria(budget) if isinstance(c, Paired)]
+        assert [(p.other, p.metric, p.op) for p in paired] == [(other, e.anchor.metric, ">")]
+    # a context module must clear the no-context ceiling (the anchor) by the registry's margin
+    if name.startswith("context-seg"):
+        assert e.criterion("quick").threshold >= 1.5 * e.anchor.value - 1e-9
+
+
+def test_threads_none_leaves_torch_alone_and_zero_is_refused() -> None:
+    from dlfrontier.errors import ConfigError
+
+    e = EXPERIMENTS.get("context-seg-none")
+    assert e.make_config("quick", {"threads": "none"}).threads is None
+    assert e.make_config("quick").threads == 1
+    fashion = EXPERIMENTS.get("attention-fashion-mnist-se")
+    assert fashion.make_config("quick").test_subset is None
+    with pytest.raises(ConfigError):
+        fashion.make_config("quick", {"test_subset": "0"})
 
 
 def test_context_seg_smoke_run_writes_metrics_and_table(tmp_path) -> None:
@@ -52,7 +68,6 @@ def test_fashion_smoke_run(tmp_path) -> None:
         overrides={"epochs": "1", "train_subset": "128", "test_subset": "200"},
     )
     assert s["status"] == "done" and s["metrics"]["model/attention_params"] > 0
-    assert SmallResNet(None)(torch.randn(2, 1, 28, 28)).shape == (2, 10)
 
 
 @pytest.mark.slow

@@ -30,7 +30,7 @@ class NullLogger:
 
 
 def fake_ctx(seed=0):
-    from dlfrontier.experiments.base import NullProgress
+    from dlfrontier.runtime import NullProgress
 
     return SimpleNamespace(seed=seed, device=torch.device("cpu"), logger=NullLogger(), progress=NullProgress(),
                            resume_state=None, save_checkpoint=lambda state, step: None)

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from dlfrontier import CheckpointError, ConfigError
-from dlfrontier.experiments.runner import find_resumable, run_one
-from dlfrontier.tracking import read_metrics
+from dlfrontier.experiments.runner import execute, load_run, plan_run, run_one
+from dlfrontier.tracking import RunDir, read_metrics
 from tests.experiments.toy import ToyConfig  # noqa: F401  (registers toy-regression)
 from tests.helpers import InterruptAt
 from tests.helpers import only_run as _only_run
@@ -98,7 +98,7 @@ def test_resume_of_a_done_run_returns_it(runs_dir):
 
 def test_resume_without_folder_starts_fresh(runs_dir):
     s = run_one("toy-regression", 5, out=runs_dir, resume=True, tensorboard=False)
-    assert s["status"] == "done" and find_resumable(runs_dir, "toy-regression", 5) is not None
+    assert s["status"] == "done" and RunDir.newest(runs_dir, "toy-regression", 5) is not None
 
 
 def _digest(folder: Path) -> dict[str, str]:
@@ -146,3 +146,44 @@ def test_real_experiment_resume_is_exact(runs_dir):
     resumed = run_one("lenet300-mnist", 0, out=out, overrides=overrides, resume=True, tensorboard=False)
     assert resumed["metrics"] == full["metrics"]
     assert read_metrics(only_run(out, "lenet300-mnist")) == read_metrics(only_run(runs_dir / "full", "lenet300-mnist"))
+
+
+def test_summary_records_criteria_baseline_and_curve(runs_dir):
+    s = run_one("toy-regression", 0, out=runs_dir, tensorboard=False)
+    assert s["curve"] == "eval/mse" and s["baseline"]["value"] == 15.0 and s["group"] == "compression"
+    assert s["criteria"][0] == {"kind": "threshold", "name": "", "metric": "eval/mse", "op": "<=", "threshold": 1.0,
+                                "passed": True}
+    assert s["anchor"]["higher_is_better"] is False
+
+
+def test_a_plan_is_executed_as_planned_without_planning_again(runs_dir, monkeypatch):
+    """The CLI plans every run once (validation, resume checkpoint) and hands the plan on."""
+    with pytest.raises(KeyboardInterrupt):
+        run_one("toy-regression", 0, out=runs_dir, progress=InterruptAt(25), tensorboard=False)
+    plan = plan_run("toy-regression", 0, out=runs_dir, resume=True)
+    assert plan.checkpoint is not None and plan.checkpoint.step == 20
+    import dlfrontier.tracking as tracking
+
+    def refuse(*a, **k):
+        raise AssertionError("the checkpoint was read a second time")
+
+    monkeypatch.setattr(tracking, "load_checkpoint", refuse)
+    s = execute(plan, tensorboard=False)
+    assert s["status"] == "done" and s["expect"]["passed"]
+
+
+def test_load_run_gives_typed_config_and_state(runs_dir):
+    run_one("toy-regression", 0, out=runs_dir, overrides={"widths": "3,2"}, tensorboard=False)
+    loaded = load_run(only_run(runs_dir))
+    assert loaded.experiment == "toy-regression" and loaded.config.widths == (3, 2) and loaded.step == 60
+    assert set(loaded.state) == {"model", "opt", "rng", "step"}
+
+
+def test_load_run_refuses_a_foreign_checkpoint(runs_dir):
+    run_one("toy-regression", 0, out=runs_dir, tensorboard=False)
+    run = only_run(runs_dir)
+    import torch
+
+    torch.save({"experiment": "lenet5-mnist", "user": {}}, run / "checkpoint.pt")
+    with pytest.raises(CheckpointError, match="not a checkpoint of toy-regression"):
+        load_run(run)

@@ -8,7 +8,8 @@ from typing import Literal
 import torch
 
 from dlfrontier.experiments import EXPERIMENTS
-from dlfrontier.experiments.base import Anchor, Expect, RunContext, experiment
+from dlfrontier.experiments.base import Anchor, Baseline, Budget, Expect, Experiment, Paired, register
+from dlfrontier.runtime import RunContext
 
 
 @dataclass
@@ -18,7 +19,7 @@ class ToyConfig:
     checkpoint_every: int = field(default=10, metadata={"help": "steps between checkpoints"})
     mode: Literal["fit", "crash"] = field(default="fit", metadata={"help": "crash raises an internal error"})
     widths: tuple[int, ...] = field(default=(4, 2), metadata={"help": "a tuple field"})
-    note: str | None = field(default=None, metadata={"help": "an optional string"})
+    note: Literal["hi", "bye"] | None = field(default=None, metadata={"help": "an optional string option"})
     verbose: bool = field(default=False, metadata={"help": "a bool field"})
 
 
@@ -37,6 +38,9 @@ def toy_run(ctx: RunContext, cfg: ToyConfig) -> dict[str, float]:
         opt.load_state_dict(ctx.resume_state["opt"])
         torch.set_rng_state(ctx.resume_state["rng"])
         start = ctx.resume_state["step"]
+    else:
+        with torch.no_grad():  # the untrained model, logged at step 0 as the report's no-learning point
+            ctx.logger.log({"eval/mse": float(((model(x).squeeze(1) - y) ** 2).mean())}, 0)
     ctx.progress.start(cfg.steps)
     loss = torch.tensor(float("nan"))
     for step in range(start, cfg.steps):
@@ -60,13 +64,31 @@ def toy_run(ctx: RunContext, cfg: ToyConfig) -> dict[str, float]:
 
 
 if "toy-regression" not in EXPERIMENTS:
-    experiment(
-        "toy-regression",
+    register(Experiment(
+        name="toy-regression",
         group="compression",
         summary="test-only linear regression",
         topic="tests",
         config=ToyConfig,
-        budgets={"quick": {}, "full": {"steps": 200}},
-        anchor=Anchor("eval/mse", 0.0, "exact solution"),
-        expect=Expect("eval/mse", "<=", 1.0),
-    )(toy_run)
+        run=toy_run,
+        budgets={"quick": Budget({}, Expect("eval/mse", "<=", 1.0)),
+                 "full": Budget({"steps": 200}, Expect("eval/mse", "<=", 0.5))},
+        anchor=Anchor("eval/mse", 0.0, "exact solution", higher_is_better=False),
+        baseline=Baseline(15.0, "an untrained linear model (x @ w_true has variance 30), about half of it"),
+    ))
+
+if "toy-regression-slow" not in EXPERIMENTS:  # a second toy, compared with the first on the same seeds
+    register(Experiment(
+        name="toy-regression-slow",
+        group="compression",
+        summary="test-only linear regression with a smaller learning rate",
+        topic="tests",
+        config=ToyConfig,
+        run=toy_run,
+        budgets={"quick": Budget({"lr": 0.002}, [Expect("eval/mse", "<=", 7.0),
+                                                 Expect("train/loss", "<=", 100.0, name="loss finite"),
+                                                 Paired("toy-regression", "eval/mse", ">", 0.0, name="slower")]),
+                 "full": Budget({"lr": 0.002, "steps": 200}, Expect("eval/mse", "<=", 7.0))},
+        anchor=Anchor("eval/mse", 0.0, "exact solution", higher_is_better=False),
+        baseline=Baseline(15.0, "an untrained linear model (x @ w_true has variance 30), about half of it"),
+    ))

@@ -9,8 +9,9 @@ import torch
 
 from dlfrontier.attention.relation import feature_map_objects
 from dlfrontier.data.sort_of_clevr import NUM_ANSWERS, VOCAB, make_sort_of_clevr, to_float
+from dlfrontier.errors import UnknownNameError
 from dlfrontier.experiments import EXPERIMENTS
-from dlfrontier.experiments.runner import run_one
+from dlfrontier.experiments.runner import load_run, run_one
 from dlfrontier.multimodal import MCAN, RelationNetwork, build_vqa_model, load_vqa_model
 from dlfrontier.multimodal.relation_net import relate
 from dlfrontier.multimodal.vqa_base import repeat_per_question
@@ -112,15 +113,20 @@ def test_bad_inputs_are_clear_errors(name: str) -> None:
 
 
 def test_unknown_model_names_the_choices() -> None:
-    with pytest.raises(ValueError, match="cnn-mlp, mcan, relation-network, updn"):
-        build_vqa_model("rn")
+    with pytest.raises(UnknownNameError, match="cnn-mlp, mcan, relation-network, updn"):
+        build_vqa_model("xyz")
+    with pytest.raises(UnknownNameError, match="did you mean mcan"):
+        build_vqa_model("mcna")
 
 
 def test_every_model_has_an_experiment() -> None:
     names = {"vqa-cnn-mlp", "vqa-relation-network", "vqa-updn", "vqa-mcan"}
     assert names <= set(EXPERIMENTS.names())
-    for n in ("vqa-relation-network", "vqa-mcan"):
-        assert EXPERIMENTS.get(n).criterion("quick").metric == "eval/accuracy_relational"
+    for n in ("vqa-relation-network", "vqa-mcan", "vqa-cnn-mlp"):
+        for budget in ("quick", "full"):
+            assert EXPERIMENTS.get(n).criterion(budget).metric == "eval/accuracy_relational"
+    updn = EXPERIMENTS.get("vqa-updn")
+    assert updn.anchor.metric == updn.criterion("quick").metric == "eval/accuracy_nonrelational"
 
 
 def test_smoke_run_tables_and_eval_png(tmp_path, capsys) -> None:
@@ -134,12 +140,11 @@ def test_smoke_run_tables_and_eval_png(tmp_path, capsys) -> None:
     table = json.loads((run_dir / "tables" / "accuracy.json").read_text())
     assert table["columns"][:3] == ["model", "relational", "non-relational"] and table["rows"][0][0] == "mcan"
     # geometry (the default) reads the trained detector, which the checkpoint holds
-    from dlfrontier.tracking import CHECKPOINT, load_checkpoint
-
-    saved = load_checkpoint(run_dir / CHECKPOINT)["user"]["model"]
+    loaded = load_run(run_dir)
+    saved = loaded.state["model"]
     assert saved["detector.weight"].shape == (11, 24, 1, 1) and "geometry.mlp.0.weight" in saved
     capsys.readouterr()
-    png = EXPERIMENTS.get("vqa-mcan").evaluate(run_dir, episodes=3, gif=None, device="cpu")
+    png = EXPERIMENTS.get("vqa-mcan").evaluate(loaded, episodes=3, gif=None, device="cpu")
     assert png.is_file() and png.stat().st_size > 1000
     assert f"test accuracy {s['metrics']['eval/accuracy']:.4f}" in capsys.readouterr().out
 
@@ -166,7 +171,7 @@ def test_resume_continues_from_the_checkpoint(tmp_path) -> None:
 def test_cnn_mlp_learns_nonrelational_questions() -> None:
     # Chance on non-relational questions is 50% (every type is a balanced yes/no); 300 steps of CNN+MLP
     # (about 20 s on one thread) must clearly beat it on held-out images.
-    from dlfrontier.experiments.vqa import calibrate, predict, score
+    from dlfrontier.multimodal.training import calibrate, predict, score
 
     torch.manual_seed(0)
     before = torch.get_num_threads()
@@ -252,8 +257,11 @@ def test_relation_network_over_detected_objects_relates_only_them() -> None:
     model.train()
     model(x, q).sum().backward()
     assert all(p.grad is None for p in model.detector.parameters())  # the detector is frozen with the CNN
-    with pytest.raises(ValueError, match="objects must be 0"):
+    with pytest.raises(ValueError, match="objects must be None"):
         RelationNetwork(objects=26)
+    with pytest.raises(ValueError, match="objects must be None"):
+        RelationNetwork(objects=0)
+    assert RelationNetwork(hidden=16, g_layers=2).detector is None  # objects=None: every grid cell
 
 
 def test_relation_network_on_objects_runs_saves_and_refuses_without_bottom_up(tmp_path, capsys) -> None:
@@ -265,17 +273,17 @@ def test_relation_network_on_objects_runs_saves_and_refuses_without_bottom_up(tm
     assert s["status"] == "done" and json.loads(
         (only_run(tmp_path, "vqa-relation-network") / "config.json").read_text())["config"]["objects"] == 6
     # the checkpoint holds the trained detector: evaluation rebuilds the model and scores the same accuracy
-    from dlfrontier.tracking import CHECKPOINT, load_checkpoint
-
-    saved = load_checkpoint(only_run(tmp_path, "vqa-relation-network") / CHECKPOINT)["user"]["model"]
-    assert saved["detector.weight"].shape == (11, 24, 1, 1)
+    loaded = load_run(only_run(tmp_path, "vqa-relation-network"))
+    assert loaded.config.objects == 6 and loaded.state["model"]["detector.weight"].shape == (11, 24, 1, 1)
     capsys.readouterr()
-    png = EXPERIMENTS.get("vqa-relation-network").evaluate(only_run(tmp_path, "vqa-relation-network"), episodes=2,
-                                                           gif=None, device="cpu")
+    png = EXPERIMENTS.get("vqa-relation-network").evaluate(loaded, episodes=2, gif=None, device="cpu")
     assert png.is_file()
     assert f"test accuracy {s['metrics']['eval/accuracy']:.4f}" in capsys.readouterr().out
-    with pytest.raises(ConfigError, match="bottom_up_steps > 0"):
-        EXPERIMENTS.get("vqa-relation-network").make_config("quick", {"bottom_up_steps": "0"})
+    exp = EXPERIMENTS.get("vqa-relation-network")
+    with pytest.raises(ConfigError, match="bottom_up_steps > 0, or objects=none"):
+        exp.make_config("quick", {"bottom_up_steps": "0"})
+    every_cell = exp.make_config("quick", {"bottom_up_steps": "0", "objects": "none"})
+    assert every_cell.objects is None and every_cell.model_kwargs()["objects"] is None
 
 
 def test_geometry_bias_is_an_mlp_of_relative_positions() -> None:

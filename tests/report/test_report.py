@@ -5,6 +5,7 @@ import pytest
 
 from dlfrontier.experiments.runner import run_one
 from dlfrontier.report import bootstrap_ci, iqm, stratified_bootstrap_ci, write_report
+from dlfrontier.tracking import read_metrics
 from tests.experiments.toy import ToyConfig  # noqa: F401  (registers toy-regression)
 
 
@@ -47,3 +48,30 @@ def test_report_renders_rows_plots_and_tables(tmp_path):
     assert f"{np.mean(vals):.4g}" in quick
     assert "FAIL (0/1 seeds)" in md and "My table" in md and "My table" in page
     assert (tmp_path / "out" / "r_plots" / "toy-regression-quick.png").is_file()
+
+
+def test_report_shows_step0_baseline_and_paired_comparisons(tmp_path):
+    runs = tmp_path / "runs"
+    for seed in (0, 1):
+        run_one("toy-regression", seed, out=runs, tensorboard=False)
+        run_one("toy-regression-slow", seed, out=runs, tensorboard=False)
+    _, md_path, results = write_report(runs, tmp_path / "r.html", tmp_path / "r.md")
+    md = md_path.read_text()
+    slow = next(line for line in md.splitlines() if line.startswith("| toy-regression-slow | quick"))
+    fast = next(r for r in results if r.experiment == "toy-regression")
+    slow_r = next(r for r in results if r.experiment == "toy-regression-slow")
+    diff = np.mean(slow_r.values) - np.mean(fast.values)
+    assert diff > 0 and f"slower (eval/mse - toy-regression > 0.0): pass: mean difference {diff:+.4g}" in slow
+    assert "over 2 paired seeds (2 of them > 0)" in slow
+    assert "loss finite (train/loss <= 100.0): pass (2/2 seeds)" in slow
+    step0 = np.mean([read_metrics(r.path)["eval/mse"][0][1] for r in fast.runs])
+    assert all(read_metrics(r.path)["eval/mse"][0][0] == 0 for r in fast.runs)
+    row = next(line for line in md.splitlines() if line.startswith("| toy-regression | quick"))
+    assert f"15; step 0: {step0:.4g}" in row  # the declared baseline and the runs' own untrained score
+
+
+def test_paired_comparison_without_the_other_runs_says_so(tmp_path):
+    runs = tmp_path / "runs"
+    run_one("toy-regression-slow", 0, out=runs, tensorboard=False)
+    _, md_path, _ = write_report(runs, tmp_path / "r.html", tmp_path / "r.md")
+    assert "slower (eval/mse - toy-regression > 0.0): no paired runs" in md_path.read_text()

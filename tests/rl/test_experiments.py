@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from dlfrontier import ConfigError
 from dlfrontier.experiments import EXPERIMENTS
 from dlfrontier.experiments.runner import run_one
 from dlfrontier.tracking import read_metrics
@@ -16,12 +17,12 @@ NAMES = [
     "dqn-cartpole", "reinforce-cartpole", "a2c-cartpole", "ppo-cartpole", "ppo-pendulum", "sac-pendulum", "dqn-acrobot",
 ]
 TINY = {
-    "dqn-cartpole": {"total_steps": "600", "eval_every": "200", "learning_starts": "100", "train_freq": "50",
-                     "gradient_steps": "4", "hidden": "16", "eval_episodes": "2"},
-    "sac-pendulum": {"total_steps": "400", "eval_every": "200", "learning_starts": "100", "batch_size": "32",
-                     "hidden": "16", "eval_episodes": "1"},
-    "ppo-pendulum": {"total_steps": "1024", "eval_every": "512", "n_envs": "2", "n_steps": "256", "n_epochs": "1",
-                     "eval_episodes": "1"},
+    "dqn-cartpole": {"total_steps": "600", "eval_every": "200", "algo.learning_starts": "100", "algo.train_freq": "50",
+                     "algo.gradient_steps": "4", "algo.hidden": "16", "eval_episodes": "2"},
+    "sac-pendulum": {"total_steps": "400", "eval_every": "200", "algo.learning_starts": "100", "algo.batch_size": "32",
+                     "algo.hidden": "16", "eval_episodes": "1"},
+    "ppo-pendulum": {"total_steps": "1024", "eval_every": "512", "algo.n_envs": "2", "algo.n_steps": "256",
+                     "algo.n_epochs": "1", "eval_episodes": "1"},
 }
 
 
@@ -30,9 +31,21 @@ def test_all_rl_experiments_registered_with_eval_return_criteria():
         exp = EXPERIMENTS.get(name)
         assert exp.group == "rl" and exp.curve == "eval/return"
         assert exp.criterion("quick").metric == "eval/return" and exp.anchor.metric == "eval/return"
+        assert exp.criterion("full").threshold >= exp.criterion("quick").threshold
         quick = exp.make_config("quick")
         assert quick.total_steps <= 200_000 and quick.eval_every <= quick.total_steps
     assert EXPERIMENTS.get("dqn-cartpole").demo
+
+
+def test_the_algorithm_config_nests_and_typed_options_are_checked():
+    exp = EXPERIMENTS.get("dqn-acrobot")
+    assert exp.make_config("quick").algo.gradient_steps == 1 and exp.make_config("full").algo.gradient_steps == 4
+    cfg = exp.make_config("quick", {"algo.learning_rate": "1e-4", "algo.max_grad_norm": "none"})
+    assert cfg.algo.learning_rate == 1e-4 and cfg.algo.max_grad_norm is None and cfg.algo.double
+    with pytest.raises(ConfigError, match="activation"):
+        exp.make_config("quick", {"algo.activation": "relux"})
+    with pytest.raises(ConfigError, match="max_grad_norm"):
+        exp.make_config("quick", {"algo.max_grad_norm": "0"})  # None, not 0, turns clipping off
 
 
 @pytest.mark.parametrize("name", sorted(TINY))
@@ -45,7 +58,7 @@ def test_run_folder_logs_the_rl_metrics(name: str, runs_dir: Path):
     assert {"eval/return", "eval/return_std", "rollout/return", "time/sps"} <= set(metrics)
     assert any(k.startswith("train/") for k in metrics)
     steps = [step for step, _ in metrics["eval/return"]]
-    assert steps[-1] >= int(TINY[name]["total_steps"]) and len(steps) >= 2
+    assert steps[0] == 0 and steps[-1] >= int(TINY[name]["total_steps"]) and len(steps) >= 3  # step 0: untrained
 
 
 def test_interrupted_dqn_run_resumes_from_its_eval_checkpoint(runs_dir: Path):
@@ -58,4 +71,4 @@ def test_interrupted_dqn_run_resumes_from_its_eval_checkpoint(runs_dir: Path):
                 resume=True)
     assert s["status"] == "done"
     steps = [step for step, _ in read_metrics(run)["eval/return"]]
-    assert steps == [200, 400, 600]  # continued from the step-400 checkpoint, nothing repeated or lost
+    assert steps == [0, 200, 400, 600]  # continued from the step-400 checkpoint, nothing repeated or lost

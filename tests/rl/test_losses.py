@@ -28,7 +28,7 @@ def test_ppo_clip_gradient_vanishes_outside_the_trust_region():
 
 def test_value_loss_clipping_takes_the_pessimistic_error():
     v, old, ret = torch.tensor([2.0]), torch.tensor([0.0]), torch.tensor([3.0])
-    assert torch.isclose(value_loss(v, old, ret, 0.0), torch.tensor(0.5))  # 0.5 * 1^2
+    assert torch.isclose(value_loss(v, old, ret, None), torch.tensor(0.5))  # 0.5 * 1^2
     assert torch.isclose(value_loss(v, old, ret, 0.5), torch.tensor(3.125))  # clipped to 0.5: 0.5 * 2.5^2
 
 

@@ -30,6 +30,7 @@ from dlfrontier.compression.prune import prune_to_density
 from dlfrontier.compression.sharing import SharedWeight, share_weights
 from dlfrontier.compression.state import clone
 from dlfrontier.models.lenet import LeNet5, LeNet300100, parameter_bytes
+from dlfrontier.runtime import cpu_threads
 from dlfrontier.tracking import atomic_write_json
 
 DENSITIES = {
@@ -90,10 +91,8 @@ def _variants(net: str, make: Any) -> dict[str, tuple[nn.Module, int | None]]:
 def run(quick: bool, out: Path) -> dict[str, Any]:
     """Time every variant of both networks; write ``compression.json``; print the table."""
     repeats = 20 if quick else 200
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
     rows = []
-    try:
+    with cpu_threads(1):
         for net, make in (("LeNet-300-100", LeNet300100), ("LeNet-5", LeNet5)):
             variants = _variants(net, make)
             orig = parameter_bytes(make())
@@ -111,8 +110,6 @@ def run(quick: bool, out: Path) -> dict[str, Any]:
                     row[f"ms_b{bs}"] = 1e3 * t
                     row[f"speedup_b{bs}"] = base[bs] / t
                 rows.append(row)
-    finally:
-        torch.set_num_threads(old)
     result = {"benchmark": "compression", "quick": quick, "threads": 1, "torch": torch.__version__,
               "engine": int8.engine(), "rows": rows}
     atomic_write_json(Path(out) / "compression.json", result)

@@ -15,7 +15,7 @@ from torch import nn
 
 from dlfrontier.compression.state import restore, snapshot
 from dlfrontier.data.mnist import ImageSet
-from dlfrontier.models.classifier import TrainConfig, fit_classifier
+from dlfrontier.models.classifier import TrainConfig, fit_classifier, train_size
 
 
 class _Offset:
@@ -52,7 +52,7 @@ class Pipeline:
     """Runs named phases once, checkpointing ``{results, model snapshot, global step}`` after each.
 
     Args:
-        ctx: the run's :class:`~dlfrontier.experiments.base.RunContext`.
+        ctx: the run's :class:`~dlfrontier.runtime.RunContext`.
         total_steps: the run's total training iterations (for the progress bar).
     """
 
@@ -89,6 +89,6 @@ class Pipeline:
     def fit(self, model: nn.Module, train: ImageSet, test: ImageSet, cfg: TrainConfig) -> dict[str, float]:
         """Train ``model`` with :func:`fit_classifier`, logging at global steps; advances the global step."""
         out = fit_classifier(_PhaseContext(self, self.ctx.seed * 1009 + self._phases), model, train, test, cfg)
-        n = cfg.train_subset or len(train.labels)
+        n = train_size(cfg, len(train.labels))
         self.offset += cfg.epochs * -(-n // cfg.batch_size)
         return out

@@ -1,8 +1,8 @@
 """The experiment registry. Importing this package registers every experiment.
 
-Every module of this package other than the machinery (``base``, ``runner``, ``executors``) registers
-experiments with :func:`dlfrontier.experiments.base.experiment` when imported; a new capability adds its
-own module here (e.g. ``rl.py``) and nothing else needs to change.
+Every module of this package other than the machinery (``base``, ``config``, ``runner``, ``executors``) declares
+the experiments of one capability with :func:`dlfrontier.experiments.base.register` when imported; a new
+capability adds its own module here and nothing else needs to change. No experiment module imports another.
 """
 
 import importlib
@@ -11,26 +11,18 @@ import pkgutil
 from dlfrontier.experiments.base import (
     EXPERIMENTS,
     Anchor,
+    Baseline,
+    Budget,
     Expect,
     Experiment,
-    RunContext,
-    experiment,
-    rng_state,
-    set_rng_state,
+    Paired,
+    register,
 )
+from dlfrontier.runtime import RunContext
 
-_MACHINERY = {"base", "runner", "executors"}
+_MACHINERY = {"base", "config", "runner", "executors"}
 for _m in sorted(m.name for m in pkgutil.iter_modules(__path__)):
     if _m not in _MACHINERY and not _m.startswith("_"):
         importlib.import_module(f"{__name__}.{_m}")
 
-__all__ = [
-    "EXPERIMENTS",
-    "Anchor",
-    "Expect",
-    "Experiment",
-    "RunContext",
-    "experiment",
-    "rng_state",
-    "set_rng_state",
-]
+__all__ = ["EXPERIMENTS", "Anchor", "Baseline", "Budget", "Expect", "Experiment", "Paired", "RunContext", "register"]

@@ -5,27 +5,30 @@ from __future__ import annotations
 import multiprocessing as mp
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from dlfrontier.errors import ConfigError, DLFrontierError, require
-from dlfrontier.experiments.base import Progress
+from dlfrontier.experiments.runner import RunPlan, execute
+from dlfrontier.runtime import Progress
 
 EXECUTORS = ("local", "process", "ray")
 
 
 @dataclass(frozen=True)
 class Job:
-    """One (experiment, seed) run and its settings."""
+    """One planned (experiment, seed) run; ``plan_run`` validated it before any job starts."""
 
-    name: str
-    seed: int
-    budget: str = "quick"
-    device: str = "auto"
-    overrides: dict[str, str] = field(default_factory=dict)
-    out: str = "runs"
-    resume: bool = False
+    plan: RunPlan
     tensorboard: bool = True
+
+    @property
+    def name(self) -> str:
+        return self.plan.name
+
+    @property
+    def seed(self) -> int:
+        return self.plan.seed
 
 
 @dataclass(frozen=True)
@@ -36,14 +39,8 @@ class Outcome:
 
 
 def _run_job(job: Job, progress: Progress | None = None) -> Outcome:
-    from dlfrontier.experiments.runner import run_one
-
     try:
-        summary = run_one(
-            job.name, job.seed, budget=job.budget, device=job.device, overrides=job.overrides,
-            out=job.out, resume=job.resume, progress=progress, tensorboard=job.tensorboard,
-        )
-        return Outcome(job, summary)
+        return Outcome(job, execute(job.plan, progress=progress, tensorboard=job.tensorboard))
     except DLFrontierError as e:
         return Outcome(job, None, str(e))
     except KeyboardInterrupt:
@@ -53,12 +50,11 @@ def _run_job(job: Job, progress: Progress | None = None) -> Outcome:
 
 
 def _run_job_in_worker(job: Job) -> Outcome:
-    import torch
-
     import dlfrontier.experiments  # noqa: F401  (registers experiments in a fresh process)
+    from dlfrontier.runtime import cpu_threads
 
-    torch.set_num_threads(1)  # the pool's workers share the cores
-    return _run_job(job)
+    with cpu_threads(1):  # the pool's workers share the cores
+        return _run_job(job)
 
 
 def parse_seeds(text: str) -> list[int]:

@@ -34,8 +34,24 @@ class TrainConfig:
         default="cosine",
         metadata={"help": "lr schedule: constant, cosine to 0, or Caffe's inv (gamma 1e-4, power 0.75)"},
     )
-    train_subset: int = field(default=0, metadata={"help": "train on the first N images only (0: all)"})
+    train_subset: int | None = field(
+        default=None, metadata={"help": "train on the first N images only (none: all)"}
+    )
     log_every: int = field(default=100, metadata={"help": "log train/loss every N iterations"})
+
+    def __post_init__(self) -> None:
+        if self.train_subset is not None and self.train_subset < 1:
+            raise ValueError(f"train_subset={self.train_subset}: expected a positive count, or none for all")
+
+
+def subset(images: ImageSet, n: int | None) -> ImageSet:
+    """The first ``n`` images of ``images`` (``None``: all of them)."""
+    return images if n is None else ImageSet(images.images[:n], images.labels[:n])
+
+
+def train_size(cfg: TrainConfig, n_train: int) -> int:
+    """Images one epoch of ``cfg`` trains on, out of ``n_train``."""
+    return n_train if cfg.train_subset is None else min(cfg.train_subset, n_train)
 
 
 def evaluate_accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1000) -> float:
@@ -76,7 +92,7 @@ def fit_classifier(
     """
     device = ctx.device
     model.to(device)
-    n = cfg.train_subset or len(train.labels)
+    n = train_size(cfg, len(train.labels))
     x_train = to_float(train.images[:n]).to(device)
     y_train = train.labels[:n].to(device)
     x_test, y_test = to_float(test.images).to(device), test.labels.to(device)

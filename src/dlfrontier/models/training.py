@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from dlfrontier.experiments.base import rng_state, set_rng_state
+from dlfrontier.runtime import rng_state, set_rng_state
 
 
 def cosine_schedule(opt: torch.optim.Optimizer, total: int) -> torch.optim.lr_scheduler.LambdaLR:
@@ -45,7 +45,7 @@ def train_epochs(
     """Train for ``epochs`` passes over ``n`` examples, resuming from ``ctx.resume_state`` when it is set.
 
     Args:
-        ctx: a :class:`~dlfrontier.experiments.base.RunContext` (or anything with ``device``, ``seed``,
+        ctx: a :class:`~dlfrontier.runtime.RunContext` (or anything with ``device``, ``seed``,
             ``logger``, ``progress``, ``save_checkpoint`` and ``resume_state``).
         model: the model; it is in train mode during the batches (``evaluate`` may switch modes, then back).
         opt, sched: optimizer and per-iteration scheduler, stepped once per batch.

@@ -5,6 +5,11 @@
 >>> data = make_sort_of_clevr(4, seed=0)
 >>> model = build_vqa_model("mcan")
 >>> logits = model(to_float(data.images), data.tokens)  # [4, 20, 12]
+
+Modules: the models (``cnn_mlp``, ``relation_net``, ``updn``, ``mcan`` on ``vqa_base``; registered by name in
+``vqa_base.VQA_MODELS``), ``bottom_up`` (the detector pretraining), ``batchnorm`` (precise BatchNorm statistics),
+``config`` (the run configs), ``training`` (``train_vqa``: the run behind every ``vqa-<model>`` experiment),
+``tables`` (the run's tables) and ``evaluation`` (``dlfrontier eval`` drawings and the no-learning baselines).
 """
 
 from dlfrontier.multimodal.cnn_mlp import CNNMLP

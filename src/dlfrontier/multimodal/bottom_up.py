@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from dlfrontier.data.sort_of_clevr import IMAGE_SIZE, NUM_OBJECTS, SortOfClevr, to_float
-from dlfrontier.multimodal.vqa_base import recalibrate_batchnorm
+from dlfrontier.multimodal.batchnorm import recalibrate_batchnorm
 
 IGNORE = -100  # shape target of a cell without an object centre
 HEAD_OUTPUTS = (NUM_OBJECTS + 1) + 2 + 2  # per cell: colour or none, shape, (row, col) offset

@@ -4,8 +4,8 @@ Paper: Santoro et al., "A simple neural network module for relational reasoning"
 https://arxiv.org/abs/1706.01427
 
 ``a = f_phi(sum_{i,j} g_theta(o_i, o_j, q))`` where the objects ``o_i`` are the cells of the CNN's 5x5 feature map,
-each with its (row, col) coordinates, and ``q`` is the question vector. With ``objects=k`` the objects are instead the
-``k`` cells the bottom-up detector is surest hold an object, at the detector's refined positions
+each with its (row, col) coordinates, and ``q`` is the question vector. With ``objects=k`` (not ``None``) the objects
+are instead the ``k`` cells the bottom-up detector is surest hold an object, at the detector's refined positions
 (:func:`dlfrontier.multimodal.bottom_up.detected_objects`): k^2 pairs instead of 625, as UpDn and MCAN read a
 detector's top regions rather than a grid. The module is
 :class:`dlfrontier.attention.RelationModule`, whose first layer of g is split by linearity
@@ -34,7 +34,7 @@ class RelationNetwork(VQAModel):
         hidden: width of g and f (the paper's Sort-of-CLEVR model: 2000-unit g; 256 in common re-implementations).
         g_layers: linear layers of g (4 in the paper).
         f_layers: linear layers of f, the last being the answer classifier.
-        objects: 0 relates every grid cell (the paper); ``k > 0`` relates the ``k`` detected objects, which needs
+        objects: ``None`` relates every grid cell (the paper); ``k`` relates the ``k`` detected objects, which needs
             the detector trained (:func:`~dlfrontier.multimodal.bottom_up.pretrain_bottom_up` with
             ``head=model.detector``).
 
@@ -55,12 +55,12 @@ class RelationNetwork(VQAModel):
         hidden: int = 256,
         g_layers: int = 4,
         f_layers: int = 2,
-        objects: int = 0,
+        objects: int | None = None,
     ) -> None:
         super().__init__(image_size=image_size, num_answers=num_answers, channels=channels,
-                         conv_layers=conv_layers, detector=objects > 0)
-        if not 0 <= objects <= self.grid**2:
-            raise ValueError(f"objects must be 0 (every cell) or 1..{self.grid ** 2}, got {objects}")
+                         conv_layers=conv_layers, detector=objects is not None)
+        if objects is not None and not 1 <= objects <= self.grid**2:
+            raise ValueError(f"objects must be None (every cell) or 1..{self.grid ** 2}, got {objects}")
         self.objects = objects
         self.relation = RelationModule(
             channels + 2, hidden=hidden, out_dim=num_answers, question_dim=VECTOR_DIM, g_layers=g_layers,

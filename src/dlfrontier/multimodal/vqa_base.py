@@ -10,20 +10,25 @@ from __future__ import annotations
 import functools
 import inspect
 import os
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import torch
 from torch import nn
 
 from dlfrontier.data.sort_of_clevr import IMAGE_SIZE, MAX_QUESTION_LEN, NUM_ANSWERS, VECTOR_DIM, VOCAB
+from dlfrontier.multimodal.batchnorm import recalibrate_batchnorm
+from dlfrontier.multimodal.bottom_up import HEAD_OUTPUTS
+from dlfrontier.registry import Registry
 
 
-def conv_stem(*, channels: int = 24, layers: int = 4, norm: str = "batch") -> nn.Sequential:
+def conv_stem(
+    *, channels: int = 24, layers: int = 4, norm: Literal["batch", "group", "none"] = "batch"
+) -> nn.Sequential:
     """The relation-network paper's CNN: ``layers`` x (3x3 conv stride 2, norm, ReLU), ``channels`` wide.
 
     ``norm``: ``"batch"`` (the paper's BatchNorm; it trains much faster here than ``"group"`` or ``"none"``, but
     its running statistics lag the quickly changing features of a short run: call :func:`recalibrate_batchnorm`
-    before scoring in eval mode).
+    before scoring in eval mode; :mod:`dlfrontier.multimodal.batchnorm`).
 
     Shapes:
         ``[B, 3, 75, 75]`` -> ``[B, channels, 5, 5]`` (75 -> 38 -> 19 -> 10 -> 5 with 4 layers).
@@ -40,29 +45,6 @@ def conv_stem(*, channels: int = 24, layers: int = 4, norm: str = "batch") -> nn
     return nn.Sequential(*mods)
 
 
-def recalibrate_batchnorm(cnn: nn.Module, images: torch.Tensor, *, batch: int = 100) -> None:
-    """Re-estimate the BatchNorm running statistics of ``cnn`` as exact averages over ``images`` (float, [N, 3, S, S]).
-
-    "Precise BN": a short run's exponential moving averages trail the weights; without this, eval-mode accuracy
-    fell 10-15 points below train-mode accuracy in our CPU runs.
-    """
-    norms = [m for m in cnn.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    if not norms:
-        return
-    was_training = cnn.training
-    saved = [m.momentum for m in norms]
-    for m in norms:
-        m.reset_running_stats()
-        m.momentum = None  # cumulative average over the calls below
-    cnn.train()
-    with torch.no_grad():
-        for i in range(0, len(images), batch):
-            cnn(images[i : i + batch])
-    for m, mom in zip(norms, saved, strict=True):
-        m.momentum = mom
-    cnn.train(was_training)
-
-
 def grid_side(image_size: int, layers: int) -> int:
     """Side of the CNN's feature map: each stride-2 layer maps ``s`` to ``ceil(s / 2)``."""
     for _ in range(layers):
@@ -75,7 +57,7 @@ def repeat_per_question(x: torch.Tensor, q: int) -> torch.Tensor:
     return x.unsqueeze(1).expand(x.shape[0], q, *x.shape[1:]).reshape(x.shape[0] * q, *x.shape[1:])
 
 
-_MODELS: dict[str, type[VQAModel]] = {}
+VQA_MODELS: Registry[type[VQAModel]] = Registry("VQA model")
 
 
 class VQAModel(nn.Module):
@@ -96,14 +78,14 @@ class VQAModel(nn.Module):
     :meth:`save`).
     """
 
-    question_kind: ClassVar[str] = "vector"
+    question_kind: ClassVar[Literal["vector", "tokens"]] = "vector"
     name: ClassVar[str] = ""
     vocab_size: int  # token models only
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if cls.name:
-            _MODELS[cls.name] = cls
+            VQA_MODELS.register(cls.name, cls)
         init = cls.__dict__.get("__init__")
         if init is None:
             return
@@ -132,8 +114,6 @@ class VQAModel(nn.Module):
         self.grid = grid_side(image_size, conv_layers)  # the CNN's feature map is grid x grid cells
         self.cnn_frozen = False
         # the bottom-up detection head, kept after pretraining for models that read detected objects
-        from dlfrontier.multimodal.bottom_up import HEAD_OUTPUTS  # bottom_up imports this module
-
         self.detector = nn.Conv2d(channels, HEAD_OUTPUTS, 1) if detector else None
 
     def freeze_cnn(self) -> None:
@@ -234,10 +214,12 @@ class VQAModel(nn.Module):
 
 
 def build_vqa_model(name: str, **kwargs: Any) -> VQAModel:
-    """Build the model registered as ``name`` (``cnn-mlp``, ``relation-network``, ``updn``, ``mcan``)."""
-    if name not in _MODELS:
-        raise ValueError(f"unknown VQA model {name!r}; choose one of: {', '.join(sorted(_MODELS))}")
-    return _MODELS[name](**kwargs)
+    """Build the model registered as ``name`` (``cnn-mlp``, ``relation-network``, ``updn``, ``mcan``).
+
+    Raises:
+        UnknownNameError: ``name`` is not registered (the message lists the choices).
+    """
+    return VQA_MODELS.get(name)(**kwargs)
 
 
 def load_vqa_model(path: str | os.PathLike[str], *, map_location: Any = "cpu") -> VQAModel:
@@ -253,6 +235,7 @@ def load_vqa_model(path: str | os.PathLike[str], *, map_location: Any = "cpu") -
 __all__ = [
     "MAX_QUESTION_LEN",
     "VQAModel",
+    "VQA_MODELS",
     "build_vqa_model",
     "conv_stem",
     "grid_side",

@@ -1,6 +1,6 @@
 """Run folders -> tables and plots -> one self-contained HTML page and a markdown table."""
 
 from dlfrontier.report.render import write_report
-from dlfrontier.report.stats import bootstrap_ci, iqm, stratified_bootstrap_ci
+from dlfrontier.stats import bootstrap_ci, iqm, stratified_bootstrap_ci
 
 __all__ = ["write_report", "iqm", "bootstrap_ci", "stratified_bootstrap_ci"]

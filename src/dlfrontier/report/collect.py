@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dlfrontier.report.stats import bootstrap_ci, iqm
+from dlfrontier.stats import bootstrap_ci, iqm
 from dlfrontier.tracking import SUMMARY, read_metrics
 
 
@@ -31,6 +31,9 @@ class ExperimentResult:
     op: str
     threshold: float
     anchor: dict[str, Any]
+    curve: str = ""
+    baseline: dict[str, Any] = field(default_factory=dict)
+    criteria: list[dict[str, Any]] = field(default_factory=list)
     runs: list[Run] = field(default_factory=list)
 
     @property
@@ -88,10 +91,14 @@ def group_runs(runs: list[Run]) -> list[ExperimentResult]:
         key = (s["experiment"], s.get("budget", "quick"))
         if key not in out:
             e = s.get("expect", {})
+            metric = str(e.get("metric", ""))
+            criteria = [c for c in s.get("criteria", []) if isinstance(c, dict)]
             out[key] = ExperimentResult(
-                experiment=s["experiment"], budget=key[1], metric=e.get("metric", ""),
+                experiment=s["experiment"], budget=key[1], metric=metric,
                 op=e.get("op", ">="), threshold=float(e.get("threshold", float("nan"))),
-                anchor=s.get("anchor", {}),
+                anchor=s.get("anchor", {}), curve=str(s.get("curve") or metric),
+                baseline=s.get("baseline", {}) if isinstance(s.get("baseline"), dict) else {},
+                criteria=criteria[1:],  # the first is the primary one, shown as the verdict
             )
         out[key].runs.append(r)
     return [out[k] for k in sorted(out)]
@@ -122,4 +129,52 @@ def curves(result: ExperimentResult, key: str) -> list[tuple[int, list[tuple[int
         points = read_metrics(r.path).get(key, [])
         if points:
             out.append((int(r.summary.get("seed", 0)), points))
+    return out
+
+
+def at_step0(result: ExperimentResult) -> list[float]:
+    """The primary metric logged at step 0 (the untrained model or policy) by each run that logged one."""
+    out = []
+    for r in result.runs:
+        points = read_metrics(r.path).get(result.metric, [])
+        if points and points[0][0] == 0:
+            out.append(points[0][1])
+    return out
+
+
+def _by_seed(result: ExperimentResult, metric: str) -> dict[int, float]:
+    return {int(r.summary.get("seed", -1)): float(r.summary["metrics"][metric])
+            for r in result.finished if metric in r.summary["metrics"]}
+
+
+def judge(result: ExperimentResult, others: dict[tuple[str, str], ExperimentResult]) -> list[dict[str, Any]]:
+    """Each secondary criterion of ``result`` judged over its runs: a threshold on each run (``k/n`` runs pass),
+    or a paired comparison with another experiment's runs of the same budget and seeds (the mean difference)."""
+    import numpy as np
+
+    out = []
+    for c in result.criteria:
+        name = str(c.get("name") or c.get("metric"))
+        if c.get("kind") == "paired":
+            other = others.get((str(c.get("other")), result.budget))
+            mine = _by_seed(result, str(c.get("metric")))
+            theirs = _by_seed(other, str(c.get("metric"))) if other else {}
+            seeds = sorted(set(mine) & set(theirs))
+            text = f"{c.get('metric')} - {c.get('other')} {c.get('op')} {c.get('margin')}"
+            if not seeds:
+                out.append({"name": name, "text": text, "verdict": "no paired runs", "passed": None})
+                continue
+            diff = np.array([mine[s] - theirs[s] for s in seeds])
+            passed = _passes(float(diff.mean()), str(c.get("op")), float(c.get("margin", 0.0)))
+            out.append({"name": name, "text": text, "passed": passed,
+                        "verdict": f"{'pass' if passed else 'FAIL'}: mean difference {diff.mean():+.4g} over "
+                                   f"{len(seeds)} paired seeds ({int((diff > 0).sum())} of them > 0)"})
+        else:
+            runs = list(result.finished)
+            verdicts = [r.summary.get("criteria", []) for r in runs]
+            k = sum(1 for v in verdicts for x in v if isinstance(x, dict) and x.get("name") == c.get("name")
+                    and x.get("metric") == c.get("metric") and x.get("passed"))
+            text = f"{c.get('metric')} {c.get('op')} {c.get('threshold')}"
+            out.append({"name": name, "text": text, "passed": bool(runs) and k == len(runs),
+                        "verdict": f"{'pass' if runs and k == len(runs) else 'FAIL'} ({k}/{len(runs)} seeds)"})
     return out

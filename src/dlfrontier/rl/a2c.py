@@ -16,9 +16,9 @@ import gymnasium as gym
 import torch
 from torch import nn
 
-from dlfrontier.rl.common.algorithm import Algorithm, Callback, register_algorithm
+from dlfrontier.rl.common.algorithm import Algorithm, Callback, check_off_or_positive, register_algorithm
 from dlfrontier.rl.common.env import make_vec_env
-from dlfrontier.rl.common.networks import ActorCritic, mlp_features
+from dlfrontier.rl.common.networks import Activation, ActorCritic, mlp_features
 from dlfrontier.rl.common.returns import gae
 from dlfrontier.rl.common.rollout import RolloutCollector
 
@@ -34,11 +34,14 @@ class A2CConfig:
     gae_lambda: float = field(default=1.0, metadata={"help": "GAE lambda (1 = n-step returns)"})
     ent_coef: float = field(default=0.0, metadata={"help": "entropy bonus coefficient"})
     vf_coef: float = field(default=0.5, metadata={"help": "value loss coefficient"})
-    max_grad_norm: float = field(default=0.5, metadata={"help": "gradient clipping norm"})
+    max_grad_norm: float | None = field(default=0.5, metadata={"help": "gradient clipping norm (None = off)"})
     normalize_advantage: bool = field(default=False, metadata={"help": "normalize advantages per update"})
     hidden: tuple[int, ...] = field(default=(64, 64), metadata={"help": "MLP hidden widths (actor and critic)"})
-    activation: str = field(default="tanh", metadata={"help": "MLP activation"})
+    activation: Activation = field(default="tanh", metadata={"help": "MLP activation"})
     log_std_init: float = field(default=0.0, metadata={"help": "initial log std of a Gaussian policy"})
+
+    def __post_init__(self) -> None:
+        check_off_or_positive(self, "max_grad_norm")
 
 
 def a2c_loss(
@@ -106,7 +109,8 @@ class A2C(Algorithm):
             loss, pg, vl = a2c_loss(logp, entropy, values, adv, ret, vf_coef=c.vf_coef, ent_coef=c.ent_coef)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            nn.utils.clip_grad_norm_(params, c.max_grad_norm)
+            if c.max_grad_norm is not None:
+                nn.utils.clip_grad_norm_(params, c.max_grad_norm)
             self.optimizer.step()
             self.num_updates += 1
             stats += torch.stack([pg.detach(), vl.detach(), entropy.mean().detach()])

@@ -48,13 +48,16 @@ def raw_env_sps(env_id: str = "CartPole-v1", steps: int = 20_000) -> float:
 
 def _run(task: tuple[str, str, int, int]) -> dict[str, Any]:
     """One training run in a worker: ``(library, algorithm, seed, steps)`` -> wall seconds and final return."""
-    import torch
+    from dlfrontier.runtime import cpu_threads
+
+    with cpu_threads(1):  # several workers share the cores
+        return _train_and_score(*task)
+
+
+def _train_and_score(lib: str, algo: str, seed: int, steps: int) -> dict[str, Any]:
+    import gymnasium as gym
 
     from dlfrontier.rl.common.evaluation import evaluate_policy
-
-    lib, algo, seed, steps = task
-    torch.set_num_threads(1)
-    import gymnasium as gym
 
     eval_env = gym.make("CartPole-v1")
     t = time.perf_counter()
@@ -88,7 +91,7 @@ def _run(task: tuple[str, str, int, int]) -> dict[str, Any]:
 
 
 def _iqm(x: list[float]) -> float:
-    from dlfrontier.report.stats import iqm
+    from dlfrontier.stats import iqm
 
     return iqm(x)
 

@@ -15,17 +15,17 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import gymnasium as gym
 import numpy as np
 import torch
 from torch import nn
 
-from dlfrontier.rl.common.algorithm import Algorithm, Callback, register_algorithm
+from dlfrontier.rl.common.algorithm import Algorithm, Callback, check_off_or_positive, register_algorithm
 from dlfrontier.rl.common.buffers import NStepAdder, PrioritizedReplayBuffer, ReplayBatch, ReplayBuffer
 from dlfrontier.rl.common.env import make_env
-from dlfrontier.rl.common.networks import QNetwork, adam, mlp_features
+from dlfrontier.rl.common.networks import Activation, QNetwork, adam, mlp_features
 from dlfrontier.rl.common.returns import double_q_target, td_target
 
 
@@ -46,19 +46,22 @@ class DQNConfig:
     exploration_initial_eps: float = field(default=1.0, metadata={"help": "initial epsilon"})
     exploration_final_eps: float = field(default=0.04, metadata={"help": "final epsilon"})
     hidden: tuple[int, ...] = field(default=(256, 256), metadata={"help": "MLP hidden widths"})
-    activation: str = field(default="relu", metadata={"help": "MLP activation: relu, tanh or elu"})
+    activation: Activation = field(default="relu", metadata={"help": "MLP activation"})
     lr_decay: bool = field(default=False, metadata={"help": "anneal the learning rate linearly to 0 over training"})
-    max_grad_norm: float = field(default=10.0, metadata={"help": "gradient clipping norm (0 = off)"})
+    max_grad_norm: float | None = field(default=10.0, metadata={"help": "gradient clipping norm (None = off)"})
     double: bool = field(default=False, metadata={"help": "Double DQN target"})
     dueling: bool = field(default=False, metadata={"help": "dueling value/advantage head"})
     n_step: int = field(default=1, metadata={"help": "n-step returns"})
     prioritized: bool = field(default=False, metadata={"help": "proportional prioritized replay"})
     per_alpha: float = field(default=0.6, metadata={"help": "prioritization exponent alpha"})
     per_beta: float = field(default=0.4, metadata={"help": "initial importance-weight exponent (annealed to 1)"})
-    optimizer: str = field(default="adam", metadata={
+    optimizer: Literal["adam", "rmsprop"] = field(default="adam", metadata={
         "help": "adam, or rmsprop (centered, alpha 0.95, eps 0.01: the Nature DQN and MinAtar setting)"})
     frame_buffer: bool = field(default=False, metadata={
         "help": "store stacked-frame observations [k, H, W] once per frame (Atari replay memory)"})
+
+    def __post_init__(self) -> None:
+        check_off_or_positive(self, "max_grad_norm")
 
 
 def dqn_loss(
@@ -185,7 +188,7 @@ class DQN(Algorithm):
             loss, td, q = dqn_loss(self.q_net, self.target_net, batch, double=c.double)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            if c.max_grad_norm > 0:
+            if c.max_grad_norm is not None:
                 nn.utils.clip_grad_norm_(params, c.max_grad_norm)
             self.optimizer.step()
             if c.prioritized:

@@ -19,9 +19,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from dlfrontier.rl.common.algorithm import Algorithm, Callback, register_algorithm
+from dlfrontier.rl.common.algorithm import Algorithm, Callback, check_off_or_positive, register_algorithm
 from dlfrontier.rl.common.env import make_vec_env
-from dlfrontier.rl.common.networks import ActorCritic, adam, mlp_features
+from dlfrontier.rl.common.networks import Activation, ActorCritic, adam, mlp_features
 from dlfrontier.rl.common.returns import gae
 from dlfrontier.rl.common.rollout import RolloutCollector
 
@@ -38,17 +38,21 @@ class PPOConfig:
     gamma: float = field(default=0.99, metadata={"help": "discount factor"})
     gae_lambda: float = field(default=0.95, metadata={"help": "GAE lambda"})
     clip_range: float = field(default=0.2, metadata={"help": "policy ratio clip epsilon"})
-    clip_range_vf: float = field(default=0.0, metadata={"help": "value clipping range (0 = off)"})
+    clip_range_vf: float | None = field(default=None, metadata={"help": "value clipping range (None = off)"})
     normalize_advantage: bool = field(default=True, metadata={"help": "normalize advantages per minibatch"})
     ent_coef: float = field(default=0.0, metadata={"help": "entropy bonus coefficient"})
     vf_coef: float = field(default=0.5, metadata={"help": "value loss coefficient"})
-    max_grad_norm: float = field(default=0.5, metadata={"help": "gradient clipping norm"})
-    target_kl: float = field(default=0.0, metadata={"help": "stop the epochs early above this KL (0 = off)"})
+    max_grad_norm: float | None = field(default=0.5, metadata={"help": "gradient clipping norm (None = off)"})
+    target_kl: float | None = field(default=None, metadata={
+        "help": "stop the epochs early above 1.5x this KL (None = off)"})
     anneal: bool = field(default=False, metadata={"help": "anneal learning rate and clip range linearly to 0"})
     hidden: tuple[int, ...] = field(default=(64, 64), metadata={"help": "MLP hidden widths (actor and critic)"})
-    activation: str = field(default="tanh", metadata={"help": "MLP activation"})
+    activation: Activation = field(default="tanh", metadata={"help": "MLP activation"})
     log_std_init: float = field(default=0.0, metadata={"help": "initial log std of a Gaussian policy"})
     share_features: bool = field(default=False, metadata={"help": "one feature extractor for actor and critic"})
+
+    def __post_init__(self) -> None:
+        check_off_or_positive(self, "clip_range_vf", "max_grad_norm", "target_kl")
 
 
 def ppo_clip_loss(
@@ -63,10 +67,11 @@ def ppo_clip_loss(
     return -torch.min(ratio * advantages, ratio.clamp(1 - clip, 1 + clip) * advantages).mean()
 
 
-def value_loss(values: torch.Tensor, old_values: torch.Tensor, returns: torch.Tensor, clip: float) -> torch.Tensor:
-    """``0.5 * mean((V - R)^2)``; with ``clip > 0`` the pessimistic max of clipped and unclipped errors."""
+def value_loss(values: torch.Tensor, old_values: torch.Tensor, returns: torch.Tensor,
+               clip: float | None) -> torch.Tensor:
+    """``0.5 * mean((V - R)^2)``; with a ``clip`` range the pessimistic max of clipped and unclipped errors."""
     err = (values - returns).pow(2)
-    if clip > 0:
+    if clip is not None:
         clipped = old_values + (values - old_values).clamp(-clip, clip)
         err = torch.max(err, (clipped - returns).pow(2))
     return 0.5 * err.mean()
@@ -131,7 +136,8 @@ class PPO(Algorithm):
                 loss = pg + c.vf_coef * vl - c.ent_coef * ent
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
-                nn.utils.clip_grad_norm_(params, c.max_grad_norm)
+                if c.max_grad_norm is not None:
+                    nn.utils.clip_grad_norm_(params, c.max_grad_norm)
                 self.optimizer.step()
                 self.num_updates += 1
                 with torch.no_grad():
@@ -140,7 +146,7 @@ class PPO(Algorithm):
                     clipfrac = ((log_ratio.exp() - 1).abs() > clip).float().mean()
                     stats += torch.stack([pg.detach(), vl.detach(), ent.detach(), approx_kl, clipfrac])
                 count += 1
-                if c.target_kl > 0 and approx_kl > 1.5 * c.target_kl:
+                if c.target_kl is not None and approx_kl > 1.5 * c.target_kl:
                     stop = True
                     break
             if stop:

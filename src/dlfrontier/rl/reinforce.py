@@ -19,9 +19,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from dlfrontier.rl.common.algorithm import Algorithm, Callback, register_algorithm
+from dlfrontier.rl.common.algorithm import Algorithm, Callback, check_off_or_positive, register_algorithm
 from dlfrontier.rl.common.env import make_env
-from dlfrontier.rl.common.networks import ActorCritic, adam, mlp_features
+from dlfrontier.rl.common.networks import Activation, ActorCritic, adam, mlp_features
 from dlfrontier.rl.common.returns import discounted_returns
 
 
@@ -35,10 +35,13 @@ class REINFORCEConfig:
     vf_coef: float = field(default=0.5, metadata={"help": "baseline (value) loss coefficient"})
     ent_coef: float = field(default=0.0, metadata={"help": "entropy bonus coefficient"})
     normalize_advantage: bool = field(default=True, metadata={"help": "normalize advantages per update"})
-    max_grad_norm: float = field(default=0.5, metadata={"help": "gradient clipping norm"})
+    max_grad_norm: float | None = field(default=0.5, metadata={"help": "gradient clipping norm (None = off)"})
     hidden: tuple[int, ...] = field(default=(64, 64), metadata={"help": "MLP hidden widths"})
-    activation: str = field(default="tanh", metadata={"help": "MLP activation"})
+    activation: Activation = field(default="tanh", metadata={"help": "MLP activation"})
     log_std_init: float = field(default=0.0, metadata={"help": "initial log std of a Gaussian policy"})
+
+    def __post_init__(self) -> None:
+        check_off_or_positive(self, "max_grad_norm")
 
 
 def reinforce_loss(
@@ -121,7 +124,8 @@ class REINFORCE(Algorithm):
             loss = pg + c.vf_coef * vl - c.ent_coef * entropy.mean()
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            nn.utils.clip_grad_norm_(params, c.max_grad_norm)
+            if c.max_grad_norm is not None:
+                nn.utils.clip_grad_norm_(params, c.max_grad_norm)
             self.optimizer.step()
             self.num_updates += 1
             self.stats.update({"train/policy_loss": float(pg.detach()), "train/value_loss": float(vl.detach()),

@@ -17,9 +17,9 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
-import torch
 
 from dlfrontier.bench import benchmark
+from dlfrontier.runtime import cpu_threads
 
 N_VEC = 8
 
@@ -77,8 +77,6 @@ def atari_bench(quick: bool, out: Path) -> dict[str, Any]:
 
     require("minatar", "minatar")
     require("ale_py", "atari")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
     secs = 3.0 if quick else 10.0
     games = {"minatar_breakout": minatar_id("Breakout"), "ale_breakout": atari_id("Breakout")}
     results: dict[str, Any] = {"quick": quick, "torch_threads": 1, "envs": {}, "replay": {}}
@@ -96,7 +94,7 @@ def atari_bench(quick: bool, out: Path) -> dict[str, Any]:
         "ale_breakout": dict(features=nature_cnn(), n_envs=8, n_steps=128, batch_size=256, n_epochs=4,
                              share_features=True),
     }
-    try:
+    with cpu_threads(1):
         for key, env_id in games.items():
             row: dict[str, Any] = {"env_id": env_id}
             row["raw_single_sps"] = _raw_single(env_id, secs)
@@ -111,8 +109,6 @@ def atari_bench(quick: bool, out: Path) -> dict[str, Any]:
             row["dqn_ratio"] = row["dqn_train_sps"] / row["raw_single_sps"]
             row["ppo_ratio"] = row["ppo_train_sps"] / row["raw_single_sps"]
             results["envs"][key] = row
-    finally:
-        torch.set_num_threads(threads)
 
     # replay memory per 1M transitions: frames once vs stacked obs + next_obs (bytes per transition x 1e6)
     frame_buf = FrameReplayBuffer(100_000, (4, 84, 84))

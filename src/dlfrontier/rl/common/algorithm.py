@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import os
+import typing
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
@@ -20,28 +21,47 @@ import torch
 from torch import nn
 
 from dlfrontier.errors import CheckpointError, ConfigError
+from dlfrontier.registry import Registry
 from dlfrontier.rl.common.env import EnvLike, check_space, env_id, make_env
 from dlfrontier.rl.common.networks import FeaturesFactory
+from dlfrontier.runtime import cpu_threads
 
 A = TypeVar("A", bound="Algorithm")
 Callback = Callable[["Algorithm"], Any]
 
 # name -> class, filled by each algorithm module; used for "which algorithms support this space" errors
-ALGORITHMS: dict[str, type[Algorithm]] = {}
+ALGORITHMS: Registry[type[Algorithm]] = Registry("RL algorithm")
 
 
 def register_algorithm(cls: type[A]) -> type[A]:
-    ALGORITHMS[cls.name] = cls
+    ALGORITHMS.register(cls.name, cls)
     return cls
 
 
+def check_off_or_positive(config: Any, *names: str) -> None:
+    """Raise unless each named option is ``None`` (off) or positive: ``0`` does not mean "off" in a config."""
+    for name in names:
+        value = getattr(config, name)
+        if value is not None and value <= 0:
+            raise ValueError(f"{name}={value}: expected a positive value, or None to turn it off")
+
+
 def build_config(config_cls: type, values: dict[str, Any]) -> Any:
-    """``config_cls(**values)``, with an unknown key reported as an error naming the valid keys."""
+    """``config_cls(**values)``; an unknown key, a string option outside its ``Literal`` choices or a value the
+    config refuses raises :class:`ConfigError` (naming the valid keys or choices)."""
     names = [f.name for f in dataclasses.fields(config_cls)]
     unknown = [k for k in values if k not in names]
     if unknown:
         raise ConfigError(f"{config_cls.__name__}: unknown option(s) {', '.join(unknown)}; valid: {', '.join(names)}")
-    return config_cls(**values)
+    hints = typing.get_type_hints(config_cls)
+    for k, v in values.items():
+        choices = typing.get_args(hints[k]) if typing.get_origin(hints[k]) is typing.Literal else None
+        if choices and v not in choices:
+            raise ConfigError(f"{config_cls.__name__}: {k}={v!r}; choose one of {', '.join(map(str, choices))}")
+    try:
+        return config_cls(**values)
+    except ValueError as e:
+        raise ConfigError(f"{config_cls.__name__}: {e}") from None
 
 
 class Algorithm:
@@ -78,7 +98,7 @@ class Algorithm:
         probe = make_env(env)
         self.observation_space: gym.Space = probe.observation_space
         self.action_space: gym.Space = probe.action_space
-        alternatives = {n: c.action_spaces for n, c in ALGORITHMS.items()}
+        alternatives = {n: ALGORITHMS.get(n).action_spaces for n in ALGORITHMS}
         check_space(self.name, self.action_space, self.action_spaces, alternatives)
         self.features = features
         self.seed = int(seed)
@@ -120,14 +140,9 @@ class Algorithm:
                 ``callback_every`` (on-policy algorithms: at the first rollout end after it).
             callback_every: the callback interval in env steps (0: never).
         """
-        threads = torch.get_num_threads()
         # tiny MLPs are dominated by Python overhead; extra threads only add synchronization cost
-        if self.device.type == "cpu":
-            torch.set_num_threads(1)
-        try:
+        with cpu_threads(1 if self.device.type == "cpu" else None):
             self._learn(int(total_steps), callback, int(callback_every))
-        finally:
-            torch.set_num_threads(threads)
         return self
 
     def predict(self, obs: Any, deterministic: bool = True) -> np.ndarray:

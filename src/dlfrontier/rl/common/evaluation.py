@@ -7,6 +7,7 @@ Paper: Machado et al., "Revisiting the Arcade Learning Environment: Evaluation P
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -34,3 +35,22 @@ def evaluate_policy(
         returns[k] = total
         obs, _ = env.reset()
     return returns
+
+
+EVAL_SEED = 10_000  # every run and every evaluation point of the RL experiments sees the same evaluation episodes
+
+
+class ReturnEvaluation:
+    """``agent -> metrics``: deterministic episodes on a separate env from a fixed seed (an Evaluator's evaluate).
+
+    Returns ``eval/return`` (the mean), ``eval/return_std`` and ``rollout/return`` (the mean of the last 20
+    training episodes; ``nan`` before the first one ends).
+    """
+
+    def __init__(self, env: gym.Env, episodes: int, *, seed: int = EVAL_SEED) -> None:
+        self.env, self.episodes, self.seed = env, int(episodes), int(seed)
+
+    def __call__(self, agent: Any) -> dict[str, float]:
+        returns = evaluate_policy(agent.predict, self.env, self.episodes, seed=self.seed)
+        return {"eval/return": float(returns.mean()), "eval/return_std": float(returns.std()),
+                "rollout/return": agent.recent_return()}

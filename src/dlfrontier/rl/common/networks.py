@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import gymnasium as gym
 import numpy as np
@@ -22,6 +22,7 @@ from torch import nn
 
 FeaturesFactory = Callable[[gym.Space], nn.Module]
 
+Activation = Literal["relu", "tanh", "elu"]  # the MLP activations an algorithm config may name
 _ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh, "elu": nn.ELU}
 
 

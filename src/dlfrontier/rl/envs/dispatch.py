@@ -31,11 +31,13 @@ Reward per step: fares of the matched requests (``fare_base + fare_per_zone * tr
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
+
+ActionMode = Literal["policy", "templates"]  # the continuous dispatch policy, or one of the template rules
 
 
 def demand_profile(phase: float, base: float = 0.3, width: float = 0.1) -> tuple[float, float, float]:
@@ -86,7 +88,7 @@ class RideDispatchEnv(gym.Env):
         fare_base: float = 1.0,
         fare_per_zone: float = 0.5,
         drive_cost: float = 0.2,
-        action_mode: str = "policy",
+        action_mode: ActionMode = "policy",
         strict: bool = False,
         render_mode: str | None = None,
     ) -> None:

@@ -26,12 +26,13 @@ profit of the period discounted by ``discount ** n`` (as in OR-Gym).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+Demand = Literal["poisson", "binomial", "uniform", "geometric"]  # the keys of DISTRIBUTIONS
 DISTRIBUTIONS: dict[str, dict[str, float]] = {
     "poisson": {"mu": 20.0},
     "binomial": {"n": 40, "p": 0.5},
@@ -96,7 +97,7 @@ class InventoryEnv(gym.Env):
         capacity: Sequence[float] = (100, 90, 80),
         lead_time: Sequence[int] = (3, 5, 10),
         backlog: bool = True,
-        demand: str = "poisson",
+        demand: Demand = "poisson",
         demand_params: dict[str, float] | None = None,
         demand_sequence: Sequence[float] | None = None,
         discount: float = 0.97,

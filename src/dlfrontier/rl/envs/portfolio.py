@@ -21,13 +21,16 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
 TRADING_DAYS = 252
+
+
+ActionMode = Literal["weights", "templates"]  # continuous scores, or the index of a template portfolio
 
 
 def load_prices_csv(path: str | Path) -> np.ndarray:
@@ -123,7 +126,7 @@ class PortfolioEnv(gym.Env):
         switch: tuple[float, ...] = (0.02, 0.05),
         asset_spread: float = 0.5,
         prices_csv: str | None = None,
-        action_mode: str = "weights",
+        action_mode: ActionMode = "weights",
         strict: bool = False,
         render_mode: str | None = None,
     ) -> None:

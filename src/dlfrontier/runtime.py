@@ -1,0 +1,137 @@
+"""What a training loop needs from the run around it, with no dependency on the experiment layer.
+
+Capability packages (``rl``, ``attention``, ``compression``, ``multimodal``, ``models``) write training loops
+against :class:`RunContext`; the experiment runner builds one per run. Also here: the one CPU-threads helper,
+seeding, RNG states for checkpoints, and device selection.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from dlfrontier.errors import ConfigError
+
+
+class Progress(Protocol):
+    """What a run reports its progress to (a rich bar in the CLI, nothing in tests)."""
+
+    def start(self, total: float, unit: str = "steps") -> None: ...
+
+    def update(self, completed: float, **info: float) -> None: ...
+
+
+class NullProgress:
+    """A :class:`Progress` that shows nothing."""
+
+    def start(self, total: float, unit: str = "steps") -> None:
+        pass
+
+    def update(self, completed: float, **info: float) -> None:
+        pass
+
+
+class MetricLogger(Protocol):
+    def log(self, metrics: Mapping[str, float], step: int) -> None: ...
+
+
+@dataclass
+class RunContext:
+    """Everything a run function needs besides its config.
+
+    Attributes:
+        experiment: the experiment's name.
+        seed: the run's seed (Python, NumPy and torch are already seeded with it).
+        budget: ``"quick"`` or ``"full"``.
+        device: the torch device to train on.
+        run_dir: the run folder; write extra artefacts (plots, GIFs, ``tables/*.json``) here.
+        logger: ``logger.log({"train/loss": 0.1}, step)``.
+        progress: ``progress.start(total)`` once, then ``progress.update(done, **info)``.
+        resume_state: the state passed to :meth:`save_checkpoint` by the run being resumed, else ``None``.
+        checkpoint_hook: set by the runner: writes the checkpoint (atomically, with the logger's position).
+    """
+
+    experiment: str
+    seed: int
+    budget: str
+    device: Any
+    run_dir: Path
+    logger: Any
+    progress: Progress = field(default_factory=NullProgress)
+    resume_state: dict[str, Any] | None = None
+    checkpoint_hook: Callable[[dict[str, Any], int], None] | None = None
+
+    def save_checkpoint(self, state: Mapping[str, Any], step: int) -> None:
+        """Save ``state`` as the run's checkpoint; ``--resume`` hands it back as :attr:`resume_state`.
+
+        Include everything needed to continue exactly: model and optimizer state, the loop position and
+        RNG states (:func:`rng_state`).
+        """
+        if self.checkpoint_hook is None:
+            raise RuntimeError("RunContext.save_checkpoint needs a checkpoint_hook (the runner sets one)")
+        self.checkpoint_hook(dict(state), int(step))
+
+
+def rng_state() -> dict[str, Any]:
+    """The states of Python's, NumPy's and torch's global generators, for a checkpoint."""
+    import numpy as np
+    import torch
+
+    return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+
+
+def set_rng_state(state: Mapping[str, Any]) -> None:
+    """Restore what :func:`rng_state` returned."""
+    import numpy as np
+    import torch
+
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's, NumPy's and torch's global generators."""
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+@contextlib.contextmanager
+def cpu_threads(n: int | None) -> Iterator[None]:
+    """Use ``n`` torch intra-op CPU threads inside the block and restore the previous count after it.
+
+    ``None`` leaves torch's setting alone. Small networks on a shared 2-core machine run several times faster on
+    one thread than on two oversubscribed ones.
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    if n is not None:
+        if n < 1:
+            raise ConfigError(f"threads={n}: expected a positive count, or none to keep torch's setting")
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def resolve_device(device: str = "auto") -> Any:
+    """``auto`` (CUDA when present), ``cpu``, ``cuda`` or ``cuda:N`` -> a ``torch.device``."""
+    import torch
+
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
+        raise ConfigError(f"--device {device!r}: choose auto, cpu or cuda")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError("--device cuda: no CUDA device is available here; use --device cpu or auto")
+    return torch.device(device)
