@@ -17,6 +17,8 @@ from typing import Any
 from dlfrontier.errors import DLFrontierError
 
 EXIT_USER, EXIT_FAILED, EXIT_INTERRUPTED = 2, 1, 130
+TRUST_HELP = ("load a checkpoint that holds more than tensors, numbers and arrays (unpickling it can run code: "
+              "only for files from someone you trust)")
 
 
 def _console():
@@ -122,7 +124,7 @@ def _result_line(o: Any) -> str:
 
 def run_experiments(
     names: list[str], seeds: list[int], *, budget: str, device: str, overrides: dict[str, str], out: str,
-    resume: bool, executor: str, workers: int | None, ray_address: str | None = None,
+    resume: bool, executor: str, workers: int | None, ray_address: str | None = None, trust_checkpoint: bool = False,
 ) -> list[Any]:
     """Validate everything first (so a typo costs nothing), then run every (name, seed)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -131,7 +133,8 @@ def run_experiments(
     from dlfrontier.experiments.runner import plan_run
 
     # every plan first, so that a typo or a corrupt checkpoint costs nothing; the jobs carry these plans
-    jobs = [Job(plan_run(n, s, budget=budget, device=device, overrides=overrides, out=out, resume=resume))
+    jobs = [Job(plan_run(n, s, budget=budget, device=device, overrides=overrides, out=out, resume=resume,
+                         trust_checkpoint=trust_checkpoint))
             for n in names for s in seeds]
     console = _console()
     outcomes = []
@@ -166,7 +169,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     outcomes = run_experiments(
         args.names, parse_seeds(args.seeds), budget=args.budget, device=args.device,
         overrides=parse_set_args(args.set), out=args.out, resume=args.resume, executor=args.executor,
-        workers=args.workers, ray_address=args.ray_address,
+        workers=args.workers, ray_address=args.ray_address, trust_checkpoint=args.trust_checkpoint,
     )
     bad = [o for o in outcomes if o.summary is None or o.summary["status"] != "done"]
     return EXIT_FAILED if bad else 0
@@ -238,7 +241,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if exp.evaluate is None:
         raise DLFrontierError(f"experiment {exp.name} has no evaluator; `dlfrontier eval` supports: "
                               + ", ".join(n for n in EXPERIMENTS.names() if EXPERIMENTS.get(n).evaluate))
-    exp.evaluate(load_run(run_dir.path), episodes=args.episodes, gif=args.gif, device=args.device)
+    loaded = load_run(run_dir.path, trust_checkpoint=args.trust_checkpoint)
+    exp.evaluate(loaded, episodes=args.episodes, gif=args.gif, device=args.device)
     return 0
 
 
@@ -272,6 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--resume", action="store_true", help="continue the newest run folder of each seed from its checkpoint"
     )
+    s.add_argument("--trust-checkpoint", action="store_true", help=TRUST_HELP)
     s.add_argument("--executor", default="local", choices=["local", "process", "ray"], help="where runs execute")
     s.add_argument("--workers", type=int, default=None, help="process pool size (default: cores)")
     s.add_argument("--ray-address", default=None, help="Ray cluster address for --executor ray")
@@ -298,6 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("run_dir", help="a run folder")
     s.add_argument("--episodes", type=int, default=10)
     s.add_argument("--gif", default=None, help="write an animated GIF of the agent here")
+    s.add_argument("--trust-checkpoint", action="store_true", help=TRUST_HELP)
     s.add_argument("--device", default="auto")
     s.set_defaults(fn=cmd_eval)
     return p

@@ -27,13 +27,30 @@ CHECKPOINT = "checkpoint.pt"
 TB_DIR = "tb"
 
 
+def _umask() -> int:
+    """The process's umask, read without changing it where Linux says it (``/proc/self/status``)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and an atomic rename."""
+    """Write ``data`` to ``path`` through a temporary file in the same folder and an atomic rename.
+
+    The file gets the mode a plain ``open(path, "w")`` would give (``0o666`` less the umask), not ``mkstemp``'s 0600.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), 0o666 & ~_umask())
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
@@ -65,29 +82,99 @@ def read_json(path: str | os.PathLike[str]) -> Any:
     return json.loads(Path(path).read_text())
 
 
-def save_checkpoint(path: str | os.PathLike[str], state: Mapping[str, Any]) -> None:
-    """``torch.save`` to memory, then an atomic write: a crash mid-save keeps the previous checkpoint."""
-    import torch
-
-    buf = io.BytesIO()
-    torch.save(dict(state), buf)
-    atomic_write_bytes(path, buf.getvalue())
+TRUST_HINT = "--trust-checkpoint"
 
 
-def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Load a checkpoint written by :func:`save_checkpoint`; a corrupt file raises :class:`CheckpointError`."""
+def _numpy_safe_globals() -> list[Any]:
+    """NumPy arrays, dtypes and scalars (replay buffers, NumPy's RNG state): data only, no code on unpickling."""
+    import numpy as np
+
+    try:
+        from numpy._core import multiarray
+    except ImportError:  # NumPy < 2
+        from numpy.core import multiarray  # type: ignore[no-redef]
+    out: list[Any] = [multiarray._reconstruct, multiarray.scalar, np.ndarray, np.dtype]
+    out += [type(np.dtype(t)) for t in "?bBhHiIlLqQefdgFDGSUV"]  # dtype classes, where NumPy pickles them by class
+    return out
+
+
+def _safe_names() -> set[str]:
+    return {f"{g.__module__}.{g.__qualname__}" for g in _numpy_safe_globals()}
+
+
+def torch_load(path: str | os.PathLike[str], *, map_location: Any = "cpu", trust: bool = False,
+               hint: str = TRUST_HINT) -> Any:
+    """``torch.load`` that unpickles only tensors, containers, numbers, strings and NumPy arrays.
+
+    Anything else (a class, a function: what a crafted file uses to run code) is refused with one line; ``trust``
+    loads it anyway (``weights_only=False``: only for files from someone you trust). ``hint`` names the opt-in.
+
+    Raises:
+        CheckpointError: missing, corrupt or truncated, or holding objects the safe loader refuses.
+    """
+    import pickle
+
     import torch
 
     path = Path(path)
     try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
+        if trust:
+            return torch.load(path, map_location=map_location, weights_only=False)
+        with torch.serialization.safe_globals(_numpy_safe_globals()):
+            return torch.load(path, map_location=map_location, weights_only=True)
     except FileNotFoundError:
         raise CheckpointError(f"no checkpoint at {path}") from None
+    except pickle.UnpicklingError:
+        try:  # refused for what it holds, or not a checkpoint at all?
+            names = sorted(set(torch.serialization.get_unsafe_globals_in_checkpoint(path)) - _safe_names())
+        except Exception:
+            names = []
+        if not names:
+            raise CheckpointError(f"checkpoint {path} is corrupt or truncated (UnpicklingError); "
+                                  "delete the run folder to start over, or run without --resume") from None
+        raise CheckpointError(f"{path} holds objects that could run code when loaded ({', '.join(names[:3])}); "
+                              f"refused. If you trust whoever made it, pass {hint}") from None
     except Exception as e:  # torch raises many types for a damaged zip/pickle
         raise CheckpointError(
             f"checkpoint {path} is corrupt or truncated ({type(e).__name__}); "
             "delete the run folder to start over, or run without --resume"
         ) from None
+
+
+def save_checkpoint(path: str | os.PathLike[str], state: Mapping[str, Any]) -> None:
+    """``torch.save`` to memory, then an atomic write: a crash mid-save keeps the previous checkpoint.
+
+    Raises:
+        CheckpointError: ``state`` holds something :func:`load_checkpoint` would refuse (nothing is written).
+    """
+    import torch
+
+    buf = io.BytesIO()
+    torch.save(dict(state), buf)
+    check_safe(buf)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def check_safe(f: Any) -> None:
+    """Raise :class:`CheckpointError` if the ``torch.save`` output ``f`` needs more than the safe loader allows."""
+    import torch
+
+    f.seek(0)
+    unsafe = sorted(set(torch.serialization.get_unsafe_globals_in_checkpoint(f)) - _safe_names())
+    f.seek(0)
+    if unsafe:
+        raise CheckpointError(f"a checkpoint may hold only tensors, containers, numbers, strings and NumPy arrays; "
+                              f"this state holds {', '.join(unsafe)}")
+
+
+def load_checkpoint(path: str | os.PathLike[str], *, trust: bool = False) -> dict[str, Any]:
+    """Load a checkpoint written by :func:`save_checkpoint` (safely unless ``trust``; see :func:`torch_load`).
+
+    Raises:
+        CheckpointError: missing, corrupt, not a dlfrontier state dict, or refused by the safe loader.
+    """
+    path = Path(path)
+    state = torch_load(path, trust=trust)
     if not isinstance(state, dict):
         raise CheckpointError(f"checkpoint {path} does not hold a dlfrontier state dict")
     return state
@@ -185,13 +272,14 @@ class RunDir:
             "experiment": experiment, "seed": int(seed), "step": int(step), "metrics_rows": int(metrics_rows),
             "wall_seconds": float(wall_seconds), "user": dict(state)})
 
-    def load_checkpoint(self, experiment: str | None = None) -> Checkpoint:
-        """The checkpoint; ``experiment``: refuse one written by another experiment.
+    def load_checkpoint(self, experiment: str | None = None, *, trust: bool = False) -> Checkpoint:
+        """The checkpoint; ``experiment``: refuse one written by another experiment; ``trust``: see
+        :func:`torch_load`.
 
         Raises:
-            CheckpointError: missing, corrupt, or not a checkpoint of ``experiment``.
+            CheckpointError: missing, corrupt, refused by the safe loader, or not a checkpoint of ``experiment``.
         """
-        raw = load_checkpoint(self.checkpoint_path)
+        raw = load_checkpoint(self.checkpoint_path, trust=trust)
         if "user" not in raw or (experiment is not None and raw.get("experiment") != experiment):
             raise CheckpointError(f"{self.checkpoint_path} is not a checkpoint of {experiment or 'a dlfrontier run'}")
         return Checkpoint(str(raw.get("experiment")), int(raw.get("seed", -1)), int(raw.get("step", 0)),

@@ -100,3 +100,63 @@ def test_nested_configs_take_dotted_and_nested_keys():
         build_config(Outer, {"algo.act": "relux"})
     # a config read back from config.json (nested dicts, lists for tuples) rebuilds the same value
     assert build_config(Outer, asdict(cfg)) == cfg
+
+
+@dataclass
+class Ranged:
+    lr: float = field(default=0.1, metadata={"help": "learning rate", "range": "(0, inf)"})
+    gamma: float = field(default=0.99, metadata={"help": "discount", "range": "(0, 1]"})
+    epochs: int = field(default=1, metadata={"help": "epochs (0: skip)", "range": "[0, inf)"})
+    clip: float | None = field(default=None, metadata={"help": "off when none", "range": "(0, inf)"})
+    widths: tuple[int, ...] = field(default=(4,), metadata={"help": "widths", "range": "[1, inf)"})
+
+
+@dataclass
+class RangedOuter:
+    steps: int = field(default=10, metadata={"help": "steps", "range": "[1, inf)"})
+    algo: Ranged = field(default_factory=Ranged)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("steps", "0", "steps=0: expected a value >= 1"),
+        ("algo.lr", "0", "algo.lr=0.0: expected a value > 0"),
+        ("algo.lr", "-1e-3", "algo.lr=-0.001: expected a value > 0"),
+        ("algo.lr", "nan", "algo.lr=nan: expected a value > 0"),
+        ("algo.gamma", "1.5", "algo.gamma=1.5: expected a value in (0, 1]"),
+        ("algo.gamma", "0", "algo.gamma=0.0: expected a value in (0, 1]"),
+        ("algo.epochs", "-1", "algo.epochs=-1: expected a value >= 0"),
+        ("algo.clip", "0", "algo.clip=0.0: expected a value > 0"),
+        ("algo.widths", "4,0", "algo.widths=(4, 0) (item 0): expected a value >= 1"),
+    ],
+)
+def test_declared_ranges_refuse_values_before_anything_runs(key, value, message):
+    with pytest.raises(ConfigError) as e:
+        build_config(RangedOuter, {key: value})
+    assert str(e.value) == message
+
+
+def test_declared_ranges_accept_their_bounds_and_none():
+    cfg = build_config(RangedOuter, {"steps": "1", "algo.gamma": "1", "algo.epochs": "0", "algo.clip": "none",
+                                     "algo.lr": "1e-9"})
+    assert cfg.steps == 1 and cfg.algo.gamma == 1.0 and cfg.algo.epochs == 0 and cfg.algo.clip is None
+
+
+def test_a_saved_config_out_of_range_is_refused_too():
+    """``load_run`` rebuilds config.json through build_config: an edited file cannot smuggle a bad value in."""
+    with pytest.raises(ConfigError, match=r"algo\.gamma=2\.0: expected a value in \(0, 1\]"):
+        build_config(RangedOuter, {"algo": {"gamma": 2.0}})
+
+
+def test_range_declarations_are_checked():
+    from dlfrontier.ranges import parse_range
+
+    assert str(parse_range("[0, 1)")) == "in [0, 1)" and str(parse_range("(-inf, 0]")) == "<= 0"
+    for bad in ("0..1", "[1, 0]", "(0, 1", "[a, 1]"):
+        with pytest.raises(ValueError, match="range"):
+            parse_range(bad)
+
+
+def test_big_integers_are_exact():
+    assert make(steps="12345678901234567891").steps == 12345678901234567891

@@ -4,6 +4,7 @@ A newly registered experiment is checked here without anyone remembering to add 
 """
 
 import ast
+import re
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 from dlfrontier.experiments import EXPERIMENTS
 from dlfrontier.experiments.base import MARGIN, Anchor, Baseline, Budget, Expect, Experiment, criteria_problems
 from dlfrontier.experiments.config import config_fields, field_help, plain_string_fields
+from dlfrontier.ranges import field_ranges
 
 NAMES = EXPERIMENTS.names()
 SRC = Path(__file__).resolve().parents[2] / "src" / "dlfrontier"
@@ -47,6 +49,44 @@ def test_string_options_are_literals(name):
     for key, tp in config_fields(e.config).items():
         for arg in typing.get_args(tp):
             assert arg is not str, key
+
+
+# settings people get wrong: each numeric field named like these must declare its allowed values
+MUST_DECLARE_RANGE = re.compile(r"learning_rate|(^|_)lr$|gamma|n_envs|batch_size|batch_images|total_steps|epochs|"
+                                r"eval_every|eval_episodes|buffer_size|clip_range|_images$|threads")
+
+
+def _numeric(tp) -> bool:
+    members = typing.get_args(tp) if typing.get_args(tp) and typing.get_origin(tp) is not typing.Literal else (tp,)
+    return any(m in (int, float) for m in members) and bool not in members
+
+
+def _undeclared_ranges(config: type) -> list[str]:
+    ranges = field_ranges(config)
+    return [key for key, tp in config_fields(config).items()
+            if _numeric(tp) and MUST_DECLARE_RANGE.search(key.rsplit(".", 1)[-1]) and key not in ranges]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_key_numeric_settings_declare_their_range(name):
+    """`--set algo.learning_rate=-1` or `epochs=0` is refused before a run folder exists, for every experiment."""
+    missing = _undeclared_ranges(EXPERIMENTS.get(name).config)
+    assert missing == [], f"declare metadata={{'range': ...}} on {missing} (see dlfrontier.ranges)"
+
+
+def test_an_undeclared_range_is_caught():
+    @dataclass
+    class Algo:
+        learning_rate: float = field(default=0.1, metadata={"help": "lr"})
+        gamma: float = field(default=0.9, metadata={"help": "discount", "range": "(0, 1]"})
+
+    @dataclass
+    class Run:
+        epochs: int | None = field(default=1, metadata={"help": "epochs"})
+        lr_decay: bool = field(default=False, metadata={"help": "a bool is not numeric"})
+        algo: Algo = field(default_factory=Algo)
+
+    assert _undeclared_ranges(Run) == ["epochs", "algo.learning_rate"]
 
 
 @dataclass

@@ -15,7 +15,8 @@ from dlfrontier.runtime import RunContext
 @dataclass
 class ToyConfig:
     steps: int = field(default=60, metadata={"help": "SGD steps"})
-    lr: float = field(default=0.05, metadata={"help": "learning rate"})
+    lr: float = field(default=0.05, metadata={"help": "learning rate (0: no learning, for a failing run)",
+                                              "range": "[0, inf)"})
     checkpoint_every: int = field(default=10, metadata={"help": "steps between checkpoints"})
     mode: Literal["fit", "crash"] = field(default="fit", metadata={"help": "crash raises an internal error"})
     widths: tuple[int, ...] = field(default=(4, 2), metadata={"help": "a tuple field"})

@@ -71,10 +71,12 @@ class FashionConfig(TrainConfig):
     """The classifier's training settings plus the test subset and CPU threads."""
 
     test_subset: int | None = field(
-        default=None, metadata={"help": "evaluate on the first N test images only (none: all 10,000)"}
+        default=None, metadata={
+            "help": "evaluate on the first N test images only (none: all 10,000)", "range": "[1, inf)"}
     )
     threads: int | None = field(
-        default=1, metadata={"help": "torch CPU threads during the run (none: leave torch's setting)"}
+        default=1, metadata={
+            "help": "torch CPU threads during the run (none: leave torch's setting)", "range": "[1, inf)"}
     )
 
     def __post_init__(self) -> None:

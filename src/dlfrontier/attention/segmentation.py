@@ -34,18 +34,24 @@ NUM_LABELS = len(LABELS)
 class ContextSegConfig:
     """Data, network width and training schedule of a context-seg run."""
 
-    train_images: int = field(default=3200, metadata={"help": "training images (generated from the run's seed)"})
-    test_images: int = field(default=500, metadata={"help": "test images (a fixed seed, the same for every run)"})
-    image_size: int = field(default=32, metadata={"help": "image side in pixels (even)"})
-    key_size: int = field(default=5, metadata={"help": "side of the coloured key square in pixels"})
-    width: int = field(default=16, metadata={"help": "channels of the FCN and of the context module"})
-    epochs: int = field(default=12, metadata={"help": "passes over the training set"})
-    batch_size: int = field(default=32, metadata={"help": "mini-batch size"})
-    lr: float = field(default=1e-2, metadata={"help": "AdamW learning rate (cosine schedule to 0)"})
-    weight_decay: float = field(default=1e-4, metadata={"help": "AdamW weight decay"})
-    log_every: int = field(default=50, metadata={"help": "log train/loss every N iterations"})
+    train_images: int = field(default=3200, metadata={
+        "help": "training images (generated from the run's seed)", "range": "[1, inf)"})
+    test_images: int = field(default=500, metadata={
+        "help": "test images (a fixed seed, the same for every run)", "range": "[1, inf)"})
+    image_size: int = field(default=32, metadata={"help": "image side in pixels (even)", "range": "[1, inf)"})
+    key_size: int = field(default=5, metadata={
+        "help": "side of the coloured key square in pixels", "range": "[1, inf)"})
+    width: int = field(default=16, metadata={
+        "help": "channels of the FCN and of the context module", "range": "[1, inf)"})
+    epochs: int = field(default=12, metadata={"help": "passes over the training set", "range": "[1, inf)"})
+    batch_size: int = field(default=32, metadata={"help": "mini-batch size", "range": "[1, inf)"})
+    lr: float = field(default=1e-2, metadata={
+        "help": "AdamW learning rate (cosine schedule to 0)", "range": "(0, inf)"})
+    weight_decay: float = field(default=1e-4, metadata={"help": "AdamW weight decay", "range": "[0, inf)"})
+    log_every: int = field(default=50, metadata={"help": "log train/loss every N iterations", "range": "[1, inf)"})
     threads: int | None = field(
-        default=1, metadata={"help": "torch CPU threads during the run (none: leave torch's setting)"}
+        default=1, metadata={
+            "help": "torch CPU threads during the run (none: leave torch's setting)", "range": "[1, inf)"}
     )
 
 

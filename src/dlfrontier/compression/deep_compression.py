@@ -56,34 +56,46 @@ PAPER: dict[str, dict[str, Any]] = {
 class CompressionConfig(MnistCompressionConfig):
     """Baseline training (the inherited fields) plus the compression schedule."""
 
-    prune_rounds: int = field(default=3, metadata={"help": "prune-retrain rounds (densities shrink geometrically)"})
-    retrain_epochs: int = field(default=2, metadata={"help": "retraining epochs after each pruning round"})
-    retrain_lr: float = field(default=1e-3, metadata={"help": "learning rate of the retraining after pruning"})
-    share_epochs: int = field(default=1, metadata={"help": "fine-tuning epochs of the shared weights"})
-    share_lr: float = field(default=1e-4, metadata={"help": "learning rate of the shared-weight fine-tuning"})
+    prune_rounds: int = field(default=3, metadata={
+        "help": "prune-retrain rounds (densities shrink geometrically)", "range": "[1, inf)"})
+    retrain_epochs: int = field(default=2, metadata={
+        "help": "retraining epochs after each pruning round", "range": "[0, inf)"})
+    retrain_lr: float = field(default=1e-3, metadata={
+        "help": "learning rate of the retraining after pruning", "range": "(0, inf)"})
+    share_epochs: int = field(default=1, metadata={
+        "help": "fine-tuning epochs of the shared weights", "range": "[0, inf)"})
+    share_lr: float = field(default=1e-4, metadata={
+        "help": "learning rate of the shared-weight fine-tuning", "range": "(0, inf)"})
     index_bits: int | None = field(
-        default=None, metadata={"help": "relative index width in bits (none: chosen per layer, smallest file)"}
+        default=None, metadata={
+            "help": "relative index width in bits (none: chosen per layer, smallest file)", "range": "[1, 16]"}
     )
-    tolerance: float = field(default=0.003, metadata={"help": "allowed test-accuracy drop (fraction) vs baseline"})
+    tolerance: float = field(default=0.003, metadata={
+        "help": "allowed test-accuracy drop (fraction) vs baseline", "range": "[0, 1]"})
     curve_bits: tuple[int, ...] = field(
-        default=(1, 2, 3, 4, 5, 6, 8), metadata={"help": "bit widths of the sharing sweep (accuracy-vs-size curve)"}
+        default=(1, 2, 3, 4, 5, 6, 8), metadata={
+            "help": "bit widths of the sharing sweep (accuracy-vs-size curve)", "range": "[1, 16]"}
     )
 
 
 @dataclass
 class LeNet300CompressionConfig(CompressionConfig):
     densities: tuple[float, ...] = field(
-        default=(0.08, 0.09, 0.26), metadata={"help": "final fraction of weights kept per layer (fc1, fc2, fc3)"}
+        default=(0.08, 0.09, 0.26), metadata={
+            "help": "final fraction of weights kept per layer (fc1, fc2, fc3)", "range": "(0, 1]"}
     )
-    bits: tuple[int, ...] = field(default=(5, 5, 5), metadata={"help": "weight-sharing bits per layer"})
+    bits: tuple[int, ...] = field(default=(5, 5, 5), metadata={
+        "help": "weight-sharing bits per layer", "range": "[1, 16]"})
 
 
 @dataclass
 class LeNet5CompressionConfig(CompressionConfig):
     densities: tuple[float, ...] = field(
-        default=(0.66, 0.12, 0.08, 0.19), metadata={"help": "final fraction kept per layer (conv1, conv2, fc1, fc2)"}
+        default=(0.66, 0.12, 0.08, 0.19), metadata={
+            "help": "final fraction kept per layer (conv1, conv2, fc1, fc2)", "range": "(0, 1]"}
     )
-    bits: tuple[int, ...] = field(default=(6, 6, 5, 5), metadata={"help": "weight-sharing bits per layer"})
+    bits: tuple[int, ...] = field(default=(6, 6, 5, 5), metadata={
+        "help": "weight-sharing bits per layer", "range": "[1, 16]"})
 
 
 Config = LeNet300CompressionConfig | LeNet5CompressionConfig

@@ -24,6 +24,7 @@ Layout (little-endian)::
 
 from __future__ import annotations
 
+import math
 import os
 import struct
 import zlib
@@ -66,6 +67,9 @@ DENSE, SPARSE, SHARED, BINARY = 0, 1, 2, 3
 ENCODINGS = {DENSE: "dense", SPARSE: "sparse", SHARED: "shared", BINARY: "binary"}
 FIXED, HUFFMAN = 0, 1
 AUTO_INDEX_BITS = range(1, 13)
+# The most weights one file may hold (all tensors together; 1 GiB as float32, VGG-16 has 138M): a sparse tensor's
+# size is not bounded by the file's, so a damaged or crafted shape could otherwise claim terabytes.
+MAX_WEIGHTS = 1 << 28
 
 # Architectures :func:`decompress` can rebuild from the name stored in the file (else pass ``model=``).
 ARCHITECTURES: Registry[Callable[[], nn.Module]] = Registry("architecture")
@@ -300,12 +304,16 @@ def read_tensors(data: bytes) -> tuple[str, list[tuple[TensorInfo, torch.Tensor]
     arch = r.string()
     (count,) = r.unpack("<H")
     out = []
+    total = 0
     for _ in range(count):
         start = r.pos
         name = r.string()
         enc, ndim = r.unpack("<BB")
         shape = tuple(int(d) for d in r.unpack(f"<{ndim}I"))
-        numel = int(np.prod(shape)) if shape else 1
+        numel = math.prod(shape)  # exact: np.prod of uint32 dims can overflow
+        total += numel
+        if total > MAX_WEIGHTS:
+            raise DataError(f"{name}: shape {shape} takes the file over {MAX_WEIGHTS:,} weights; the file is corrupt")
         info: dict[str, Any] = {}
         if enc == DENSE:
             flat = r.f32(numel)

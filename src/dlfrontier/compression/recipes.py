@@ -42,9 +42,11 @@ class MnistCompressionConfig(TrainConfig):
     """Baseline training (the inherited fields) plus what every compression run has: threads, test subset."""
 
     threads: int | None = field(default=1, metadata={"help": "torch intra-op threads during the run (none: torch's "
-                                                               "setting); 1 avoids oversubscribing shared CPUs"})
+                                                               "setting); 1 avoids oversubscribing shared CPUs",
+                                                       "range": "[1, inf)"})
     test_subset: int | None = field(
-        default=None, metadata={"help": "evaluate on the first N test images only (none: all 10,000)"}
+        default=None, metadata={
+            "help": "evaluate on the first N test images only (none: all 10,000)", "range": "[1, inf)"}
     )
 
     def __post_init__(self) -> None:
@@ -79,10 +81,13 @@ def ratio_at_tol(ratio: float, drop: float, tolerance: float) -> float:
 class BinaryConfig(MnistCompressionConfig):
     """Baseline training plus the binary-weight training."""
 
-    binary_epochs: int = field(default=2, metadata={"help": "training epochs with binary weights (from the baseline)"})
-    binary_lr: float = field(default=1e-3, metadata={"help": "learning rate of the binary-weight training"})
+    binary_epochs: int = field(default=2, metadata={
+        "help": "training epochs with binary weights (from the baseline)", "range": "[0, inf)"})
+    binary_lr: float = field(default=1e-3, metadata={
+        "help": "learning rate of the binary-weight training", "range": "(0, inf)"})
     per: Granularity = field(default="filter", metadata={"help": "scale granularity: filter or layer"})
-    tolerance: float = field(default=0.005, metadata={"help": "allowed test-accuracy drop (fraction) vs baseline"})
+    tolerance: float = field(default=0.005, metadata={
+        "help": "allowed test-accuracy drop (fraction) vs baseline", "range": "[0, 1]"})
 
 
 def train_binary(ctx: RunContext, cfg: BinaryConfig, make_model: Callable[[], nn.Module],
@@ -144,11 +149,16 @@ def _train_binary(ctx: RunContext, cfg: BinaryConfig, make_model: Callable[[], n
 class Int8Config(MnistCompressionConfig):
     """Baseline training plus int8 calibration and quantization-aware training."""
 
-    calibration_images: int = field(default=2000, metadata={"help": "training images used to calibrate PTQ"})
-    qat_epochs: int = field(default=1, metadata={"help": "quantization-aware training epochs (from the baseline)"})
-    qat_lr: float = field(default=1e-4, metadata={"help": "learning rate of quantization-aware training"})
-    tolerance: float = field(default=0.003, metadata={"help": "allowed test-accuracy drop (fraction) vs baseline"})
-    latency_repeats: int = field(default=30, metadata={"help": "timed forward passes per latency measurement"})
+    calibration_images: int = field(default=2000, metadata={
+        "help": "training images used to calibrate PTQ", "range": "[1, inf)"})
+    qat_epochs: int = field(default=1, metadata={
+        "help": "quantization-aware training epochs (from the baseline)", "range": "[0, inf)"})
+    qat_lr: float = field(default=1e-4, metadata={
+        "help": "learning rate of quantization-aware training", "range": "(0, inf)"})
+    tolerance: float = field(default=0.003, metadata={
+        "help": "allowed test-accuracy drop (fraction) vs baseline", "range": "[0, 1]"})
+    latency_repeats: int = field(default=30, metadata={
+        "help": "timed forward passes per latency measurement", "range": "[1, inf)"})
 
 
 def train_int8(ctx: RunContext, cfg: Int8Config, make_model: Callable[[], nn.Module],

@@ -37,10 +37,13 @@ from dlfrontier.runtime import RunContext
 class AtariRun:
     """The run settings of the Atari experiments; each subclass adds its algorithm's config as ``algo``."""
 
-    total_steps: int = field(default=150_000, metadata={"help": "agent steps to train (ALE: 4 frames each)"})
-    eval_every: int = field(default=25_000, metadata={"help": "agent steps between evaluations (and checkpoints)"})
-    eval_episodes: int = field(default=10, metadata={"help": "evaluation games"})
-    eval_epsilon: float = field(default=0.05, metadata={"help": "epsilon of evaluation games (0 = greedy)"})
+    total_steps: int = field(default=150_000, metadata={
+        "help": "agent steps to train (ALE: 4 frames each)", "range": "[1, inf)"})
+    eval_every: int = field(default=25_000, metadata={
+        "help": "agent steps between evaluations (and checkpoints)", "range": "[1, inf)"})
+    eval_episodes: int = field(default=10, metadata={"help": "evaluation games", "range": "[1, inf)"})
+    eval_epsilon: float = field(default=0.05, metadata={
+        "help": "epsilon of evaluation games (0 = greedy)", "range": "[0, 1]"})
     eval_deterministic: bool = field(default=True, metadata={
         "help": "evaluate the most likely action (False: sample the policy, rl-zoo's default for Atari PPO)"})
     checkpoint_buffer: bool = field(default=True, metadata={
@@ -55,7 +58,8 @@ class AtariDQNRun(AtariRun):
 @dataclass
 class AtariPPORun(AtariRun):
     algo: PPOConfig = field(default_factory=PPOConfig, metadata={"help": "the PPO options"})
-    eval_epsilon: float = field(default=0.0, metadata={"help": "epsilon of evaluation games (0 = greedy)"})
+    eval_epsilon: float = field(default=0.0, metadata={
+        "help": "epsilon of evaluation games (0 = greedy)", "range": "[0, 1]"})
     eval_deterministic: bool = field(default=False, metadata={
         "help": "evaluate the most likely action (False: sample the policy, rl-zoo's default for Atari PPO)"})
     checkpoint_buffer: bool = field(default=False, metadata={"help": "unused by PPO (no replay buffer)"})

@@ -67,10 +67,13 @@ class BusinessRun:
     """PPO's settings (``algo``) and the run and comparison settings shared by the business experiments."""
 
     algo: PPOConfig = field(default_factory=PPOConfig, metadata={"help": "PPO's settings"})
-    total_steps: int = field(default=100_000, metadata={"help": "PPO environment steps"})
-    eval_every: int = field(default=10_000, metadata={"help": "steps between evaluation points and checkpoints"})
-    fit_episodes: int = field(default=20, metadata={"help": "training scenarios to tune the baselines on"})
-    eval_episodes: int = field(default=30, metadata={"help": "held-out scenarios every policy is evaluated on"})
+    total_steps: int = field(default=100_000, metadata={"help": "PPO environment steps", "range": "[1, inf)"})
+    eval_every: int = field(default=10_000, metadata={
+        "help": "steps between evaluation points and checkpoints", "range": "[1, inf)"})
+    fit_episodes: int = field(default=20, metadata={
+        "help": "training scenarios to tune the baselines on", "range": "[1, inf)"})
+    eval_episodes: int = field(default=30, metadata={
+        "help": "held-out scenarios every policy is evaluated on", "range": "[1, inf)"})
 
 
 @dataclass
@@ -80,7 +83,7 @@ class InventoryRun(BusinessRun):
 
 @dataclass
 class PortfolioRun(BusinessRun):
-    cost: float = field(default=0.001, metadata={"help": "proportional transaction cost"})
+    cost: float = field(default=0.001, metadata={"help": "proportional transaction cost", "range": "[0, inf)"})
     summary_features: bool = field(
         default=True, metadata={"help": "the agent sees the window's statistics and weights, not the raw returns"})
     action_mode: Literal["templates", "weights"] = field(
@@ -91,7 +94,7 @@ class PortfolioRun(BusinessRun):
 
 @dataclass
 class DispatchRun(BusinessRun):
-    n_drivers: int = field(default=10, metadata={"help": "fleet size"})
+    n_drivers: int = field(default=10, metadata={"help": "fleet size", "range": "[1, inf)"})
     action_mode: Literal["templates", "policy"] = field(
         default="templates",
         metadata={"help": "PPO's action: 'templates' (one of 7 dispatch rules, categorical policy) or 'policy' "

@@ -4,7 +4,9 @@ A config is a dataclass whose fields have defaults and a ``metadata={"help": ...
 itself a dataclass nests (the RL experiments hold their algorithm's config as ``algo``); its fields are
 addressed with dots: ``--set algo.learning_rate=1e-3``. Values are converted to the field's type: ``int``,
 ``float``, ``bool``, ``Literal[...]`` (a string option: anything else is rejected), tuples, and ``X | None``
-(``none`` turns an option off).
+(``none`` turns an option off). A numeric field declares its allowed values beside its help text,
+``metadata={"help": ..., "range": "(0, 1]"}`` (see :mod:`dlfrontier.ranges`); :func:`build_config` refuses a
+value outside it with one line naming the key, the value and the range.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from dlfrontier.errors import ConfigError
+from dlfrontier.ranges import check_ranges, check_values
 
 
 def _hints(config: type) -> dict[str, Any]:
@@ -118,8 +121,13 @@ def convert(tp: Any, raw: Any, key: str) -> Any:
             raise ConfigError(f"{key}={raw!r}: expected int")
         if isinstance(raw, int):
             return raw
+        text = str(raw).replace("_", "")
         try:
-            f = float(str(raw).replace("_", ""))
+            return int(text)  # exact, however large; "1e3" goes through float below
+        except ValueError:
+            pass
+        try:
+            f = float(text)
         except ValueError:
             raise ConfigError(f"{key}={raw!r}: expected int") from None
         if not f.is_integer():
@@ -130,7 +138,7 @@ def convert(tp: Any, raw: Any, key: str) -> Any:
             raise ConfigError(f"{key}={raw!r}: expected float")
         try:
             return float(raw)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise ConfigError(f"{key}={raw!r}: expected float") from None
     if tp is str:
         return str(raw)
@@ -154,10 +162,14 @@ def build_config(config: type, values: Mapping[str, Any], *, what: str = "config
     """An instance of ``config`` with ``values`` (dotted or nested keys, strings or typed values) applied.
 
     Raises:
-        ConfigError: an unknown key, a value of the wrong type, or a value the config's ``__post_init__`` refuses.
+        ConfigError: an unknown key, a value of the wrong type or outside its field's declared ``range``, or a
+            value the config's ``__post_init__`` refuses.
     """
     flat = parse_values(config, values, what=what)
-    return _build(config, flat, "")
+    check_values(config, flat)  # before __post_init__ sees a value it would choke on
+    cfg = _build(config, flat, "")
+    check_ranges(cfg)  # the defaults and anything __post_init__ derived
+    return cfg
 
 
 def _build(config: type, flat: Mapping[str, Any], prefix: str) -> Any:

@@ -13,6 +13,7 @@ from dlfrontier.experiments.runner import RunPlan, execute
 from dlfrontier.runtime import Progress
 
 EXECUTORS = ("local", "process", "ray")
+MAX_SEEDS = 1000  # one --seeds list; a typo like 0-99999999999 is refused instead of expanded
 
 
 @dataclass(frozen=True)
@@ -70,13 +71,19 @@ def parse_seeds(text: str) -> list[int]:
                 a, b = int(lo), int(hi)
                 if b < a:
                     raise ValueError
+                if b - a + 1 + len(seeds) > MAX_SEEDS:
+                    raise ConfigError(f"--seeds {text!r}: more than {MAX_SEEDS} seeds")
                 seeds.extend(range(a, b + 1))
             else:
                 seeds.append(int(part))
-    except ValueError:
+            if len(seeds) > MAX_SEEDS:
+                raise ConfigError(f"--seeds {text!r}: more than {MAX_SEEDS} seeds")
+    except ValueError as e:
+        if isinstance(e, ConfigError):
+            raise
         raise ConfigError(f"--seeds {text!r}: expected a list like 0,1,2 or a range like 0-4") from None
-    if not seeds or any(s < 0 for s in seeds):
-        raise ConfigError(f"--seeds {text!r}: expected non-negative seeds like 0,1,2 or 0-4")
+    if not seeds or any(not 0 <= s < 2**32 for s in seeds):
+        raise ConfigError(f"--seeds {text!r}: expected seeds from 0 to 2^32-1, like 0,1,2 or 0-4")
     return list(dict.fromkeys(seeds))
 
 

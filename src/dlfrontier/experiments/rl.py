@@ -48,9 +48,10 @@ CARTPOLE_UNTRAINED = Baseline(210.5, "untrained policy (the step-0 evaluation: d
 class RLRun:
     """The run settings of every classic-control experiment; each subclass adds its algorithm's config as ``algo``."""
 
-    total_steps: int = field(default=50_000, metadata={"help": "environment steps to train"})
-    eval_every: int = field(default=5_000, metadata={"help": "env steps between evaluations (and checkpoints)"})
-    eval_episodes: int = field(default=10, metadata={"help": "deterministic evaluation episodes"})
+    total_steps: int = field(default=50_000, metadata={"help": "environment steps to train", "range": "[1, inf)"})
+    eval_every: int = field(default=5_000, metadata={
+        "help": "env steps between evaluations (and checkpoints)", "range": "[1, inf)"})
+    eval_episodes: int = field(default=10, metadata={"help": "deterministic evaluation episodes", "range": "[1, inf)"})
 
 
 @dataclass

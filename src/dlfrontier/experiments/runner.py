@@ -57,6 +57,7 @@ class RunPlan:
     run_dir: Path | None = None
     checkpoint: Checkpoint | None = None
     done_summary: dict[str, Any] | None = None
+    trust_checkpoint: bool = False
 
     @property
     def experiment(self) -> Experiment:
@@ -68,8 +69,12 @@ class RunPlan:
 
 
 def plan_run(name: str, seed: int, *, budget: str = "quick", device: str = "auto",
-             overrides: Mapping[str, str] | None = None, out: str | Path = "runs", resume: bool = False) -> RunPlan:
+             overrides: Mapping[str, str] | None = None, out: str | Path = "runs", resume: bool = False,
+             trust_checkpoint: bool = False) -> RunPlan:
     """Validate a run without writing.
+
+    ``trust_checkpoint``: on ``--resume``, unpickle a checkpoint that holds more than tensors, numbers and arrays
+    (``weights_only=False``; only for checkpoints from someone you trust). Without it such a file is refused.
 
     Raises:
         DLFrontierError: unknown name, bad config, missing data files, no CUDA, a resume whose settings differ,
@@ -83,7 +88,7 @@ def plan_run(name: str, seed: int, *, budget: str = "quick", device: str = "auto
         for dataset in exp.datasets(cfg):
             require_idx_dataset(dataset)
     resolve_device(device)
-    plan = RunPlan(name, int(seed), budget, cfg, device, str(out), resume)
+    plan = RunPlan(name, int(seed), budget, cfg, device, str(out), resume, trust_checkpoint=trust_checkpoint)
     if resume:
         _plan_resume(plan)
     return plan
@@ -103,7 +108,7 @@ def _plan_resume(plan: RunPlan) -> None:
         raise ConfigError(f"--resume: {found.path} was started with another budget or config; "
                           "repeat its settings or run without --resume")
     if found.checkpoint_path.exists():
-        plan.checkpoint = found.load_checkpoint(plan.name)
+        plan.checkpoint = found.load_checkpoint(plan.name, trust=plan.trust_checkpoint)
 
 
 def run_one(name: str, seed: int, *, budget: str = "quick", device: str = "auto",
@@ -215,8 +220,10 @@ class LoadedRun:
     state: dict[str, Any]
 
 
-def load_run(run_dir: str | Path) -> LoadedRun:
+def load_run(run_dir: str | Path, *, trust_checkpoint: bool = False) -> LoadedRun:
     """Read a run folder (its config rebuilt as the experiment's config class, its checkpoint's state).
+
+    The checkpoint is loaded safely (tensors, numbers, arrays) unless ``trust_checkpoint`` (see :func:`plan_run`).
 
     Raises:
         DLFrontierError: not a run folder, an unknown experiment, a config this version cannot read, a corrupt or
@@ -227,7 +234,7 @@ def load_run(run_dir: str | Path) -> LoadedRun:
     name = str(saved.get("experiment"))
     exp = EXPERIMENTS.get(name)
     cfg = build_config(exp.config, saved.get("config", {}), what=f"{run.path / tracking.CONFIG}")
-    ckpt = run.load_checkpoint(name)
+    ckpt = run.load_checkpoint(name, trust=trust_checkpoint)
     return LoadedRun(run.path, name, int(saved.get("seed", 0)), str(saved.get("budget", "quick")), cfg, ckpt.step,
                      ckpt.state)
 

@@ -24,20 +24,20 @@ def to_float(images: torch.Tensor, mean: float = MNIST_MEAN, std: float = MNIST_
 class TrainConfig:
     """Settings of :func:`fit_classifier` (also the config of the LeNet experiments)."""
 
-    epochs: int = field(default=4, metadata={"help": "passes over the training set"})
-    batch_size: int = field(default=64, metadata={"help": "mini-batch size"})
+    epochs: int = field(default=4, metadata={"help": "passes over the training set", "range": "[1, inf)"})
+    batch_size: int = field(default=64, metadata={"help": "mini-batch size", "range": "[1, inf)"})
     optimizer: Literal["adam", "sgd"] = field(default="adam", metadata={"help": "adam or sgd (with momentum)"})
-    lr: float = field(default=1e-3, metadata={"help": "learning rate"})
-    momentum: float = field(default=0.9, metadata={"help": "SGD momentum"})
-    weight_decay: float = field(default=0.0, metadata={"help": "L2 weight decay"})
+    lr: float = field(default=1e-3, metadata={"help": "learning rate", "range": "(0, inf)"})
+    momentum: float = field(default=0.9, metadata={"help": "SGD momentum", "range": "[0, 1]"})
+    weight_decay: float = field(default=0.0, metadata={"help": "L2 weight decay", "range": "[0, inf)"})
     schedule: Literal["constant", "cosine", "inv"] = field(
         default="cosine",
         metadata={"help": "lr schedule: constant, cosine to 0, or Caffe's inv (gamma 1e-4, power 0.75)"},
     )
     train_subset: int | None = field(
-        default=None, metadata={"help": "train on the first N images only (none: all)"}
+        default=None, metadata={"help": "train on the first N images only (none: all)", "range": "[1, inf)"}
     )
-    log_every: int = field(default=100, metadata={"help": "log train/loss every N iterations"})
+    log_every: int = field(default=100, metadata={"help": "log train/loss every N iterations", "range": "[1, inf)"})
 
     def __post_init__(self) -> None:
         if self.train_subset is not None and self.train_subset < 1:

@@ -1,14 +1,21 @@
-"""Read run folders (only their files: runs from other machines work the same)."""
+"""Read run folders (only their files: runs from other machines work the same).
+
+Run folders may come from strangers: a ``summary.json`` is checked field by field before it is used (a malformed
+one is skipped with a reason), names that end up in file names must be plain names, and symbolic links (run
+folders, ``summary.json``, ``metrics.csv``, plots, tables) are never followed.
+"""
 
 from __future__ import annotations
 
 import json
+import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from dlfrontier.stats import bootstrap_ci, iqm
-from dlfrontier.tracking import SUMMARY, read_metrics
+from dlfrontier.tracking import CONFIG, METRICS, SUMMARY, read_metrics, safe_name
 
 
 @dataclass
@@ -35,6 +42,7 @@ class ExperimentResult:
     baseline: dict[str, Any] = field(default_factory=dict)
     criteria: list[dict[str, Any]] = field(default_factory=list)
     runs: list[Run] = field(default_factory=list)
+    ignored: int = 0  # older repeats of a (seed, config) that the newest finished run replaces
 
     @property
     def finished(self) -> list[Run]:
@@ -70,21 +78,156 @@ def _passes(value: float, op: str, threshold: float) -> bool:
     return bool(ops.get(op, operator.ge)(value, threshold))
 
 
-def find_runs(root: str | Path) -> list[Run]:
-    """Every run folder (a folder with a readable summary.json) under ``root``."""
-    runs = []
-    for p in sorted(Path(root).rglob(SUMMARY)):
+@dataclass
+class Skipped:
+    """A folder the report does not use, and why."""
+
+    path: Path
+    problem: str
+
+
+@dataclass
+class Scan:
+    """What :func:`scan_runs` found: the usable runs, the skipped folders, and the older repeats it ignored."""
+
+    runs: list[Run]
+    skipped: list[Skipped]
+    ignored: dict[tuple[str, str], int] = field(default_factory=dict)  # per (experiment, budget)
+
+
+def _kind(v: Any) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}.get(
+        type(v), f"a {type(v).__name__}")
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def summary_problem(s: Any) -> str | None:
+    """What is wrong with a parsed ``summary.json`` (``None``: nothing the report relies on)."""
+    if not isinstance(s, dict):
+        return f"summary.json holds {_kind(s)}, not a JSON object"
+    for key, ok, want in (("experiment", lambda v: isinstance(v, str), "a string"),
+                          ("metrics", lambda v: isinstance(v, dict), "an object")):
+        if key not in s:
+            return f"summary.json has no {key!r}"
+        if not ok(s[key]):
+            return f"{key!r} is {_kind(s[key])}, not {want}"
+    for key, name in (("experiment", s["experiment"]), ("budget", s.get("budget", "quick"))):
+        if not isinstance(name, str):
+            return f"{key!r} is {_kind(name)}, not a string"
         try:
-            s = json.loads(p.read_text())
-        except (OSError, ValueError):
-            continue
-        if isinstance(s, dict) and "experiment" in s and "metrics" in s:
-            runs.append(Run(p.parent, s))
-    return runs
+            safe_name(name)
+        except ValueError:
+            return f"{key} {name!r} is not a plain name (letters, digits, '-', '_', '.')"
+    if "seed" in s and (not isinstance(s["seed"], int) or isinstance(s["seed"], bool)):
+        return f"'seed' is {_kind(s['seed'])} ({s['seed']!r}), not an integer"
+    for key, want in (("status", str), ("curve", (str, type(None))), ("expect", dict), ("anchor", dict),
+                      ("baseline", (dict, type(None))), ("criteria", list)):
+        if key in s and not isinstance(s[key], want):
+            return f"{key!r} is {_kind(s[key])}"
+    for k, v in s["metrics"].items():
+        if not _is_number(v):
+            return f"metric {k!r} is {_kind(v)}, not a number"
+    e = s.get("expect", {})
+    if "metric" in e and not isinstance(e["metric"], str):
+        return f"expect.metric is {_kind(e['metric'])}, not a string"
+    if "op" in e and e["op"] not in (">=", ">", "<=", "<"):
+        return f"expect.op {e['op']!r} is not one of >=, >, <=, <"
+    for where, d, key in (("expect", e, "threshold"), ("summary", s, "wall_seconds")):
+        if key in d and not _is_number(d[key]):
+            return f"{where}.{key} is {_kind(d[key])}, not a number"
+    for where, d in (("anchor", s.get("anchor", {})), ("baseline", s.get("baseline") or {})):
+        if d.get("value") is not None and not _is_number(d["value"]):
+            return f"{where}.value is {_kind(d['value'])}, not a number"
+    for i, c in enumerate(s.get("criteria", [])):
+        if not isinstance(c, dict):
+            return f"criteria[{i}] is {_kind(c)}, not an object"
+        for key in ("threshold", "margin"):
+            if key in c and not _is_number(c[key]):
+                return f"criteria[{i}].{key} is {_kind(c[key])}, not a number"
+    return None
 
 
-def group_runs(runs: list[Run]) -> list[ExperimentResult]:
-    """Runs grouped by (experiment, budget), in name order."""
+def _read_summary(path: Path) -> tuple[dict[str, Any] | None, str | None]:
+    if path.is_symlink():
+        return None, "summary.json is a symbolic link (not followed)"
+    try:
+        s = json.loads(path.read_text())
+    except OSError as e:
+        return None, f"summary.json is not readable ({e.strerror or type(e).__name__})"
+    except ValueError as e:
+        return None, f"summary.json is not valid JSON ({e})"
+    problem = summary_problem(s)
+    return (None, problem) if problem else (s, None)
+
+
+def scan_runs(root: str | Path) -> Scan:
+    """Every run folder (a folder with a ``summary.json``) under ``root``, without following symbolic links;
+    malformed ones are listed in :attr:`Scan.skipped`; of repeats, :func:`latest` keeps the newest finished one."""
+    runs, skipped = [], []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        here = Path(dirpath)
+        for d in dirnames:
+            if (here / d).is_symlink():
+                skipped.append(Skipped(here / d, "a symbolic link to a folder (not followed)"))
+        if SUMMARY in filenames:
+            s, problem = _read_summary(here / SUMMARY)
+            if s is None:
+                skipped.append(Skipped(here, str(problem)))
+            else:
+                runs.append(Run(here, s))
+    runs.sort(key=lambda r: str(r.path))
+    skipped.sort(key=lambda k: str(k.path))
+    kept, ignored = latest(runs)
+    return Scan(kept, skipped, ignored)
+
+
+def find_runs(root: str | Path) -> list[Run]:
+    """The usable run folders under ``root`` (see :func:`scan_runs`)."""
+    return scan_runs(root).runs
+
+
+def _config_key(run: Run) -> str:
+    path = run.path / CONFIG
+    if path.is_symlink() or not path.is_file():
+        return ""
+    try:
+        saved = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return ""
+    return json.dumps(saved.get("config") if isinstance(saved, dict) else saved, sort_keys=True)
+
+
+def _age(run: Run) -> tuple[str, str]:
+    """Sorts runs oldest first: the UTC time in the folder name ``<seed>-<time>``, then the path."""
+    name = run.path.name
+    return (name.split("-", 1)[1] if "-" in name else name, str(run.path))
+
+
+def latest(runs: list[Run]) -> tuple[list[Run], dict[tuple[str, str], int]]:
+    """Of the runs of one (experiment, budget, seed, config), the newest finished one (or the newest, if none
+    finished); returns the kept runs and, per (experiment, budget), how many older repeats were ignored."""
+    groups: dict[tuple[str, str, int, str], list[Run]] = {}
+    for r in runs:
+        s = r.summary
+        key = (s["experiment"], s.get("budget", "quick"), int(s.get("seed", 0)), _config_key(r))
+        groups.setdefault(key, []).append(r)
+    kept, ignored = [], {}
+    for key, group in groups.items():
+        group.sort(key=_age)
+        done = [r for r in group if r.summary.get("status") == "done"]
+        kept.append((done or group)[-1])
+        if len(group) > 1:
+            ignored[key[:2]] = ignored.get(key[:2], 0) + len(group) - 1
+    kept.sort(key=lambda r: str(r.path))
+    return kept, ignored
+
+
+def group_runs(runs: list[Run], ignored: dict[tuple[str, str], int] | None = None) -> list[ExperimentResult]:
+    """Runs grouped by (experiment, budget), in name order (``ignored``: older repeats per group, from
+    :func:`latest`)."""
     out: dict[tuple[str, str], ExperimentResult] = {}
     for r in runs:
         s = r.summary
@@ -101,6 +244,9 @@ def group_runs(runs: list[Run]) -> list[ExperimentResult]:
                 criteria=criteria[1:],  # the first is the primary one, shown as the verdict
             )
         out[key].runs.append(r)
+    for key, n in (ignored or {}).items():
+        if key in out:
+            out[key].ignored = n
     return [out[k] for k in sorted(out)]
 
 
@@ -111,22 +257,35 @@ def extras(result: ExperimentResult) -> tuple[list[dict[str, Any]], dict[str, by
         return [], {}
     run = done[0].path
     tables = []
-    for p in sorted((run / "tables").glob("*.json")):
+    folder = run / "tables"
+    for p in sorted(folder.glob("*.json")) if folder.is_dir() and not folder.is_symlink() else []:
+        if p.is_symlink() or not p.is_file():
+            continue
         try:
             t = json.loads(p.read_text())
         except (OSError, ValueError):
             continue
         if isinstance(t, dict) and isinstance(t.get("columns"), list) and isinstance(t.get("rows"), list):
-            tables.append({"title": str(t.get("title", p.stem)), "columns": t["columns"], "rows": t["rows"]})
-    plots = {p.stem: p.read_bytes() for p in sorted(run.glob("*.png"))}
+            rows = [r for r in t["rows"] if isinstance(r, list)]
+            tables.append({"title": str(t.get("title", p.stem)), "columns": t["columns"], "rows": rows})
+    plots = {p.stem: p.read_bytes() for p in sorted(run.glob("*.png"))
+             if not p.is_symlink() and p.is_file() and _PLAIN.fullmatch(p.stem)}
     return tables, plots
+
+
+_PLAIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+def _metrics(run: Run) -> dict[str, list[tuple[int, float]]]:
+    """The run's ``metrics.csv`` (nothing if it is a symbolic link)."""
+    return {} if (run.path / METRICS).is_symlink() else read_metrics(run.path)
 
 
 def curves(result: ExperimentResult, key: str) -> list[tuple[int, list[tuple[int, float]]]]:
     """``[(seed, [(step, value), ...]), ...]`` of metric ``key`` for each run of ``result``."""
     out = []
     for r in result.runs:
-        points = read_metrics(r.path).get(key, [])
+        points = _metrics(r).get(key, [])
         if points:
             out.append((int(r.summary.get("seed", 0)), points))
     return out
@@ -136,7 +295,7 @@ def at_step0(result: ExperimentResult) -> list[float]:
     """The primary metric logged at step 0 (the untrained model or policy) by each run that logged one."""
     out = []
     for r in result.runs:
-        points = read_metrics(r.path).get(result.metric, [])
+        points = _metrics(r).get(result.metric, [])
         if points and points[0][0] == 0:
             out.append(points[0][1])
     return out

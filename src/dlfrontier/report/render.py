@@ -7,11 +7,23 @@ import datetime as _dt
 import html
 import io
 import os
+import re
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from dlfrontier.report.collect import ExperimentResult, at_step0, curves, extras, find_runs, group_runs, judge
+from dlfrontier.errors import DLFrontierError
+from dlfrontier.report.collect import ExperimentResult, Scan, at_step0, curves, extras, group_runs, judge, scan_runs
 from dlfrontier.tracking import atomic_write_bytes, atomic_write_text
+
+_TAG = re.compile(r"<(?=[A-Za-z/!?])")
+
+
+def _md(text: Any) -> str:
+    """``text`` as markdown table-cell text: no raw HTML (a ``<`` that could open a tag becomes ``&lt;``; ``<=``
+    stays readable), no ``|`` that would split the cell, no line break."""
+    return _TAG.sub("&lt;", str(text)).replace("|", "/").replace("\r", " ").replace("\n", " ")
 
 
 def _fmt(v: Any, digits: int = 4) -> str:
@@ -76,13 +88,14 @@ def _row(result: ExperimentResult, others: dict[tuple[str, str], ExperimentResul
     if "passed" in a:
         verdict = ("pass" if a["passed"] else "FAIL") + f" ({a['runs_passed']}/{a['n']} seeds)"
     incomplete = a["n_runs"] - a["n"]
+    repeats = f" ({result.ignored} older repeat{'s' if result.ignored != 1 else ''} ignored)" if result.ignored else ""
     step0 = at_step0(result)
     more = judge(result, others or {})
     return {
         "experiment": result.experiment,
         "budget": result.budget,
         "metric": result.metric,
-        "seeds": f"{a['n']}" + (f" (+{incomplete} unfinished)" if incomplete else ""),
+        "seeds": f"{a['n']}" + (f" (+{incomplete} unfinished)" if incomplete else "") + repeats,
         "mean ± std": f"{_fmt(a.get('mean'))} ± {_fmt(a.get('std'), 2)}" if a["n"] else "–",
         "IQM": _fmt(a.get("iqm")),
         "95% CI (IQM)": f"[{_fmt(ci[0])}, {_fmt(ci[1])}]" if ci else "–",
@@ -105,10 +118,10 @@ def _index(results: list[ExperimentResult]) -> dict[tuple[str, str], ExperimentR
 
 
 def _md_table(t: dict[str, Any]) -> list[str]:
-    cols = [str(c) for c in t["columns"]]
-    out = [f"**{t['title']}**", "", "| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+    cols = [_md(c) for c in t["columns"]]
+    out = [f"**{_md(t['title'])}**", "", "| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
     for row in t["rows"]:
-        out.append("| " + " | ".join(_fmt(c) if isinstance(c, float) else str(c) for c in row) + " |")
+        out.append("| " + " | ".join(_md(_fmt(c) if isinstance(c, float) else c) for c in row) + " |")
     return out + [""]
 
 
@@ -125,6 +138,7 @@ def markdown(
     results: list[ExperimentResult],
     plots: dict[str, str] | None = None,
     tables: dict[str, list[dict[str, Any]]] | None = None,
+    notes: str = "",
 ) -> str:
     lines = [
         "# dlfrontier results",
@@ -135,6 +149,7 @@ def markdown(
         "mean of the runs' own step-0 evaluation where they log one), and whether the IQM meets the budget's",
         "criterion. Other criteria: thresholds judged on every run, and paired comparisons with another",
         "experiment on the same seeds.",
+        *(["", notes] if notes else []),
         "",
         "| " + " | ".join(COLUMNS) + " |",
         "|" + "|".join("---" for _ in COLUMNS) + "|",
@@ -142,16 +157,16 @@ def markdown(
     index = _index(results)
     for r in results:
         row = _row(r, index)
-        lines.append("| " + " | ".join(row[c].replace("|", "/") for c in COLUMNS) + " |")
+        lines.append("| " + " | ".join(_md(row[c]) for c in COLUMNS) + " |")
     if tables and any(tables.values()):
         lines += ["", "## Tables", ""]
         for name, ts in tables.items():
             for t in ts:
-                lines += [f"### {name}", ""] + _md_table(t)
+                lines += [f"### {_md(name)}", ""] + _md_table(t)
     if plots:
         lines += ["", "## Plots", ""]
         for name, rel in plots.items():
-            lines += [f"### {name}", "", f"![{name}]({rel})", ""]
+            lines += [f"### {_md(name)}", "", f"![{_md(name)}]({rel})", ""]
     return "\n".join(lines) + "\n"
 
 
@@ -168,6 +183,7 @@ def html_page(
     images: dict[str, bytes],
     title: str = "dlfrontier report",
     tables: dict[str, list[dict[str, Any]]] | None = None,
+    notes: str = "",
 ) -> str:
     now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     out = [
@@ -175,6 +191,7 @@ def html_page(
         f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>",
         f"<h1>{html.escape(title)}</h1>",
         f"<p>Generated {now} from {sum(len(r.runs) for r in results)} run folder(s). "
+        + (f"{html.escape(notes)} " if notes else "") +
         "IQM: interquartile mean over seeds; CI: 95% percentile bootstrap of the IQM; the verdict applies "
         "the budget's criterion to the IQM.</p>",
         "<table><thead><tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in COLUMNS) + "</tr></thead><tbody>",
@@ -206,29 +223,74 @@ def html_page(
     return "\n".join(out) + "\n"
 
 
+def _notes(scan: Scan) -> str:
+    """The header's account of the folders the report did not use."""
+    out = []
+    if scan.skipped:
+        out.append(f"{len(scan.skipped)} run folder(s) skipped (malformed summary.json or a symbolic link; "
+                   "`dlfrontier report` prints why).")
+    ignored = sum(scan.ignored.values())
+    if ignored:
+        out.append(f"{ignored} older repeat(s) of a seed ignored (the newest finished run of each experiment, "
+                   "budget, seed and config is used).")
+    return " ".join(out)
+
+
+def _warn(line: str) -> None:
+    print(line, file=sys.stderr)
+
+
+def _writable(path: Path, what: str) -> None:
+    if path.is_dir():
+        raise DLFrontierError(f"{what} {path} is a folder; name a file in it, e.g. {path / 'report.html'}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise DLFrontierError(f"cannot write {what} {path}: {e.strerror or type(e).__name__}") from None
+
+
+def _inside(base: Path, name: str) -> Path:
+    path = base / name
+    if Path(os.path.abspath(path)).parent != Path(os.path.abspath(base)):
+        raise DLFrontierError(f"{name!r} cannot name a file in {base}")  # unreachable: names are checked
+    return path
+
+
 def write_report(
     runs_dir: str | os.PathLike[str] = "runs",
     html_path: str | os.PathLike[str] | None = None,
     md_path: str | os.PathLike[str] | None = None,
+    warn: Callable[[str], None] | None = _warn,
 ) -> tuple[Path, Path, list[ExperimentResult]]:
     """Write the HTML report and its markdown twin (plots beside it in ``<md stem>_plots/``).
 
+    Every file written lies in the HTML file's folder, the markdown file's folder or its ``_plots`` folder. Folders
+    with a malformed ``summary.json`` (or symbolic links) are skipped with one ``warn`` line each and counted in
+    the header; of repeated runs of one seed and config the newest finished one is used.
+
     Returns:
         The HTML path, the markdown path and the grouped results.
-    """
-    from dlfrontier.errors import DLFrontierError
 
+    Raises:
+        DLFrontierError: no runs folder or no usable run in it, or an output that cannot be written.
+    """
     runs_dir = Path(runs_dir)
     if not runs_dir.is_dir():
         raise DLFrontierError(
             f"runs folder {runs_dir} does not exist; run an experiment first (dlfrontier run NAME)"
         )
-    runs = find_runs(runs_dir)
-    if not runs:
-        raise DLFrontierError(f"no run folders (summary.json) under {runs_dir}")
-    results = group_runs(runs)
+    scan = scan_runs(runs_dir)
+    for k in scan.skipped:
+        if warn is not None:
+            warn(f"dlfrontier report: warning: skipped {k.path}: {k.problem}")
+    if not scan.runs:
+        raise DLFrontierError(f"no usable run folders (summary.json) under {runs_dir}"
+                              + (f" ({len(scan.skipped)} skipped)" if scan.skipped else ""))
+    results = group_runs(scan.runs, scan.ignored)
     html_path = Path(html_path) if html_path else runs_dir / "report.html"
     md_path = Path(md_path) if md_path else html_path.with_suffix(".md")
+    _writable(html_path, "the report")
+    _writable(md_path, "the markdown report")
     images: dict[str, bytes] = {}
     tables: dict[str, list[dict[str, Any]]] = {}
     for r in results:
@@ -242,9 +304,14 @@ def write_report(
             images[f"{name}-{stem}"] = data
     plot_dir = md_path.parent / f"{md_path.stem}_plots"
     rel = {}
-    for name, png in images.items():
-        atomic_write_bytes(plot_dir / f"{name}.png", png)
-        rel[name] = f"{plot_dir.name}/{name}.png"
-    atomic_write_text(html_path, html_page(results, images, tables=tables))
-    atomic_write_text(md_path, markdown(results, rel, tables))
+    notes = _notes(scan)
+    try:
+        for name, png in images.items():
+            atomic_write_bytes(_inside(plot_dir, f"{name}.png"), png)
+            rel[name] = f"{plot_dir.name}/{name}.png"
+        atomic_write_text(html_path, html_page(results, images, tables=tables, notes=notes))
+        atomic_write_text(md_path, markdown(results, rel, tables, notes=notes))
+    except OSError as e:
+        where = e.filename if isinstance(e.filename, str) else str(md_path.parent)
+        raise DLFrontierError(f"cannot write the report into {where}: {e.strerror or type(e).__name__}") from None
     return html_path, md_path, results

@@ -27,16 +27,18 @@ from dlfrontier.rl.common.rollout import RolloutCollector
 class A2CConfig:
     """A2C options. Defaults are Stable-Baselines3's A2C defaults (RMSprop 7e-4, 5 steps, no GAE)."""
 
-    learning_rate: float = field(default=7e-4, metadata={"help": "RMSprop learning rate"})
-    n_envs: int = field(default=8, metadata={"help": "parallel envs (gymnasium SyncVectorEnv)"})
-    n_steps: int = field(default=5, metadata={"help": "steps per env per update"})
-    gamma: float = field(default=0.99, metadata={"help": "discount factor"})
-    gae_lambda: float = field(default=1.0, metadata={"help": "GAE lambda (1 = n-step returns)"})
-    ent_coef: float = field(default=0.0, metadata={"help": "entropy bonus coefficient"})
-    vf_coef: float = field(default=0.5, metadata={"help": "value loss coefficient"})
-    max_grad_norm: float | None = field(default=0.5, metadata={"help": "gradient clipping norm (None = off)"})
+    learning_rate: float = field(default=7e-4, metadata={"help": "RMSprop learning rate", "range": "(0, inf)"})
+    n_envs: int = field(default=8, metadata={"help": "parallel envs (gymnasium SyncVectorEnv)", "range": "[1, inf)"})
+    n_steps: int = field(default=5, metadata={"help": "steps per env per update", "range": "[1, inf)"})
+    gamma: float = field(default=0.99, metadata={"help": "discount factor", "range": "(0, 1]"})
+    gae_lambda: float = field(default=1.0, metadata={"help": "GAE lambda (1 = n-step returns)", "range": "[0, 1]"})
+    ent_coef: float = field(default=0.0, metadata={"help": "entropy bonus coefficient", "range": "[0, inf)"})
+    vf_coef: float = field(default=0.5, metadata={"help": "value loss coefficient", "range": "[0, inf)"})
+    max_grad_norm: float | None = field(default=0.5, metadata={
+        "help": "gradient clipping norm (None = off)", "range": "(0, inf)"})
     normalize_advantage: bool = field(default=False, metadata={"help": "normalize advantages per update"})
-    hidden: tuple[int, ...] = field(default=(64, 64), metadata={"help": "MLP hidden widths (actor and critic)"})
+    hidden: tuple[int, ...] = field(default=(64, 64), metadata={
+        "help": "MLP hidden widths (actor and critic)", "range": "[1, inf)"})
     activation: Activation = field(default="tanh", metadata={"help": "MLP activation"})
     log_std_init: float = field(default=0.0, metadata={"help": "initial log std of a Gaussian policy"})
 

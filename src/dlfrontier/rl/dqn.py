@@ -33,28 +33,34 @@ from dlfrontier.rl.common.returns import double_q_target, td_target
 class DQNConfig:
     """DQN options. Defaults are rl-baselines3-zoo's tuned CartPole-v1 settings (hyperparams/dqn.yml)."""
 
-    learning_rate: float = field(default=2.3e-3, metadata={"help": "Adam learning rate"})
-    buffer_size: int = field(default=100_000, metadata={"help": "replay capacity (transitions)"})
-    learning_starts: int = field(default=1_000, metadata={"help": "env steps of random actions before learning"})
-    batch_size: int = field(default=64, metadata={"help": "transitions per gradient step"})
-    gamma: float = field(default=0.99, metadata={"help": "discount factor"})
-    train_freq: int = field(default=256, metadata={"help": "env steps between training phases"})
-    gradient_steps: int = field(default=128, metadata={"help": "gradient steps per training phase"})
-    target_update_interval: int = field(default=10, metadata={"help": "env steps between target syncs"})
-    tau: float = field(default=1.0, metadata={"help": "target update rate (1 = hard copy)"})
-    exploration_fraction: float = field(default=0.16, metadata={"help": "fraction of training to anneal epsilon"})
-    exploration_initial_eps: float = field(default=1.0, metadata={"help": "initial epsilon"})
-    exploration_final_eps: float = field(default=0.04, metadata={"help": "final epsilon"})
-    hidden: tuple[int, ...] = field(default=(256, 256), metadata={"help": "MLP hidden widths"})
+    learning_rate: float = field(default=2.3e-3, metadata={"help": "Adam learning rate", "range": "(0, inf)"})
+    buffer_size: int = field(default=100_000, metadata={"help": "replay capacity (transitions)", "range": "[1, inf)"})
+    learning_starts: int = field(default=1_000, metadata={
+        "help": "env steps of random actions before learning", "range": "[0, inf)"})
+    batch_size: int = field(default=64, metadata={"help": "transitions per gradient step", "range": "[1, inf)"})
+    gamma: float = field(default=0.99, metadata={"help": "discount factor", "range": "(0, 1]"})
+    train_freq: int = field(default=256, metadata={"help": "env steps between training phases", "range": "[1, inf)"})
+    gradient_steps: int = field(default=128, metadata={
+        "help": "gradient steps per training phase", "range": "[1, inf)"})
+    target_update_interval: int = field(default=10, metadata={
+        "help": "env steps between target syncs", "range": "[1, inf)"})
+    tau: float = field(default=1.0, metadata={"help": "target update rate (1 = hard copy)", "range": "(0, 1]"})
+    exploration_fraction: float = field(default=0.16, metadata={
+        "help": "fraction of training to anneal epsilon", "range": "[0, 1]"})
+    exploration_initial_eps: float = field(default=1.0, metadata={"help": "initial epsilon", "range": "[0, 1]"})
+    exploration_final_eps: float = field(default=0.04, metadata={"help": "final epsilon", "range": "[0, 1]"})
+    hidden: tuple[int, ...] = field(default=(256, 256), metadata={"help": "MLP hidden widths", "range": "[1, inf)"})
     activation: Activation = field(default="relu", metadata={"help": "MLP activation"})
     lr_decay: bool = field(default=False, metadata={"help": "anneal the learning rate linearly to 0 over training"})
-    max_grad_norm: float | None = field(default=10.0, metadata={"help": "gradient clipping norm (None = off)"})
+    max_grad_norm: float | None = field(default=10.0, metadata={
+        "help": "gradient clipping norm (None = off)", "range": "(0, inf)"})
     double: bool = field(default=False, metadata={"help": "Double DQN target"})
     dueling: bool = field(default=False, metadata={"help": "dueling value/advantage head"})
-    n_step: int = field(default=1, metadata={"help": "n-step returns"})
+    n_step: int = field(default=1, metadata={"help": "n-step returns", "range": "[1, inf)"})
     prioritized: bool = field(default=False, metadata={"help": "proportional prioritized replay"})
-    per_alpha: float = field(default=0.6, metadata={"help": "prioritization exponent alpha"})
-    per_beta: float = field(default=0.4, metadata={"help": "initial importance-weight exponent (annealed to 1)"})
+    per_alpha: float = field(default=0.6, metadata={"help": "prioritization exponent alpha", "range": "[0, inf)"})
+    per_beta: float = field(default=0.4, metadata={
+        "help": "initial importance-weight exponent (annealed to 1)", "range": "[0, 1]"})
     optimizer: Literal["adam", "rmsprop"] = field(default="adam", metadata={
         "help": "adam, or rmsprop (centered, alpha 0.95, eps 0.01: the Nature DQN and MinAtar setting)"})
     frame_buffer: bool = field(default=False, metadata={

@@ -30,23 +30,26 @@ from dlfrontier.rl.common.rollout import RolloutCollector
 class PPOConfig:
     """PPO options. Defaults are Stable-Baselines3's PPO defaults (lr 3e-4, 2048 steps, 10 epochs of 64)."""
 
-    learning_rate: float = field(default=3e-4, metadata={"help": "Adam learning rate"})
-    n_envs: int = field(default=1, metadata={"help": "parallel envs (gymnasium SyncVectorEnv)"})
-    n_steps: int = field(default=2048, metadata={"help": "steps per env per rollout"})
-    batch_size: int = field(default=64, metadata={"help": "minibatch size"})
-    n_epochs: int = field(default=10, metadata={"help": "optimization epochs per rollout"})
-    gamma: float = field(default=0.99, metadata={"help": "discount factor"})
-    gae_lambda: float = field(default=0.95, metadata={"help": "GAE lambda"})
-    clip_range: float = field(default=0.2, metadata={"help": "policy ratio clip epsilon"})
-    clip_range_vf: float | None = field(default=None, metadata={"help": "value clipping range (None = off)"})
+    learning_rate: float = field(default=3e-4, metadata={"help": "Adam learning rate", "range": "(0, inf)"})
+    n_envs: int = field(default=1, metadata={"help": "parallel envs (gymnasium SyncVectorEnv)", "range": "[1, inf)"})
+    n_steps: int = field(default=2048, metadata={"help": "steps per env per rollout", "range": "[1, inf)"})
+    batch_size: int = field(default=64, metadata={"help": "minibatch size", "range": "[1, inf)"})
+    n_epochs: int = field(default=10, metadata={"help": "optimization epochs per rollout", "range": "[1, inf)"})
+    gamma: float = field(default=0.99, metadata={"help": "discount factor", "range": "(0, 1]"})
+    gae_lambda: float = field(default=0.95, metadata={"help": "GAE lambda", "range": "[0, 1]"})
+    clip_range: float = field(default=0.2, metadata={"help": "policy ratio clip epsilon", "range": "(0, inf)"})
+    clip_range_vf: float | None = field(default=None, metadata={
+        "help": "value clipping range (None = off)", "range": "(0, inf)"})
     normalize_advantage: bool = field(default=True, metadata={"help": "normalize advantages per minibatch"})
-    ent_coef: float = field(default=0.0, metadata={"help": "entropy bonus coefficient"})
-    vf_coef: float = field(default=0.5, metadata={"help": "value loss coefficient"})
-    max_grad_norm: float | None = field(default=0.5, metadata={"help": "gradient clipping norm (None = off)"})
+    ent_coef: float = field(default=0.0, metadata={"help": "entropy bonus coefficient", "range": "[0, inf)"})
+    vf_coef: float = field(default=0.5, metadata={"help": "value loss coefficient", "range": "[0, inf)"})
+    max_grad_norm: float | None = field(default=0.5, metadata={
+        "help": "gradient clipping norm (None = off)", "range": "(0, inf)"})
     target_kl: float | None = field(default=None, metadata={
-        "help": "stop the epochs early above 1.5x this KL (None = off)"})
+        "help": "stop the epochs early above 1.5x this KL (None = off)", "range": "(0, inf)"})
     anneal: bool = field(default=False, metadata={"help": "anneal learning rate and clip range linearly to 0"})
-    hidden: tuple[int, ...] = field(default=(64, 64), metadata={"help": "MLP hidden widths (actor and critic)"})
+    hidden: tuple[int, ...] = field(default=(64, 64), metadata={
+        "help": "MLP hidden widths (actor and critic)", "range": "[1, inf)"})
     activation: Activation = field(default="tanh", metadata={"help": "MLP activation"})
     log_std_init: float = field(default=0.0, metadata={"help": "initial log std of a Gaussian policy"})
     share_features: bool = field(default=False, metadata={"help": "one feature extractor for actor and critic"})

@@ -29,14 +29,16 @@ from dlfrontier.rl.common.returns import discounted_returns
 class REINFORCEConfig:
     """REINFORCE options (Adam; settings chosen for CartPole-v1 by us, see docs/rl.md)."""
 
-    learning_rate: float = field(default=1e-3, metadata={"help": "Adam learning rate"})
-    episodes_per_update: int = field(default=4, metadata={"help": "complete episodes per gradient step"})
-    gamma: float = field(default=0.99, metadata={"help": "discount factor"})
-    vf_coef: float = field(default=0.5, metadata={"help": "baseline (value) loss coefficient"})
-    ent_coef: float = field(default=0.0, metadata={"help": "entropy bonus coefficient"})
+    learning_rate: float = field(default=1e-3, metadata={"help": "Adam learning rate", "range": "(0, inf)"})
+    episodes_per_update: int = field(default=4, metadata={
+        "help": "complete episodes per gradient step", "range": "[1, inf)"})
+    gamma: float = field(default=0.99, metadata={"help": "discount factor", "range": "(0, 1]"})
+    vf_coef: float = field(default=0.5, metadata={"help": "baseline (value) loss coefficient", "range": "[0, inf)"})
+    ent_coef: float = field(default=0.0, metadata={"help": "entropy bonus coefficient", "range": "[0, inf)"})
     normalize_advantage: bool = field(default=True, metadata={"help": "normalize advantages per update"})
-    max_grad_norm: float | None = field(default=0.5, metadata={"help": "gradient clipping norm (None = off)"})
-    hidden: tuple[int, ...] = field(default=(64, 64), metadata={"help": "MLP hidden widths"})
+    max_grad_norm: float | None = field(default=0.5, metadata={
+        "help": "gradient clipping norm (None = off)", "range": "(0, inf)"})
+    hidden: tuple[int, ...] = field(default=(64, 64), metadata={"help": "MLP hidden widths", "range": "[1, inf)"})
     activation: Activation = field(default="tanh", metadata={"help": "MLP activation"})
     log_std_init: float = field(default=0.0, metadata={"help": "initial log std of a Gaussian policy"})
 

@@ -27,18 +27,21 @@ from dlfrontier.rl.common.networks import SquashedGaussianActor, TwinQ, adam, ml
 class SACConfig:
     """SAC options. Defaults are Stable-Baselines3's SAC defaults with rl-zoo's Pendulum learning rate 1e-3."""
 
-    learning_rate: float = field(default=1e-3, metadata={"help": "Adam learning rate (actor, critics, alpha)"})
-    buffer_size: int = field(default=1_000_000, metadata={"help": "replay capacity (transitions)"})
-    learning_starts: int = field(default=100, metadata={"help": "env steps of uniform random actions first"})
-    batch_size: int = field(default=256, metadata={"help": "transitions per gradient step"})
-    gamma: float = field(default=0.99, metadata={"help": "discount factor"})
-    tau: float = field(default=0.005, metadata={"help": "Polyak rate of the target critics"})
-    train_freq: int = field(default=1, metadata={"help": "env steps between training phases"})
-    gradient_steps: int = field(default=1, metadata={"help": "gradient steps per training phase"})
-    init_alpha: float = field(default=1.0, metadata={"help": "initial temperature"})
+    learning_rate: float = field(default=1e-3, metadata={
+        "help": "Adam learning rate (actor, critics, alpha)", "range": "(0, inf)"})
+    buffer_size: int = field(default=1_000_000, metadata={"help": "replay capacity (transitions)", "range": "[1, inf)"})
+    learning_starts: int = field(default=100, metadata={
+        "help": "env steps of uniform random actions first", "range": "[0, inf)"})
+    batch_size: int = field(default=256, metadata={"help": "transitions per gradient step", "range": "[1, inf)"})
+    gamma: float = field(default=0.99, metadata={"help": "discount factor", "range": "(0, 1]"})
+    tau: float = field(default=0.005, metadata={"help": "Polyak rate of the target critics", "range": "(0, 1]"})
+    train_freq: int = field(default=1, metadata={"help": "env steps between training phases", "range": "[1, inf)"})
+    gradient_steps: int = field(default=1, metadata={"help": "gradient steps per training phase", "range": "[1, inf)"})
+    init_alpha: float = field(default=1.0, metadata={"help": "initial temperature", "range": "(0, inf)"})
     autotune: bool = field(default=True, metadata={"help": "learn alpha towards the target entropy"})
     target_entropy: float | None = field(default=None, metadata={"help": "target entropy (None = -dim(A))"})
-    hidden: tuple[int, ...] = field(default=(256, 256), metadata={"help": "MLP hidden widths (actor, critics)"})
+    hidden: tuple[int, ...] = field(default=(256, 256), metadata={
+        "help": "MLP hidden widths (actor, critics)", "range": "[1, inf)"})
 
 
 def critic_loss(q1: torch.Tensor, q2: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from dlfrontier.errors import CheckpointError, ConfigError
+from dlfrontier.ranges import check_ranges, check_values
 from dlfrontier.registry import Registry
 from dlfrontier.rl.common.env import EnvLike, check_space, env_id, make_env
 from dlfrontier.rl.common.networks import FeaturesFactory
@@ -47,8 +48,9 @@ def check_off_or_positive(config: Any, *names: str) -> None:
 
 
 def build_config(config_cls: type, values: dict[str, Any]) -> Any:
-    """``config_cls(**values)``; an unknown key, a string option outside its ``Literal`` choices or a value the
-    config refuses raises :class:`ConfigError` (naming the valid keys or choices)."""
+    """``config_cls(**values)``; an unknown key, a string option outside its ``Literal`` choices, a value outside
+    its field's declared ``range`` (:mod:`dlfrontier.ranges`, the check the experiment configs use) or a value the
+    config refuses raises :class:`ConfigError` (naming the valid keys, choices or range)."""
     names = [f.name for f in dataclasses.fields(config_cls)]
     unknown = [k for k in values if k not in names]
     if unknown:
@@ -59,9 +61,22 @@ def build_config(config_cls: type, values: dict[str, Any]) -> Any:
         if choices and v not in choices:
             raise ConfigError(f"{config_cls.__name__}: {k}={v!r}; choose one of {', '.join(map(str, choices))}")
     try:
-        return config_cls(**values)
+        check_values(config_cls, values)
+        config = config_cls(**values)
+        check_ranges(config)
+    except ConfigError as e:
+        raise ConfigError(f"{config_cls.__name__}: {e}") from None
     except ValueError as e:
         raise ConfigError(f"{config_cls.__name__}: {e}") from None
+    return config
+
+
+def check_total_steps(total_steps: Any) -> int:
+    """``learn``'s step count as an int; a negative or fractional count is a :class:`ConfigError`."""
+    ok = isinstance(total_steps, (int, float, np.integer, np.floating)) and not isinstance(total_steps, bool)
+    if not (ok and 0 <= total_steps < float("inf") and int(total_steps) == total_steps):
+        raise ConfigError(f"learn(total_steps={total_steps!r}): expected a whole number of env steps >= 0")
+    return int(total_steps)
 
 
 class Algorithm:
@@ -139,7 +154,15 @@ class Algorithm:
             callback: called as ``callback(self)`` each time ``num_steps`` crosses a multiple of
                 ``callback_every`` (on-policy algorithms: at the first rollout end after it).
             callback_every: the callback interval in env steps (0: never).
+
+        Raises:
+            ConfigError: a negative or fractional ``total_steps`` or ``callback_every``.
         """
+        total_steps = check_total_steps(total_steps)
+        try:
+            callback_every = check_total_steps(callback_every)
+        except ConfigError:
+            raise ConfigError(f"learn(callback_every={callback_every!r}): expected env steps >= 0 (0: never)") from None
         # tiny MLPs are dominated by Python overhead; extra threads only add synchronization cost
         with cpu_threads(1 if self.device.type == "cpu" else None):
             self._learn(int(total_steps), callback, int(callback_every))
@@ -199,25 +222,28 @@ class Algorithm:
 
     def save(self, path: str | os.PathLike[str], *, include_buffer: bool = False) -> Path:
         """Write the agent (networks, optimizers, config, env id) to ``path`` atomically; returns the path."""
+        from dlfrontier.tracking import save_checkpoint
+
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        torch.save(self.state_dict(include_buffer=include_buffer), tmp)
-        os.replace(tmp, path)
+        save_checkpoint(path, self.state_dict(include_buffer=include_buffer))
         return path
 
     @classmethod
     def load(cls: type[A], path: str | os.PathLike[str], env: EnvLike | None = None, *,
-             features: FeaturesFactory | None = None, device: str | torch.device = "cpu") -> A:
+             features: FeaturesFactory | None = None, device: str | torch.device = "cpu", trust: bool = False) -> A:
         """An agent saved by :meth:`save`. ``env`` is needed when the agent was trained on an unregistered
         instance; ``features`` when it was trained with a custom features factory.
 
-        Agent files are pickles (they hold NumPy RNG states and replay arrays): load only files you trust.
+        The file is read with ``torch.load(weights_only=True)`` (tensors, numbers, NumPy arrays): a file holding
+        anything else is refused, since unpickling it could run code; ``trust=True`` loads it anyway (only for files
+        from someone you trust).
+
+        Raises:
+            CheckpointError: unreadable, refused by the safe loader, or another algorithm's agent.
         """
-        try:
-            state = torch.load(path, map_location=device, weights_only=False)
-        except Exception as e:  # unpickling raises many types; all mean "not a readable agent file"
-            raise CheckpointError(f"cannot read agent file {path}: {e}") from None
+        from dlfrontier.tracking import torch_load
+
+        state = torch_load(path, map_location=device, trust=trust, hint="trust=True")
         if not isinstance(state, dict) or state.get("algo") != cls.name:
             algo = state.get("algo") if isinstance(state, dict) else None
             raise CheckpointError(f"{path} holds a {algo!r} agent, not {cls.name}; load it with that class")
