@@ -68,7 +68,9 @@ def test_list_shows_every_experiment_with_anchor_and_criterion():
     p = cli("list")
     assert p.returncode == 0
     flat = " ".join(p.stdout.split())
-    assert "lenet300-mnist" in flat and "lenet5-mnist" in flat and "0.9836" in flat and ">= 0.975" in flat
+    assert "lenet300-mnist" in flat and "lenet5-mnist" in flat and ">= 0.975" in flat
+    p = cli("list", "--wide")  # the anchors too
+    assert p.returncode == 0 and "0.9836" in " ".join(p.stdout.split())
     p = cli("list", "--group", "rl")
     assert "lenet5-mnist" not in p.stdout
 

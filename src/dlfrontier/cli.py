@@ -33,7 +33,20 @@ def _console():
 # --------------------------------------------------------------------------------------------- list
 
 
+def _duration(seconds: float | None) -> str:
+    """``12s``, ``4.5m`` (minutes), ``1.2h``; ``–`` when unknown."""
+    if seconds is None or seconds != seconds:
+        return "–"
+    if seconds < 90:
+        return f"{seconds:.0f}s"
+    if seconds < 5400:
+        return f"{seconds / 60:.1f}m"
+    return f"{seconds / 3600:.1f}h"
+
+
 def cmd_list(args: argparse.Namespace) -> int:
+    from rich import box
+    from rich.console import Console
     from rich.table import Table
 
     from dlfrontier.experiments import EXPERIMENTS
@@ -43,21 +56,30 @@ def cmd_list(args: argparse.Namespace) -> int:
         return show_experiment(EXPERIMENTS.get(args.name))
     if args.group and args.group not in GROUPS:
         raise DLFrontierError(f"--group {args.group!r}: choose one of {', '.join(GROUPS)}")
-    table = Table(title="dlfrontier experiments", show_lines=False)
+    wide = bool(getattr(args, "wide", False))
+    table = Table(title="dlfrontier experiments", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
+                  padding=(0, 0))
     table.add_column("name", no_wrap=True)
-    for col in ("group", "lecture topic", "anchor", "baseline", "quick criterion"):
-        table.add_column(col, overflow="fold")
+    table.add_column("group", no_wrap=True)
+    if wide:
+        for col in ("lecture topic", "anchor", "baseline"):
+            table.add_column(col, overflow="fold")
+    table.add_column("quick criterion", overflow="fold")
+    table.add_column("time", no_wrap=True, justify="right")
     n = 0
     for name in EXPERIMENTS.names():
         e = EXPERIMENTS.get(name)
         if args.group and e.group != args.group:
             continue
         a = e.anchor
-        table.add_row(name, e.group, e.topic, f"{a.metric} {a.value:g} ({a.source})", f"{e.baseline.value:g}",
-                      "; ".join(str(c) for c in e.criteria("quick")))
+        more = [e.topic, f"{a.metric} {a.value:g} ({a.source})", f"{e.baseline.value:g}"] if wide else []
+        criterion = "; ".join(str(c) for c in e.criteria("quick")) if wide else str(e.criterion("quick"))
+        table.add_row(name, e.group, *more, criterion, _duration(e.typical_seconds))
         n += 1
-    _console().print(table)
-    print(f"{n} experiment(s); `dlfrontier show NAME` lists an experiment's settings")
+    # the default table fits the terminal (80 columns when piped); --wide may use 220 columns when piped
+    (_console() if wide else Console(highlight=False)).print(table)
+    print(f"{n} experiment(s); time: one quick run on 2 CPU cores (s, m, h)")
+    print("`dlfrontier show NAME`: its settings" + ("" if wide else "; --wide: topics, anchors and baselines"))
     return 0
 
 
@@ -109,6 +131,83 @@ class RichProgress:
             self.bar.update(self.task, completed=completed)
 
 
+class PlainProgress:
+    """The ``Progress`` of one run as plain lines, for output that is not a terminal (a log file, CI).
+
+    A line when the run has gone ``every`` (a fraction) further and ``min_gap`` seconds have passed, or
+    ``max_gap`` seconds have passed with progress made: a slow run shows it lives, a fast one prints nothing.
+    """
+
+    def __init__(self, name: str, write: Any = print, *, every: float = 0.1, min_gap: float = 5.0,
+                 max_gap: float = 30.0, clock: Any = time.monotonic) -> None:
+        self.name, self.write, self.clock = name, write, clock
+        self.every, self.min_gap, self.max_gap = every, min_gap, max_gap
+        self.total: float | None = None
+        self.unit = "steps"
+        self.shown = 0.0
+        self.last = clock()
+
+    def start(self, total: float, unit: str = "steps") -> None:
+        self.total, self.unit, self.shown, self.last = float(total), unit, 0.0, self.clock()
+
+    def update(self, completed: float, **info: float) -> None:
+        now = self.clock()
+        gap = now - self.last
+        frac = completed / self.total if self.total else 0.0
+        step_due = self.total and frac - self.shown >= self.every - 1e-9 and gap >= self.min_gap
+        if not (step_due or (gap >= self.max_gap and completed > 0)):
+            return
+        self.shown, self.last = frac, now
+        of = f"/{self.total:g}" if self.total else ""
+        pct = f" ({100 * frac:.0f}%)" if self.total else ""
+        extra = "".join(f" {k}={v:.4g}" for k, v in info.items())
+        self.write(f"  {self.name}: {completed:g}{of} {self.unit}{pct}{extra}")
+
+
+class Overall:
+    """The "k of N" count of a ``run``/``demo`` and its estimated time left.
+
+    Each run counts its experiment's ``typical_seconds`` (quick budget); a run without one, or at another budget,
+    counts the mean measured wall time of the runs finished so far. ``parallel`` runs at once share the time.
+    """
+
+    def __init__(self, jobs: list[Any], typical: dict[str, float | None], parallel: int = 1,
+                 clock: Any = time.monotonic) -> None:
+        self.jobs, self.typical, self.parallel, self.clock = jobs, typical, max(1, parallel), clock
+        self.done: list[tuple[Any, float]] = []
+        self.started = clock()
+        self.current_start = self.started
+
+    def finished(self, job: Any, wall: float | None) -> None:
+        self.done.append((job, wall if wall is not None else self.clock() - self.current_start))
+        self.current_start = self.clock()
+
+    def left(self) -> float | None:
+        measured = [w for _, w in self.done]
+        fallback = sum(measured) / len(measured) if measured else None
+        finished = {id(j) for j, _ in self.done}
+        remaining = [j for j in self.jobs if id(j) not in finished]
+        total = 0.0
+        for j in remaining:
+            t = self.typical.get(j.name) or fallback
+            if t is None:
+                return None
+            total += t
+        if self.parallel == 1 and remaining:  # the running one is partly done
+            total -= min(self.clock() - self.current_start, self.typical.get(remaining[0].name) or fallback or 0.0)
+        return max(0.0, total) / min(self.parallel, max(1, len(remaining)))
+
+    def eta(self) -> str:
+        left = self.left()
+        return "time left unknown" if left is None else f"about {_duration(left)} left"
+
+    def line(self) -> str:
+        k, n = len(self.done), len(self.jobs)
+        if k == n:
+            return f"{k} of {n} runs done in {_duration(self.clock() - self.started)}"
+        return f"{k} of {n} runs done, {self.eta()}"
+
+
 def _result_line(o: Any) -> str:
     job = o.job
     if o.summary is None:
@@ -125,38 +224,53 @@ def _result_line(o: Any) -> str:
 def run_experiments(
     names: list[str], seeds: list[int], *, budget: str, device: str, overrides: dict[str, str], out: str,
     resume: bool, executor: str, workers: int | None, ray_address: str | None = None, trust_checkpoint: bool = False,
+    reuse: bool = False,
 ) -> list[Any]:
-    """Validate everything first (so a typo costs nothing), then run every (name, seed)."""
+    """Validate everything first (so a typo costs nothing), then run every (name, seed).
+
+    On a terminal: a rich bar per run under one "k of N" bar with the time left. Otherwise plain lines: each
+    finished run, then "k of N runs done, about T left", and a run's own progress now and then (``local``).
+    """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from dlfrontier.experiments import EXPERIMENTS
     from dlfrontier.experiments.executors import Job, run_jobs
     from dlfrontier.experiments.runner import plan_run
 
     # every plan first, so that a typo or a corrupt checkpoint costs nothing; the jobs carry these plans
     jobs = [Job(plan_run(n, s, budget=budget, device=device, overrides=overrides, out=out, resume=resume,
-                         trust_checkpoint=trust_checkpoint))
+                         trust_checkpoint=trust_checkpoint, reuse=reuse))
             for n in names for s in seeds]
     console = _console()
     outcomes = []
+    typical = {n: EXPERIMENTS.get(n).typical_seconds if budget == "quick" else None for n in names}
+    parallel = 1 if executor == "local" else (workers or os.cpu_count() or 1)
+    overall = Overall(jobs, typical, parallel)
+    tty = console.is_terminal
 
-    def report(o: Any) -> None:
-        outcomes.append(o)
-        console.print(_result_line(o), markup=False)
+    def plain(line: str) -> None:
+        console.print(line, markup=False, soft_wrap=True)
 
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                TextColumn("{task.fields[info]}")]
-    with Progress(*columns, console=console, transient=False, disable=not console.is_terminal) as bar:
-        def progress_for(job: Any) -> RichProgress:
-            return RichProgress(bar, f"{job.name} s{job.seed}")
+    with Progress(*columns, console=console, transient=False, disable=not tty) as bar:
+        total = bar.add_task(f"{len(jobs)} runs ({executor})", total=len(jobs), info=overall.line())
 
-        if executor != "local":
-            overall = bar.add_task(f"{len(jobs)} runs ({executor})", total=len(jobs), info="")
+        def progress_for(job: Any) -> Any:
+            if tty:
+                return RichProgress(bar, f"{job.name} s{job.seed}")
+            return PlainProgress(f"{job.name} seed {job.seed}", plain)
 
-            def on_outcome(o: Any) -> None:
-                bar.advance(overall)
-                report(o)
-        else:
-            on_outcome = report
+        def on_outcome(o: Any) -> None:
+            outcomes.append(o)
+            overall.finished(o.job, o.summary.get("wall_seconds") if o.summary else None)
+            bar.update(total, advance=1, info=overall.line())
+            plain(_result_line(o))
+            if not tty or executor != "local":
+                plain(overall.line())
+
+        if not tty:
+            plain(f"{len(jobs)} run(s) ({executor}): {overall.eta()}")
         run_jobs(jobs, executor=executor, workers=workers, ray_address=ray_address,
                  progress_for=progress_for, on_outcome=on_outcome)
     return outcomes
@@ -165,7 +279,9 @@ def run_experiments(
 def cmd_run(args: argparse.Namespace) -> int:
     from dlfrontier.experiments.config import parse_set_args
     from dlfrontier.experiments.executors import parse_seeds
+    from dlfrontier.tracking import check_writable_folder
 
+    check_writable_folder(args.out, "--out")  # once, before any run (not one error per run)
     outcomes = run_experiments(
         args.names, parse_seeds(args.seeds), budget=args.budget, device=args.device,
         overrides=parse_set_args(args.set), out=args.out, resume=args.resume, executor=args.executor,
@@ -189,17 +305,30 @@ def cmd_report(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------------------------- demo
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
+def demo_names() -> list[str]:
+    """The experiments ``dlfrontier demo`` runs (``demo=True``: the fastest experiment of each capability)."""
     from dlfrontier.experiments import EXPERIMENTS
-    from dlfrontier.report import write_report
 
-    names = [n for n in EXPERIMENTS.names() if EXPERIMENTS.get(n).demo]
+    return [n for n in EXPERIMENTS.names() if EXPERIMENTS.get(n).demo]
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from dlfrontier.report import write_report
+    from dlfrontier.tracking import check_writable_folder
+
+    check_writable_folder(args.out, "--out")
+    names = demo_names()
     start = time.perf_counter()
     print(f"dlfrontier demo: {len(names)} quick experiments ({', '.join(names)}), seed 0, into {args.out}")
+    # a run already done in this folder with the same settings is kept (--force: run it again)
     outcomes = run_experiments(
         names, [0], budget="quick", device=args.device, overrides={}, out=args.out, resume=False,
-        executor="local", workers=None,
+        executor="local", workers=None, reuse=not args.force,
     )
+    kept = sum(1 for o in outcomes if o.job.plan.done_summary is not None)
+    if kept:
+        print(f"{kept} of {len(outcomes)} runs already done in {args.out} with these settings: kept "
+              "(--force runs them again)")
     html_path, md_path, _ = write_report(args.out, Path(args.out) / "report.html", Path(args.out) / "report.md")
     passed = sum(1 for o in outcomes if o.summary and o.summary["expect"]["passed"])
     print(f"demo finished in {time.perf_counter() - start:.0f}s: {passed}/{len(outcomes)} criteria met")
@@ -231,8 +360,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from dlfrontier.experiments import EXPERIMENTS
     from dlfrontier.experiments.runner import load_run
-    from dlfrontier.tracking import RunDir
+    from dlfrontier.tracking import RunDir, check_writable_folder
 
+    if args.episodes < 1:
+        raise DLFrontierError(f"--episodes {args.episodes}: expected a whole number >= 1")
     run_dir = RunDir(args.run_dir)
     if not run_dir.is_run():
         raise DLFrontierError(f"{run_dir.path} is not a run folder (no summary.json); "
@@ -241,8 +372,20 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if exp.evaluate is None:
         raise DLFrontierError(f"experiment {exp.name} has no evaluator; `dlfrontier eval` supports: "
                               + ", ".join(n for n in EXPERIMENTS.names() if EXPERIMENTS.get(n).evaluate))
+    # what eval draws goes to OUT_DIR/<experiment>/<run folder>/, never into the run folder the report reads
+    name = run_dir.path.resolve().name
+    out_dir = Path(args.out_dir) / exp.name / (name if name and all(c.isalnum() or c in "-_." for c in name)
+                                               and name.strip(".") else "run")
+    check_writable_folder(out_dir, "--out-dir")
+    gif = args.gif
+    if gif == "":  # --gif without a path
+        gif = str(out_dir / f"{exp.name}.gif")
+    if gif:
+        check_writable_folder(Path(gif).parent, "--gif")
+        if Path(gif).is_dir():
+            raise DLFrontierError(f"--gif {gif}: is a folder; give a file name like play.gif")
     loaded = load_run(run_dir.path, trust_checkpoint=args.trust_checkpoint)
-    exp.evaluate(loaded, episodes=args.episodes, gif=args.gif, device=args.device)
+    exp.evaluate(loaded, episodes=args.episodes, gif=gif, device=args.device, out_dir=out_dir)
     return 0
 
 
@@ -259,6 +402,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("list", help="table of every registered experiment (NAME: its settings and criteria)")
     s.add_argument("name", nargs="?", metavar="NAME", help="show this experiment's config fields and criteria")
     s.add_argument("--group", help="only this group (rl, attention, multimodal, compression, dual, physics)")
+    s.add_argument("--wide", action="store_true", help="also the lecture topic, anchor and baseline (wide table)")
     s.set_defaults(fn=cmd_list)
 
     s = sub.add_parser("show", help="one experiment: anchor, baseline, criteria, config fields with help")
@@ -291,6 +435,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("demo", help="run the curated quick experiments and write the report")
     s.add_argument("--out", default="runs-demo", help="runs folder (default runs-demo, apart from runs/)")
     s.add_argument("--device", default="auto")
+    s.add_argument("--force", action="store_true",
+                   help="run again the experiments already done in --out (default: keep them)")
     s.set_defaults(fn=cmd_demo)
 
     s = sub.add_parser("bench", help="speed/memory benchmarks against peers (no NAME: list them)")
@@ -301,8 +447,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("eval", help="load a run's checkpoint and evaluate it (episodes, GIF, attention maps)")
     s.add_argument("run_dir", help="a run folder")
-    s.add_argument("--episodes", type=int, default=10)
-    s.add_argument("--gif", default=None, help="write an animated GIF of the agent here")
+    s.add_argument("--episodes", type=int, default=10, help="episodes (games, drawn examples) to evaluate; >= 1")
+    s.add_argument("--gif", nargs="?", const="", default=None, metavar="PATH",
+                   help="write an animated GIF of one episode to PATH (no PATH: into --out-dir)")
+    s.add_argument("--out-dir", default="eval",
+                   help="where eval writes its figures: OUT_DIR/<experiment>/<run folder>/ (default eval)")
     s.add_argument("--trust-checkpoint", action="store_true", help=TRUST_HELP)
     s.add_argument("--device", default="auto")
     s.set_defaults(fn=cmd_eval)

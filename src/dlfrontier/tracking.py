@@ -186,6 +186,81 @@ def _timestamp() -> str:
     return _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
 
 
+def _process_start(pid: int) -> int | None:
+    """When process ``pid`` started (clock ticks after boot, ``/proc/<pid>/stat``), or ``None`` where unknown."""
+    try:
+        stat = Path(f"/proc/{int(pid)}/stat").read_text()
+        return int(stat.rsplit(")", 1)[1].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def process_record() -> dict[str, Any]:
+    """Who is running a run: ``{"pid", "host", "started", "pid_start"}`` (``summary.json``'s ``process`` while it
+    runs), so that a run killed without a chance to say so (SIGKILL, a crash of the machine) can be told apart
+    from a live one (:func:`run_status`)."""
+    import socket
+
+    return {"pid": os.getpid(), "host": socket.gethostname(), "started": _timestamp(),
+            "pid_start": _process_start(os.getpid())}
+
+
+def process_alive(record: Any) -> bool | None:
+    """Whether the process of a :func:`process_record` is still alive: ``None`` when it cannot be told (another
+    host, or no usable record); a recycled pid (another start time) counts as dead."""
+    import socket
+
+    if not isinstance(record, dict) or record.get("host") != socket.gethostname():
+        return None
+    pid = record.get("pid")
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        pass
+    except OSError:
+        return None
+    started, now = record.get("pid_start"), _process_start(pid)
+    if isinstance(started, int) and now is not None and now != started:
+        return False  # the pid was reused by a later process
+    return True
+
+
+def run_status(summary: Mapping[str, Any]) -> str:
+    """A summary's status as read now: ``running`` whose process died on this host (killed, crashed) is ``stale``.
+
+    ``stale`` is never written to ``summary.json`` (its statuses are ``running``, ``done``, ``failed``,
+    ``interrupted``); ``--resume`` continues a stale run from its checkpoint and the report counts it as stale.
+    """
+    status = str(summary.get("status"))
+    if status == "running" and process_alive(summary.get("process")) is False:
+        return "stale"
+    return status
+
+
+def check_writable_folder(path: str | os.PathLike[str], what: str = "--out") -> Path:
+    """Check, without creating anything, that folder ``path`` exists and is writable or can be created.
+
+    Raises:
+        DLFrontierError: ``path`` or one of its parents is a file, or the nearest existing folder is not writable.
+    """
+    from dlfrontier.errors import DLFrontierError
+
+    path = Path(path)
+    probe = path.absolute()
+    while not probe.exists() and not probe.is_symlink() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        where = "" if probe == path.absolute() else f" ({probe} is a file)"
+        raise DLFrontierError(f"{what} {path}: not a folder{where}")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise DLFrontierError(f"{what} {path}: {probe} is not writable")
+    return path
+
+
 def safe_name(name: str) -> str:
     """``name`` if it can be one path component (letters, digits, ``-_.``, not ``.``/``..``), else an error."""
     ok = name and name not in (".", "..") and all(c.isalnum() or c in "-_." for c in name)

@@ -187,3 +187,124 @@ def test_load_run_refuses_a_foreign_checkpoint(runs_dir):
     torch.save({"experiment": "lenet5-mnist", "user": {}}, run / "checkpoint.pt")
     with pytest.raises(CheckpointError, match="not a checkpoint of toy-regression"):
         load_run(run)
+
+
+def test_resume_of_a_done_run_with_other_settings_is_refused(runs_dir):
+    run_one("toy-regression", 0, out=runs_dir, tensorboard=False)
+    with pytest.raises(ConfigError, match="another budget or config"):
+        run_one("toy-regression", 0, out=runs_dir, resume=True, overrides={"lr": "0.1"}, tensorboard=False)
+    with pytest.raises(ConfigError, match="another budget or config"):
+        run_one("toy-regression", 0, out=runs_dir, resume=True, budget="full", tensorboard=False)
+    assert len(list((runs_dir / "toy-regression").iterdir())) == 1
+
+
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    p = subprocess.Popen([sys.executable, "-c", "pass"])
+    p.wait()
+    return p.pid
+
+
+def _mark_running(run: Path, process: dict) -> None:
+    s = json.loads((run / "summary.json").read_text())
+    s.update(status="running", process=process)
+    (run / "summary.json").write_text(json.dumps(s))
+
+
+def test_a_running_summary_records_pid_host_and_start(runs_dir):
+    import os
+    import socket
+
+    seen = {}
+
+    class Peek:
+        def start(self, total, unit="steps"):
+            s = json.loads((only_run(runs_dir) / "summary.json").read_text())
+            seen.update(s)
+
+        def update(self, completed, **info):
+            pass
+
+    run_one("toy-regression", 0, out=runs_dir, progress=Peek(), tensorboard=False)
+    assert seen["status"] == "running"
+    assert seen["process"]["pid"] == os.getpid() and seen["process"]["host"] == socket.gethostname()
+    assert isinstance(seen["process"]["started"], str)
+
+
+def test_a_killed_run_is_stale_and_resumes_from_its_checkpoint(runs_dir):
+    """SIGKILL leaves ``running`` behind: its dead pid on this host makes it stale, and --resume continues it."""
+    import socket
+
+    from dlfrontier.tracking import run_status
+
+    full = run_one("toy-regression", 0, out=runs_dir / "full", tensorboard=False)
+    out = runs_dir / "cut"
+    with pytest.raises(KeyboardInterrupt):
+        run_one("toy-regression", 0, out=out, progress=InterruptAt(35), tensorboard=False)
+    run = only_run(out)
+    _mark_running(run, {"pid": _dead_pid(), "host": socket.gethostname(), "started": "20260101T000000Z"})
+    assert run_status(json.loads((run / "summary.json").read_text())) == "stale"
+    resumed = run_one("toy-regression", 0, out=out, resume=True, tensorboard=False)
+    assert only_run(out) == run and resumed["status"] == "done" and resumed["metrics"] == full["metrics"]
+
+
+def test_resume_refuses_a_run_that_is_still_running(runs_dir):
+    import os
+    import socket
+
+    with pytest.raises(KeyboardInterrupt):
+        run_one("toy-regression", 0, out=runs_dir, progress=InterruptAt(25), tensorboard=False)
+    run = only_run(runs_dir)
+    _mark_running(run, {"pid": os.getpid(), "host": socket.gethostname(), "started": "20260101T000000Z"})
+    with pytest.raises(ConfigError, match="still running"):
+        run_one("toy-regression", 0, out=runs_dir, resume=True, tensorboard=False)
+    _mark_running(run, {"pid": 1234, "host": "another-machine.example", "started": "20260101T000000Z"})
+    with pytest.raises(ConfigError, match="another-machine.example"):
+        run_one("toy-regression", 0, out=runs_dir, resume=True, tensorboard=False)
+
+
+def test_report_counts_a_killed_run_as_stale(runs_dir):
+    import socket
+
+    from dlfrontier.report.collect import group_runs, scan_runs
+
+    with pytest.raises(KeyboardInterrupt):
+        run_one("toy-regression", 0, out=runs_dir, progress=InterruptAt(25), tensorboard=False)
+    _mark_running(only_run(runs_dir), {"pid": _dead_pid(), "host": socket.gethostname(), "started": "x"})
+    run_one("toy-regression", 1, out=runs_dir, tensorboard=False)
+    (result,) = group_runs(scan_runs(runs_dir).runs)
+    statuses = result.aggregate()["statuses"]
+    assert statuses["stale"] == 1 and statuses["running"] == 0 and statuses["done"] == 1
+
+
+def test_sigkill_then_resume_continues_the_stale_run(runs_dir):
+    """A real SIGKILL (no handler runs): the folder says running, --resume sees it stale and finishes it."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    full = run_one("toy-regression", 0, out=runs_dir / "full", tensorboard=False)
+    out = runs_dir / "killed"
+    script = ("import time, tests.experiments.toy\n"
+              "from dlfrontier.experiments.runner import run_one\n"
+              "class Hang:\n"
+              "    def start(self, total, unit='steps'): pass\n"
+              "    def update(self, completed, **info):\n"
+              "        if completed >= 25: time.sleep(600)\n"
+              f"run_one('toy-regression', 0, out={str(out)!r}, progress=Hang(), tensorboard=False)\n")
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.Popen([sys.executable, "-c", script], cwd=root)
+    deadline = time.time() + 120
+    while not list(out.rglob("checkpoint.pt")) and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    run = only_run(out)
+    s = json.loads((run / "summary.json").read_text())
+    assert s["status"] == "running" and s["process"]["pid"] == proc.pid
+    resumed = run_one("toy-regression", 0, out=out, resume=True, tensorboard=False)
+    assert only_run(out) == run and resumed["status"] == "done" and resumed["metrics"] == full["metrics"]

@@ -144,8 +144,9 @@ def test_smoke_run_tables_and_eval_png(tmp_path, capsys) -> None:
     saved = loaded.state["model"]
     assert saved["detector.weight"].shape == (11, 24, 1, 1) and "geometry.mlp.0.weight" in saved
     capsys.readouterr()
-    png = EXPERIMENTS.get("vqa-mcan").evaluate(loaded, episodes=3, gif=None, device="cpu")
+    png = EXPERIMENTS.get("vqa-mcan").evaluate(loaded, episodes=3, gif=None, device="cpu", out_dir=tmp_path / "ev")
     assert png.is_file() and png.stat().st_size > 1000
+    assert png.parent == tmp_path / "ev" and not list(run_dir.glob("*.png"))  # nothing into the run folder
     assert f"test accuracy {s['metrics']['eval/accuracy']:.4f}" in capsys.readouterr().out
 
 
@@ -276,7 +277,8 @@ def test_relation_network_on_objects_runs_saves_and_refuses_without_bottom_up(tm
     loaded = load_run(only_run(tmp_path, "vqa-relation-network"))
     assert loaded.config.objects == 6 and loaded.state["model"]["detector.weight"].shape == (11, 24, 1, 1)
     capsys.readouterr()
-    png = EXPERIMENTS.get("vqa-relation-network").evaluate(loaded, episodes=2, gif=None, device="cpu")
+    png = EXPERIMENTS.get("vqa-relation-network").evaluate(loaded, episodes=2, gif=None, device="cpu",
+                                                           out_dir=tmp_path / "eval")
     assert png.is_file()
     assert f"test accuracy {s['metrics']['eval/accuracy']:.4f}" in capsys.readouterr().out
     exp = EXPERIMENTS.get("vqa-relation-network")

@@ -55,14 +55,15 @@ def test_learn_predict_save_load_round_trip(name: str, env_id: str, tmp_path: Pa
     assert agent.num_steps >= 300 and agent.num_updates > 0
     assert any(not torch.equal(a, b) for a, b in zip(before, _params(agent), strict=True)), "learn changed nothing"
     obs = _probe_obs(env_id)
-    actions = agent.predict(obs, deterministic=True)
+    actions, state = agent.predict(obs, deterministic=True)
+    assert state is None
     space = agent.action_space
     assert all(space.contains(np.asarray(a, dtype=space.dtype)) for a in actions)
-    single = agent.predict(obs[0])
+    single, _ = agent.predict(obs[0], deterministic=True)
     assert np.allclose(np.asarray(single), np.asarray(actions[0]), atol=1e-5)  # batched matmul may round differently
     path = agent.save(tmp_path / "agent.pt")
     loaded = cls.load(path)
-    assert np.array_equal(loaded.predict(obs, deterministic=True), actions)
+    assert np.array_equal(loaded.predict(obs, deterministic=True)[0], actions)
     assert loaded.num_steps == agent.num_steps and loaded.config == agent.config
     for a, b in zip(_params(agent), _params(loaded), strict=True):
         assert torch.equal(a, b)
@@ -143,7 +144,8 @@ def test_env_instance_without_spec(cls: type[Algorithm], tmp_path: Path):
     with pytest.raises(CheckpointError, match="pass env="):
         cls.load(path)
     obs = np.eye(5, dtype=np.float32)
-    assert np.array_equal(cls.load(path, env=_Chain()).predict(obs), agent.predict(obs))
+    loaded = cls.load(path, env=_Chain())
+    assert np.array_equal(loaded.predict(obs, deterministic=True)[0], agent.predict(obs, deterministic=True)[0])
 
 
 def test_custom_features_factory_is_used():

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from dlfrontier.rl import A2C, DQN, PPO, REINFORCE, SAC, Algorithm
-from dlfrontier.rl.common.evaluation import evaluate_policy
+from dlfrontier.rl.common.evaluation import evaluate_policy, greedy
 
 CASES = [
     # (algorithm, env, steps, config, threshold on the mean eval return over 10 episodes)
@@ -26,5 +26,5 @@ CASES = [
 @pytest.mark.parametrize("cls,env_id,steps,config,threshold", CASES, ids=[c[0].name for c in CASES])
 def test_beats_random(cls: type[Algorithm], env_id: str, steps: int, config: dict, threshold: float):
     agent = cls(env_id, seed=0, **config).learn(steps)
-    returns = evaluate_policy(agent.predict, agent.make_eval_env(), 10, seed=123)
+    returns = evaluate_policy(greedy(agent), agent.make_eval_env(), 10, seed=123)
     assert np.mean(returns) >= threshold, (np.mean(returns), returns)

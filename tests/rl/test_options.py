@@ -38,7 +38,7 @@ def test_bad_options_are_one_config_error_at_construction(cls, env, options, mes
 @pytest.mark.parametrize("steps", [-5, 1.5, float("nan"), float("inf"), "100", True, None])
 def test_learn_refuses_a_step_count_that_is_not_a_whole_non_negative_number(steps):
     agent = PPO("CartPole-v1", n_envs=1, n_steps=8, batch_size=8, n_epochs=1, hidden=(4,))
-    with pytest.raises(ConfigError, match=r"learn\(total_steps="):
+    with pytest.raises(ConfigError, match=r"learn\(total_timesteps="):
         agent.learn(steps)
     assert agent.num_steps == 0
 

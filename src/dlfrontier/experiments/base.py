@@ -174,6 +174,8 @@ class Experiment:
         evaluate: ``evaluate(run_dir, episodes=..., gif=..., device=...)`` for ``dlfrontier eval``, if any.
         data: data-root data sets the run reads (``("mnist",)``), or ``config -> names``; checked before a run
             folder is written.
+        typical_seconds: the measured wall time of one quick-budget run on 2 CPU cores (None: not measured);
+            ``dlfrontier list`` shows it and ``run``/``demo`` estimate the time left from it.
     """
 
     name: str
@@ -189,6 +191,7 @@ class Experiment:
     demo: bool = False
     evaluate: Callable[..., Any] | None = None
     data: Sequence[str] | Callable[[Any], Sequence[str]] = ()
+    typical_seconds: float | None = None
 
     def __post_init__(self) -> None:
         if self.group not in GROUPS:

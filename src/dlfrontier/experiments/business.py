@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Literal
 
@@ -41,6 +42,7 @@ from dlfrontier.rl.envs.compare import (
 )
 from dlfrontier.rl.envs.features import portfolio_summary_features
 from dlfrontier.rl.envs.portfolio import PortfolioEnv
+from dlfrontier.rl.envs.replay import evaluate_business
 from dlfrontier.rl.ppo import PPO, PPOConfig
 from dlfrontier.runtime import RunContext, cpu_threads
 
@@ -145,6 +147,7 @@ register(Experiment(
     topic="Deep RL for business decisions: inventory management",
     config=InventoryRun,
     run=ppo_inventory,
+    evaluate=partial(evaluate_business, kind="inventory"),
     # log_std_init -1: order noise of about a third of the capacity range, enough to explore. 250k steps: at
     # 150k one seed of three had not yet learned to stop ordering near the horizon (docs/business.md). Both
     # chosen on seeds 0-2 in an earlier session; not re-tuned on seeds >= 100.
@@ -167,6 +170,7 @@ register(Experiment(
     topic="Deep RL for business decisions: investment allocation",
     config=PortfolioRun,
     run=ppo_portfolio,
+    evaluate=partial(evaluate_business, kind="portfolio"),
     # gamma 0.5: with template actions a choice only moves the next day's return and the cost of switching, so a
     # two-day horizon keeps the signal and cuts the variance of the advantages. Chosen on seeds 0-2 (the
     # publishing seeds) in an earlier session, with held-out scenarios: gamma 0.9 beat equal weight on 1 seed of
@@ -192,6 +196,7 @@ register(Experiment(
     topic="Deep RL for business decisions: ride-hailing dispatch",
     config=DispatchRun,
     run=ppo_dispatch,
+    evaluate=partial(evaluate_business, kind="dispatch"),
     # gamma 0.99 (a driver sent now pays off some steps later). With the 7 template rules 60k steps learned the
     # time-of-day schedule in development on seeds 0-2 (an earlier session; not re-tuned on seeds >= 100); the
     # continuous policy (action_mode=policy, log_std_init -1) did not beat hot spots at 120k.

@@ -31,6 +31,7 @@ from dlfrontier.experiments.base import LEARNS, Anchor, Baseline, Budget, Expect
 from dlfrontier.rl import A2C, DQN, PPO, REINFORCE, SAC, Algorithm
 from dlfrontier.rl.a2c import A2CConfig
 from dlfrontier.rl.common.evaluation import EVAL_SEED, ReturnEvaluation
+from dlfrontier.rl.common.replay import evaluate_classic
 from dlfrontier.rl.common.training import train_with_evaluations
 from dlfrontier.rl.dqn import DQNConfig
 from dlfrontier.rl.ppo import PPOConfig
@@ -109,6 +110,7 @@ register(Experiment(
     topic="value-based deep RL: DQN with experience replay and a target network",
     config=DQNRun,
     run=partial(run_classic, algo=DQN, env_id="CartPole-v1"),
+    evaluate=partial(evaluate_classic, algo=DQN, env_id="CartPole-v1"),
     budgets=_budgets({"total_steps": 50_000, "eval_every": 10_000, "algo": DQN_CARTPOLE}, 475.0,
                      {"total_steps": 500_000, "eval_every": 25_000, "algo": DQN_CARTPOLE}, 475.0),
     anchor=Anchor("eval/return", 488.7, "CleanRL dqn.py CartPole-v1 488.7±16.1 at 500k steps; rl-zoo DQN 500±0 at 50k"),
@@ -134,6 +136,7 @@ register(Experiment(
     topic="value-based deep RL: DQN with experience replay and a target network",
     config=DQNRun,
     run=partial(run_classic, algo=DQN, env_id="Acrobot-v1"),
+    evaluate=partial(evaluate_classic, algo=DQN, env_id="Acrobot-v1"),
     budgets=_budgets({"total_steps": 50_000, "eval_every": 10_000, "algo": DQN_ACROBOT}, -150.0,
                      {"total_steps": 100_000, "eval_every": 10_000, "algo": {**DQN_ACROBOT, "gradient_steps": 4}},
                      -100.0),
@@ -159,6 +162,7 @@ register(Experiment(
     topic="actor-critic deep RL: proximal policy optimization",
     config=PPORun,
     run=partial(run_classic, algo=PPO, env_id="CartPole-v1"),
+    evaluate=partial(evaluate_classic, algo=PPO, env_id="CartPole-v1"),
     budgets=_budgets({"total_steps": 100_000, "eval_every": 20_480, "algo": PPO_CARTPOLE}, 475.0,
                      {"total_steps": 500_000, "eval_every": 25_600, "algo": PPO_CARTPOLE}, 475.0),
     anchor=Anchor("eval/return", 490.0, "CleanRL ppo.py CartPole-v1 490.0±6.1 at 500k steps"),
@@ -177,6 +181,7 @@ register(Experiment(
     topic="actor-critic deep RL: proximal policy optimization, continuous actions",
     config=PPORun,
     run=partial(run_classic, algo=PPO, env_id="Pendulum-v1"),
+    evaluate=partial(evaluate_classic, algo=PPO, env_id="Pendulum-v1"),
     budgets=_budgets({"total_steps": 100_000, "eval_every": 16_384, "algo": PPO_PENDULUM}, -300.0,
                      {"total_steps": 1_000_000, "eval_every": 40_960, "algo": PPO_PENDULUM}, -200.0),
     anchor=Anchor("eval/return", -169.9, "rl-zoo benchmark.md: PPO Pendulum-v0 -169.9±104.9 (gSDE, 2M steps, one run)"),
@@ -198,6 +203,7 @@ register(Experiment(
     topic="actor-critic deep RL: advantage actor-critic",
     config=A2CRun,
     run=partial(run_classic, algo=A2C, env_id="CartPole-v1"),
+    evaluate=partial(evaluate_classic, algo=A2C, env_id="CartPole-v1"),
     budgets=_budgets({"total_steps": 200_000, "eval_every": 40_000, "algo": A2C_CARTPOLE}, 475.0,
                      {"total_steps": 500_000, "eval_every": 25_000, "algo": A2C_CARTPOLE}, 475.0),
     anchor=Anchor("eval/return", 500.0, "rl-zoo benchmark.md: A2C CartPole-v1 500±0 at 500k steps (one run)"),
@@ -212,6 +218,7 @@ register(Experiment(
     topic="policy-based deep RL: Monte Carlo policy gradient",
     config=REINFORCERun,
     run=partial(run_classic, algo=REINFORCE, env_id="CartPole-v1"),
+    evaluate=partial(evaluate_classic, algo=REINFORCE, env_id="CartPole-v1"),
     budgets=_budgets({"total_steps": 100_000, "eval_every": 20_000}, 475.0,
                      {"total_steps": 500_000, "eval_every": 25_000}, 475.0),
     anchor=Anchor("eval/return", 500.0, "CartPole-v1 maximum return (500)"),
@@ -231,6 +238,7 @@ register(Experiment(
     topic="maximum-entropy actor-critic: soft actor-critic",
     config=SACRun,
     run=partial(run_classic, algo=SAC, env_id="Pendulum-v1"),
+    evaluate=partial(evaluate_classic, algo=SAC, env_id="Pendulum-v1"),
     budgets=_budgets({"total_steps": 10_000, "eval_every": 1_000, "algo": {"learning_rate": 1e-3, "hidden": (64, 64)}},
                      -200.0, {"total_steps": 20_000, "eval_every": 2_000, "algo": {"learning_rate": 1e-3}}, -200.0),
     anchor=Anchor("eval/return", -157.0, "rl-zoo benchmark.md: SAC Pendulum-v0 -157.0±88.7 at 20k steps (one run)"),

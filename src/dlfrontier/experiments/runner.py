@@ -70,15 +70,19 @@ class RunPlan:
 
 def plan_run(name: str, seed: int, *, budget: str = "quick", device: str = "auto",
              overrides: Mapping[str, str] | None = None, out: str | Path = "runs", resume: bool = False,
-             trust_checkpoint: bool = False) -> RunPlan:
+             trust_checkpoint: bool = False, reuse: bool = False) -> RunPlan:
     """Validate a run without writing.
 
+    ``resume``: continue the newest run folder of ``(name, seed)`` under ``out`` from its checkpoint (a finished
+    one is returned as is, a ``stale`` one, whose process died, is continued); its budget and config must match.
+    ``reuse``: the same where the newest folder's budget and config match and it is not running; otherwise a
+    new folder is started (``demo`` does not redo the runs already in its folder).
     ``trust_checkpoint``: on ``--resume``, unpickle a checkpoint that holds more than tensors, numbers and arrays
     (``weights_only=False``; only for checkpoints from someone you trust). Without it such a file is refused.
 
     Raises:
-        DLFrontierError: unknown name, bad config, missing data files, no CUDA, a resume whose settings differ,
-            a corrupt checkpoint.
+        DLFrontierError: unknown name, bad config, missing data files, no CUDA, a resume whose settings differ
+            (finished or not) or whose run is still running, a corrupt checkpoint.
     """
     exp = EXPERIMENTS.get(name)
     cfg = exp.make_config(budget, overrides)
@@ -89,24 +93,37 @@ def plan_run(name: str, seed: int, *, budget: str = "quick", device: str = "auto
             require_idx_dataset(dataset)
     resolve_device(device)
     plan = RunPlan(name, int(seed), budget, cfg, device, str(out), resume, trust_checkpoint=trust_checkpoint)
-    if resume:
-        _plan_resume(plan)
+    if resume or reuse:
+        _plan_resume(plan, reuse=reuse and not resume)
     return plan
 
 
-def _plan_resume(plan: RunPlan) -> None:
+def _plan_resume(plan: RunPlan, *, reuse: bool = False) -> None:
     found = RunDir.newest(plan.out, plan.name, plan.seed)
     if found is None:
         return
-    plan.run_dir = found.path
     old = found.read_summary()
-    if old.get("status") == "done":
+    saved = found.read_config()
+    status = tracking.run_status(old)
+    same = saved.get("budget") == plan.budget and saved.get("config") == plan.config_dict
+    if reuse and (not same or status == "running"):
+        return  # a new folder beside it
+    if not same:
+        verb = "finished" if status == "done" else "was started"
+        raise ConfigError(f"--resume: {found.path} {verb} with another budget or config; "
+                          "repeat its settings, or run without --resume for a new run folder")
+    proc = old.get("process") if isinstance(old.get("process"), dict) else None
+    if status == "running" and proc is not None:  # (a summary without a record, from older versions: resumed)
+        if tracking.process_alive(proc):
+            raise ConfigError(f"--resume: {found.path} is still running (pid {proc.get('pid')}, started "
+                              f"{proc.get('started')}); wait for it or stop it first")
+        raise ConfigError(f"--resume: {found.path} is marked running by pid {proc.get('pid')} on host "
+                          f"{proc.get('host')}; resume it there (where a dead run shows as stale), or run "
+                          "without --resume for a new run folder")
+    plan.run_dir = found.path
+    if status == "done":
         plan.done_summary = old
         return
-    saved = found.read_config()
-    if saved.get("budget") != plan.budget or saved.get("config") != plan.config_dict:
-        raise ConfigError(f"--resume: {found.path} was started with another budget or config; "
-                          "repeat its settings or run without --resume")
     if found.checkpoint_path.exists():
         plan.checkpoint = found.load_checkpoint(plan.name, trust=plan.trust_checkpoint)
 
@@ -163,7 +180,9 @@ def execute(plan: RunPlan, *, progress: Progress | None = None, tensorboard: boo
     run = _open(plan, exp, dev)
     ckpt = plan.checkpoint
     previous_wall = ckpt.wall_seconds if ckpt is not None else 0.0
-    run.write_summary(_summary(plan, exp, run, {}, "running", previous_wall))
+    running = _summary(plan, exp, run, {}, "running", previous_wall)
+    running["process"] = tracking.process_record()  # a SIGKILL leaves "running": a dead pid here reads as stale
+    run.write_summary(running)
     logger = run.logger(tensorboard=tensorboard, resume=ckpt, keep=plan.resume)
     start = time.perf_counter()
 

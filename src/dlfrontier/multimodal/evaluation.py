@@ -34,12 +34,13 @@ from dlfrontier.runtime import resolve_device, seed_everything
 
 
 def evaluate_vqa(loaded: Any, *, model_name: str, episodes: int = 10, gif: str | None = None,
-                 device: str = "auto") -> Path:
+                 device: str = "auto", out_dir: str | Path = "eval") -> Path:
     """Score a loaded VQA run on the test set and draw ``episodes`` test images.
 
-    Writes ``RUN_DIR/vqa_examples.png``: per image one question (alternating non-relational and relational), the
-    predicted and true answer (green when right, red when wrong) and, for UpDn and MCAN, the attention heat map
-    over the image (UpDn: its attention weights; MCAN: the last GA unit's weights averaged over heads).
+    Writes ``OUT_DIR/vqa_examples.png`` (never into the run folder, which the report reads): per image one
+    question (alternating non-relational and relational), the predicted and true answer (green when right, red when
+    wrong) and, for UpDn and MCAN, the attention heat map over the image (UpDn: its attention weights; MCAN: the last
+    GA unit's weights averaged over heads).
 
     Args:
         loaded: a :class:`~dlfrontier.experiments.runner.LoadedRun` of a ``vqa-*`` run: ``config`` is its
@@ -48,6 +49,7 @@ def evaluate_vqa(loaded: Any, *, model_name: str, episodes: int = 10, gif: str |
         episodes: number of test images drawn.
         gif: unused (VQA has no episodes to animate).
         device: ``auto``, ``cpu`` or ``cuda``.
+        out_dir: the folder the PNG goes to (created if needed).
 
     Returns:
         The PNG's path.
@@ -65,7 +67,8 @@ def evaluate_vqa(loaded: Any, *, model_name: str, episodes: int = 10, gif: str |
     )
     if gif:
         print("--gif is ignored: a VQA model has no episodes to animate")
-    out = Path(loaded.path) / "vqa_examples.png"
+    out = Path(out_dir) / "vqa_examples.png"
+    out.parent.mkdir(parents=True, exist_ok=True)
     draw_examples(model, test, max(1, min(episodes, len(test))), out, device=dev,
                   title=f"{loaded.experiment} (seed {loaded.seed})")
     print(f"wrote {out}")

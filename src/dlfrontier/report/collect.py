@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from dlfrontier.stats import bootstrap_ci, iqm
-from dlfrontier.tracking import CONFIG, METRICS, SUMMARY, read_metrics, safe_name
+from dlfrontier.tracking import CONFIG, METRICS, SUMMARY, read_metrics, run_status, safe_name
 
 
 @dataclass
@@ -67,7 +67,7 @@ class ExperimentResult:
         walls = [float(r.summary.get("wall_seconds", 0.0)) for r in self.runs]
         agg["wall_mean"] = float(np.mean(walls)) if walls else 0.0
         agg["statuses"] = {s: sum(r.summary.get("status") == s for r in self.runs)
-                           for s in ("done", "running", "failed", "interrupted")}
+                           for s in ("done", "running", "stale", "failed", "interrupted")}
         return agg
 
 
@@ -176,8 +176,8 @@ def scan_runs(root: str | Path) -> Scan:
             s, problem = _read_summary(here / SUMMARY)
             if s is None:
                 skipped.append(Skipped(here, str(problem)))
-            else:
-                runs.append(Run(here, s))
+            else:  # "running" whose process died on this host (SIGKILL) is shown as stale
+                runs.append(Run(here, {**s, "status": run_status(s)} if s.get("status") == "running" else s))
     runs.sort(key=lambda r: str(r.path))
     skipped.sort(key=lambda k: str(k.path))
     kept, ignored = latest(runs)

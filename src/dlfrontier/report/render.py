@@ -40,37 +40,79 @@ def _fmt(v: Any, digits: int = 4) -> str:
     return f"{f:.{digits}g}"
 
 
-def plot_png(result: ExperimentResult) -> bytes | None:
-    """The learning curve of every seed, their mean and min-max band, as PNG bytes (None: no data)."""
-    import matplotlib
+def _short_source(source: Any, limit: int = 40) -> str:
+    """The first clause of a source ("Han et al. 2016, Deep Compression, Table 1" -> "Han et al. 2016")."""
+    text = re.split(r"[,;(]", str(source or ""), maxsplit=1)[0].strip()
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+
+def plot_spec(result: ExperimentResult) -> dict[str, Any] | None:
+    """What :func:`plot_png` draws, as data (None: no curve data).
+
+    Returns:
+        ``{"title", "ylabel", "curves": [{"label", "x", "y", "lw", "alpha", "marker"}], "band": (x, lo, hi) | None,
+        "hlines": [{"kind": "criterion" | "anchor", "y", "label"}]}``. The criterion's line is drawn only on a plot
+        of the criterion's own metric, the anchor's only on its metric's; a single seed is drawn bold with markers
+        (there is no mean or band to show).
+    """
     import numpy as np
 
     key = result.curve or result.metric
     data = curves(result, key)
     if not data:
         return None
-    fig, ax = plt.subplots(figsize=(5.2, 3.2), dpi=100)
+    single = len(data) == 1
+    spec: dict[str, Any] = {"title": f"{result.experiment} ({result.budget})", "ylabel": key, "curves": [],
+                            "band": None, "hlines": []}
     for seed, pts in data:
         s, v = zip(*pts, strict=True)
-        ax.plot(s, v, lw=0.8, alpha=0.45, label=f"seed {seed}")
+        spec["curves"].append({"label": f"seed {seed}" + (" (the only seed)" if single else ""), "x": list(s),
+                               "y": list(v), "lw": 2.0 if single else 0.8, "alpha": 1.0 if single else 0.45,
+                               "marker": "o" if single else None})
     steps = sorted({p[0] for _, pts in data for p in pts})
-    if len(data) > 1 and len(steps) > 1:
+    if not single and len(steps) > 1:
         grid = np.array(steps, dtype=float)
         ys = np.array([np.interp(grid, [p[0] for p in pts], [p[1] for p in pts]) for _, pts in data])
-        ax.fill_between(grid, ys.min(0), ys.max(0), alpha=0.15, color="C0", lw=0)
-        ax.plot(grid, ys.mean(0), color="k", lw=1.6, label="mean")
-    if result.threshold == result.threshold:
-        label = f"criterion {result.op} {_fmt(result.threshold)}"
-        ax.axhline(result.threshold, ls="--", color="tab:red", lw=1, label=label)
+        spec["band"] = (grid.tolist(), ys.min(0).tolist(), ys.max(0).tolist())
+        spec["curves"].append({"label": "mean", "x": grid.tolist(), "y": ys.mean(0).tolist(), "lw": 1.6,
+                               "alpha": 1.0, "marker": None, "color": "k"})
+    if result.metric == key and result.threshold == result.threshold:
+        spec["hlines"].append({"kind": "criterion", "y": float(result.threshold),
+                               "label": f"criterion {result.op} {_fmt(result.threshold)}"})
     anchor_v = result.anchor.get("value")
     if result.anchor.get("metric") == key and anchor_v is not None:
-        ax.axhline(float(anchor_v), ls=":", color="tab:green", lw=1, label="anchor")
-    ax.set_title(f"{result.experiment} ({result.budget})", fontsize=10)
+        source = _short_source(result.anchor.get("source"))
+        spec["hlines"].append({"kind": "anchor", "y": float(anchor_v),
+                               "label": f"anchor {_fmt(anchor_v)}" + (f" ({source})" if source else "")})
+    return spec
+
+
+_HLINE_STYLE = {"criterion": {"ls": "--", "color": "tab:red"}, "anchor": {"ls": ":", "color": "tab:green"}}
+
+
+def plot_png(result: ExperimentResult) -> bytes | None:
+    """The learning curve of every seed, their mean and min-max band, as PNG bytes (None: no data)."""
+    spec = plot_spec(result)
+    if spec is None:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.2, 3.2), dpi=100)
+    if spec["band"] is not None:
+        grid, lo, hi = spec["band"]
+        ax.fill_between(grid, lo, hi, alpha=0.15, color="C0", lw=0)
+    for c in spec["curves"]:
+        extra = {"color": c["color"]} if "color" in c else {}
+        ax.plot(c["x"], c["y"], lw=c["lw"], alpha=c["alpha"], marker=c["marker"], markersize=3, label=c["label"],
+                **extra)
+    for h in spec["hlines"]:
+        ax.axhline(h["y"], lw=1, label=h["label"], **_HLINE_STYLE[h["kind"]])
+    ax.set_title(spec["title"], fontsize=10)
     ax.set_xlabel("step")
-    ax.set_ylabel(key)
+    ax.set_ylabel(spec["ylabel"])
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
@@ -78,6 +120,9 @@ def plot_png(result: ExperimentResult) -> bytes | None:
     fig.savefig(buf, format="png")
     plt.close(fig)
     return buf.getvalue()
+
+
+ONE_SEED = "n/a (1 seed)"  # a spread or CI of one value is not zero but unknown
 
 
 def _row(result: ExperimentResult, others: dict[tuple[str, str], ExperimentResult] | None = None) -> dict[str, str]:
@@ -96,9 +141,10 @@ def _row(result: ExperimentResult, others: dict[tuple[str, str], ExperimentResul
         "budget": result.budget,
         "metric": result.metric,
         "seeds": f"{a['n']}" + (f" (+{incomplete} unfinished)" if incomplete else "") + repeats,
-        "mean ± std": f"{_fmt(a.get('mean'))} ± {_fmt(a.get('std'), 2)}" if a["n"] else "–",
+        "mean ± std": (f"{_fmt(a.get('mean'))} ± " + (_fmt(a.get("std"), 2) if a["n"] > 1 else ONE_SEED))
+        if a["n"] else "–",
         "IQM": _fmt(a.get("iqm")),
-        "95% CI (IQM)": f"[{_fmt(ci[0])}, {_fmt(ci[1])}]" if ci else "–",
+        "95% CI (IQM)": (f"[{_fmt(ci[0])}, {_fmt(ci[1])}]" if a["n"] > 1 else ONE_SEED) if ci else "–",
         "anchor": f"{_fmt(anchor.get('value'))} ({anchor.get('source', '')})",
         "no learning": (f"{_fmt(result.baseline.get('value'))}" if result.baseline else "–")
         + (f"; step 0: {_fmt(sum(step0) / len(step0))}" if step0 else ""),

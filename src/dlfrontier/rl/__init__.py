@@ -5,7 +5,7 @@ evaluation) from :mod:`dlfrontier.rl.common`. The public API follows Stable-Base
 
     from dlfrontier.rl import PPO
     agent = PPO("CartPole-v1", seed=0).learn(100_000)
-    action = agent.predict(obs, deterministic=True)
+    action, _ = agent.predict(obs, deterministic=True)   # (action, state), as SB3
     agent.save("ppo.pt"); agent = PPO.load("ppo.pt")
 
 Papers: Mnih et al., "Human-level control through deep reinforcement learning" (2015,

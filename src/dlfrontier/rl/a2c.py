@@ -95,6 +95,7 @@ class A2C(Algorithm):
         while self.num_steps < end:
             ro = self.collector.collect(c.n_steps)
             self.num_steps += c.n_envs * c.n_steps
+            self._on_steps()
             self.episode_returns.extend(self.collector.finished)
             self.collector.finished.clear()
             adv_np, ret_np = gae(

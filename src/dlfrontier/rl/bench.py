@@ -57,7 +57,7 @@ def _run(task: tuple[str, str, int, int]) -> dict[str, Any]:
 def _train_and_score(lib: str, algo: str, seed: int, steps: int) -> dict[str, Any]:
     import gymnasium as gym
 
-    from dlfrontier.rl.common.evaluation import evaluate_policy
+    from dlfrontier.rl.common.evaluation import evaluate_policy, greedy
 
     eval_env = gym.make("CartPole-v1")
     t = time.perf_counter()
@@ -69,7 +69,7 @@ def _train_and_score(lib: str, algo: str, seed: int, steps: int) -> dict[str, An
         else:
             agent = PPO("CartPole-v1", seed=seed, n_envs=8).learn(steps)
         wall = time.perf_counter() - t
-        returns = evaluate_policy(agent.predict, eval_env, EVAL_EPISODES, seed=10_000)
+        returns = evaluate_policy(greedy(agent), eval_env, EVAL_EPISODES, seed=10_000)
     else:
         from dlfrontier.errors import require
 

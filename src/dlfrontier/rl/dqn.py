@@ -234,6 +234,7 @@ class DQN(Algorithm):
                     action = int(self.q_net(torch.as_tensor(obs, device=self.device).unsqueeze(0)).argmax())
             next_obs, reward, terminated, truncated, _ = self.env.step(action)
             self.num_steps += 1
+            self._on_steps()
             self._ep_return += float(reward)
             for tr in self.adder.push(obs, action, float(reward), next_obs, terminated, truncated):
                 self.buffer.add(*tr)

@@ -170,6 +170,7 @@ class PPO(Algorithm):
                 group["lr"] = c.learning_rate * frac
             ro = self.collector.collect(c.n_steps)
             self.num_steps += per_rollout
+            self._on_steps()
             self.episode_returns.extend(self.collector.finished)
             self.collector.finished.clear()
             adv, ret = gae(ro.rewards, ro.values, ro.next_values, ro.terminated, ro.episode_end, c.gamma, c.gae_lambda)

@@ -118,6 +118,7 @@ class REINFORCE(Algorithm):
                 act_l.append(a)
                 self.episode_returns.append(float(r.sum()))
                 self.num_steps += len(r)
+            self._on_steps()
             obs = torch.as_tensor(np.concatenate(obs_l), device=self.device)
             actions = torch.as_tensor(np.concatenate(act_l), device=self.device)
             returns = torch.as_tensor(np.concatenate(ret_l), device=self.device)

@@ -174,6 +174,7 @@ class SAC(Algorithm):
                     action = self.actor(torch.as_tensor(obs, device=self.device).unsqueeze(0))[0][0].cpu().numpy()
             next_obs, reward, terminated, truncated, _ = self.env.step(action)
             self.num_steps += 1
+            self._on_steps()
             self._ep_return += float(reward)
             self.buffer.add(obs, action, float(reward), next_obs, terminated, c.gamma)
             if terminated or truncated:

@@ -88,7 +88,7 @@ def test_dqn_frame_buffer_trains_and_round_trips(tmp_path: Path):
     path = agent.save(tmp_path / "dqn.pt")
     again = DQN.load(path, features=nature_cnn())
     obs = np.zeros((4, 84, 84), np.uint8)
-    assert again.predict(obs) == agent.predict(obs)
+    assert again.predict(obs, deterministic=True)[0] == agent.predict(obs, deterministic=True)[0]
     with pytest.raises(ValueError, match="uniform"):
         DQN(atari_id("Breakout"), features=nature_cnn(), frame_buffer=True, prioritized=True, buffer_size=10)
 
@@ -105,7 +105,10 @@ def test_dqn_learns_minatar_breakout_well_beyond_random():
     from dlfrontier.rl.atari import play
 
     t = time.perf_counter()
-    scores = play(lambda o: int(agent.predict(o)), gym.make(minatar_id("Breakout")), 20, seed=1, epsilon=0.05,
+    def greedy_play(obs: np.ndarray) -> int:
+        return int(agent.predict(obs, deterministic=True)[0])
+
+    scores = play(greedy_play, gym.make(minatar_id("Breakout")), 20, seed=1, epsilon=0.05,
                   max_steps=1_000)  # a good agent's game can last very long: cap it
     print(f"scores {scores.tolist()}, mean {scores.mean():.2f}, eval {time.perf_counter() - t:.1f}s")
     assert scores.mean() >= 2.0, scores

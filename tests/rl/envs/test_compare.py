@@ -97,8 +97,8 @@ class _Agent:
     def __init__(self, policy, steps: int, returns: list[float]) -> None:
         self.policy, self.num_steps, self.returns = policy, steps, returns
 
-    def predict(self, obs, deterministic=True):
-        return self.policy.predict(obs, deterministic)
+    def predict(self, obs, state=None, episode_start=None, deterministic=False):
+        return self.policy.predict(obs, state, episode_start, deterministic=deterministic)
 
     def recent_return(self) -> float:
         return float(np.mean(self.returns)) if self.returns else float("nan")

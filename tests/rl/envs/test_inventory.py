@@ -89,18 +89,18 @@ def test_inventory_position_matches_policy_view() -> None:
     obs, _ = env.reset(seed=1)
     for _ in range(12):
         np.testing.assert_allclose(policy.position(obs), env.inventory_position(), atol=1e-4)
-        obs, *_ = env.step(policy.predict(obs))
+        obs, *_ = env.step(policy.predict(obs)[0])
 
 
 def test_base_stock_orders_up_to_level() -> None:
     env = InventoryEnv(**SMALL)
     obs, _ = env.reset(seed=0)
     # echelon positions: retailer 10, retailer + distributor 16; levels 15 and 60 -> orders 5 and 44
-    np.testing.assert_allclose(BaseStockPolicy(env, [15, 60]).predict(obs), [5, 44])
+    np.testing.assert_allclose(BaseStockPolicy(env, [15, 60]).predict(obs)[0], [5, 44])
     # (s, S) with s below the position orders nothing there
-    np.testing.assert_allclose(SSPolicy(env, [9, 40], [15, 60]).predict(obs), [0, 44])
+    np.testing.assert_allclose(SSPolicy(env, [9, 40], [15, 60]).predict(obs)[0], [0, 44])
     # orders above capacity are capped at it
-    np.testing.assert_allclose(BaseStockPolicy(env, [30, 60]).predict(obs), [8, 44])
+    np.testing.assert_allclose(BaseStockPolicy(env, [30, 60]).predict(obs)[0], [8, 44])
 
 
 def test_base_stock_beats_random_by_far() -> None:

@@ -122,7 +122,7 @@ def test_mean_variance_exact_and_iterative_agree() -> None:
 
 def test_markowitz_goes_to_cash_when_everything_falls() -> None:
     env = env_with_returns(np.array([[-0.02, -0.01], [-0.03, -0.02], [-0.01, -0.03], [0, 0]]), window=3)
-    a = MarkowitzPolicy(env, risk_aversion=10).predict(env._obs())
+    a = MarkowitzPolicy(env, risk_aversion=10).predict(env._obs())[0]
     np.testing.assert_allclose(a / a.sum(), [0, 0, 1], atol=1e-9)
 
 

@@ -92,7 +92,7 @@ class Predictor:
         self.agent, self.deterministic = agent, deterministic
 
     def __call__(self, obs: np.ndarray) -> int:
-        return int(self.agent.predict(obs, deterministic=self.deterministic))
+        return int(self.agent.predict(obs, deterministic=self.deterministic)[0])
 
 
 class GameEvaluation:
@@ -141,8 +141,12 @@ def train_atari(ctx: RunContext, cfg: AtariRunConfig, setup: Setup) -> dict[str,
 
 
 def evaluate_run(loaded: LoadedRunLike, *, setup: Setup, episodes: int = 10, gif: str | None = None,
-                 device: str = "auto", print_fn: Callable[[str], Any] = print) -> dict[str, float]:
+                 device: str = "auto", print_fn: Callable[[str], Any] = print,
+                 out_dir: str | Path | None = None) -> dict[str, float]:
     """``dlfrontier eval``: play a run's checkpointed agent for ``episodes`` games, print the score, write a GIF.
+
+    Nothing is written but the GIF, at ``gif`` (``out_dir``, where ``dlfrontier eval`` puts its figures, is not
+    needed: the caller chose the GIF's path).
 
     Returns:
         ``{"eval/return": mean score, "eval/return_std": ..., ["eval/human_normalized": ...]}``.

@@ -10,6 +10,8 @@ from __future__ import annotations
 import copy
 import dataclasses
 import os
+import sys
+import time
 import typing
 from collections.abc import Callable
 from pathlib import Path
@@ -75,7 +77,7 @@ def check_total_steps(total_steps: Any) -> int:
     """``learn``'s step count as an int; a negative or fractional count is a :class:`ConfigError`."""
     ok = isinstance(total_steps, (int, float, np.integer, np.floating)) and not isinstance(total_steps, bool)
     if not (ok and 0 <= total_steps < float("inf") and int(total_steps) == total_steps):
-        raise ConfigError(f"learn(total_steps={total_steps!r}): expected a whole number of env steps >= 0")
+        raise ConfigError(f"learn(total_timesteps={total_steps!r}): expected a whole number of env steps >= 0")
     return int(total_steps)
 
 
@@ -91,6 +93,8 @@ class Algorithm:
         features: a features factory ``obs_space -> nn.Module with .out_dim`` (default: the algorithm's MLP).
         seed: seeds the algorithm's NumPy generator, torch and the env's first reset.
         device: torch device.
+        verbose: 0 (silent) or 1 (one summary line per callback interval of :meth:`learn`, and one at its end).
+            The ``repr`` names the algorithm, the env, a few key settings, the seed and the steps done.
         **config: the algorithm's options (fields of its config dataclass).
     """
 
@@ -105,8 +109,12 @@ class Algorithm:
         features: FeaturesFactory | None = None,
         seed: int = 0,
         device: str | torch.device = "cpu",
+        verbose: int = 0,
         **config: Any,
     ) -> None:
+        if verbose not in (0, 1) or isinstance(verbose, bool):
+            raise ConfigError(f"verbose={verbose!r}: expected 0 (silent) or 1 (a summary line per interval)")
+        self.verbose = int(verbose)
         self.config = build_config(self.config_cls, config)
         self.env_id = env_id(env)
         self._env_arg = env
@@ -124,6 +132,8 @@ class Algorithm:
         self.num_updates = 0
         self.episode_returns: list[float] = []
         self.stats: dict[str, float] = {}
+        self._bar: _LearnProgress | None = None
+        self._summary_at = -1
         self._setup()
 
     # -- to implement ------------------------------------------------------------------------------------
@@ -146,36 +156,94 @@ class Algorithm:
         pass
 
     # -- public API --------------------------------------------------------------------------------------
-    def learn(self: A, total_steps: int, *, callback: Callback | None = None, callback_every: int = 0) -> A:
-        """Train for ``total_steps`` more environment steps (summed over parallel envs).
+    def learn(self: A, total_timesteps: int, callback: Callback | None = None, *, callback_every: int = 0,
+              progress_bar: bool = False) -> A:
+        """Train for ``total_timesteps`` more environment steps (summed over parallel envs), as Stable-Baselines3's
+        ``learn``.
 
         Args:
-            total_steps: env steps to add to ``num_steps``.
+            total_timesteps: env steps to add to ``num_steps``.
             callback: called as ``callback(self)`` each time ``num_steps`` crosses a multiple of
                 ``callback_every`` (on-policy algorithms: at the first rollout end after it).
-            callback_every: the callback interval in env steps (0: never).
+            callback_every: the callback interval in env steps (0: never). With ``verbose=1`` a summary line is
+                printed at each of these points (every tenth of the run when 0).
+            progress_bar: show a rich progress bar of the steps (on stderr; nothing changes in the training).
 
         Raises:
-            ConfigError: a negative or fractional ``total_steps`` or ``callback_every``.
+            ConfigError: a negative or fractional ``total_timesteps`` or ``callback_every``.
         """
-        total_steps = check_total_steps(total_steps)
+        total_steps = check_total_steps(total_timesteps)
         try:
             callback_every = check_total_steps(callback_every)
         except ConfigError:
             raise ConfigError(f"learn(callback_every={callback_every!r}): expected env steps >= 0 (0: never)") from None
-        # tiny MLPs are dominated by Python overhead; extra threads only add synchronization cost
-        with cpu_threads(1 if self.device.type == "cpu" else None):
-            self._learn(int(total_steps), callback, int(callback_every))
+        inner = callback
+        if self.verbose and callback_every == 0:  # a summary every tenth of the run: the bar's tick does it
+            summary_every = max(1, total_steps // 10)
+        else:
+            summary_every = 0
+        if self.verbose and callback_every > 0:
+            def callback(agent: Algorithm) -> None:  # the user's callback first: it may log evaluation metrics
+                if inner is not None:
+                    inner(agent)
+                agent._print_summary()
+
+        self._summary_at = -1
+        self._bar = _LearnProgress(self, total_steps, progress_bar, summary_every)
+        try:
+            # tiny MLPs are dominated by Python overhead; extra threads only add synchronization cost
+            with cpu_threads(1 if self.device.type == "cpu" else None):
+                self._learn(int(total_steps), callback, int(callback_every))
+        finally:
+            self._bar.close()
+            self._bar = None
+        if self.verbose and self._summary_at != self.num_steps:
+            self._print_summary()
         return self
 
-    def predict(self, obs: Any, deterministic: bool = True) -> np.ndarray:
-        """The action for one observation (shape of the observation space) or a batch ``[B, *obs_shape]``."""
+    def _on_steps(self) -> None:
+        """Called by each training loop after ``num_steps`` grows: progress bar and periodic summaries only."""
+        if self._bar is not None:
+            self._bar.update()
+
+    def _print_summary(self) -> None:
+        """``verbose=1``'s line: steps, updates, episodes, the recent training return, the loss."""
+        self._summary_at = self.num_steps
+        parts = [f"{type(self).__name__} {self.env_id or type(self._env_arg).__name__}", f"steps {self.num_steps}",
+                 f"updates {self.num_updates}", f"episodes {len(self.episode_returns)}"]
+        if self.episode_returns:
+            parts.append(f"return(last 20) {self.recent_return():.4g}")
+        parts += [f"{k} {v:.4g}" for k, v in self.stats.items() if k in ("train/loss", "train/policy_loss")]
+        print(" | ".join(parts), flush=True)
+
+    def __repr__(self) -> str:
+        env = self.env_id if self.env_id is not None else f"<{type(self._env_arg).__name__}>"
+        keys = ("n_envs", "learning_rate", "batch_size", "gamma")
+        settings = [f"{k}={getattr(self.config, k)!r}" for k in keys if hasattr(self.config, k)]
+        device = [] if self.device.type == "cpu" else [f"device={str(self.device)!r}"]
+        return (f"{type(self).__name__}(env={env!r}, {', '.join(settings)}, seed={self.seed}, "
+                f"{', '.join(device + [f'num_steps={self.num_steps}'])})")
+
+    def predict(self, obs: Any, state: Any = None, episode_start: Any = None,
+                deterministic: bool = False) -> tuple[np.ndarray, Any]:
+        """``(action, state)`` for one observation (shape of the observation space) or a batch ``[B, *obs_shape]``,
+        as Stable-Baselines3's ``predict``.
+
+        Args:
+            obs: the observation(s).
+            state, episode_start: a recurrent policy's hidden state and episode starts; our policies are
+                feed-forward, so they are ignored and ``state`` is returned unchanged (``None``).
+            deterministic: the most likely action (greedy, the Gaussian's mean) instead of a sampled one.
+
+        Returns:
+            ``(action, state)``: ``action`` has the action space's shape, or ``[B, ...]`` for a batch.
+        """
         x = np.asarray(obs)
         single = x.shape == self.observation_space.shape
         t = torch.as_tensor(x[None] if single else x, device=self.device)
         with torch.inference_mode():
             a = self._act(t, deterministic).cpu().numpy()
-        return a[0] if single else a
+        return (a[0] if single else a), state
 
     def recent_return(self, episodes: int = 20) -> float:
         """Mean undiscounted return of the last ``episodes`` finished training episodes (nan if none)."""
@@ -230,7 +298,8 @@ class Algorithm:
 
     @classmethod
     def load(cls: type[A], path: str | os.PathLike[str], env: EnvLike | None = None, *,
-             features: FeaturesFactory | None = None, device: str | torch.device = "cpu", trust: bool = False) -> A:
+             features: FeaturesFactory | None = None, device: str | torch.device = "cpu", trust: bool = False,
+             verbose: int = 0) -> A:
         """An agent saved by :meth:`save`. ``env`` is needed when the agent was trained on an unregistered
         instance; ``features`` when it was trained with a custom features factory.
 
@@ -250,6 +319,46 @@ class Algorithm:
         target = env if env is not None else state["env_id"]
         if target is None:
             raise CheckpointError(f"{path} was trained on an unregistered env instance; pass env=... to load")
-        agent = cls(target, features=features, seed=state["seed"], device=device, **state["config"])
+        agent = cls(target, features=features, seed=state["seed"], device=device, verbose=verbose, **state["config"])
         agent.load_state_dict(state)
         return agent
+
+
+class _LearnProgress:
+    """The optional rich progress bar of one ``learn`` call and the verbose summaries every ``summary_every`` steps.
+
+    Redraws at most ten times a second; it reads the agent's counters only (no RNG, no tensors), so training is
+    the same with or without it.
+    """
+
+    def __init__(self, agent: Algorithm, total: int, bar: bool, summary_every: int) -> None:
+        self.agent, self.start, self.total = agent, agent.num_steps, total
+        self.summary_every = summary_every
+        self.next_summary = self.start + summary_every if summary_every else None
+        self.last_draw = 0.0
+        self.progress: Any = None
+        if bar:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self.progress = Progress(TextColumn(f"{agent.name} {agent.env_id or ''}"), BarColumn(),
+                                     MofNCompleteColumn(), TimeRemainingColumn(), console=Console(stderr=True))
+            self.progress.start()
+            self.task = self.progress.add_task("learn", total=total)
+
+    def update(self) -> None:
+        done = self.agent.num_steps - self.start
+        if self.next_summary is not None and self.agent.num_steps >= self.next_summary:
+            self.next_summary = self.agent.num_steps + self.summary_every
+            self.agent._print_summary()
+        if self.progress is not None:
+            now = time.monotonic()
+            if now - self.last_draw >= 0.1 or done >= self.total:
+                self.last_draw = now
+                self.progress.update(self.task, completed=min(done, self.total))
+
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.update(self.task, completed=min(self.agent.num_steps - self.start, self.total))
+            self.progress.stop()
+            sys.stderr.flush()

@@ -13,6 +13,15 @@ import gymnasium as gym
 import numpy as np
 
 
+def greedy(agent: Any) -> Callable[[np.ndarray], np.ndarray]:
+    """``obs -> action`` of an agent with the Stable-Baselines3 ``predict``: its deterministic action."""
+
+    def act(obs: np.ndarray) -> np.ndarray:
+        return agent.predict(obs, deterministic=True)[0]
+
+    return act
+
+
 def evaluate_policy(
     predict: Callable[[np.ndarray], np.ndarray], env: gym.Env, episodes: int, *, seed: int = 0
 ) -> np.ndarray:
@@ -51,6 +60,6 @@ class ReturnEvaluation:
         self.env, self.episodes, self.seed = env, int(episodes), int(seed)
 
     def __call__(self, agent: Any) -> dict[str, float]:
-        returns = evaluate_policy(agent.predict, self.env, self.episodes, seed=self.seed)
+        returns = evaluate_policy(greedy(agent), self.env, self.episodes, seed=self.seed)
         return {"eval/return": float(returns.mean()), "eval/return_std": float(returns.std()),
                 "rollout/return": agent.recent_return()}

@@ -8,9 +8,10 @@ for the greedy dispatch and hot-spot repositioning baselines. Base-stock levels,
 and dispatch parameters are tuned by search on *training* scenario seeds (as Hubbs et al. do in OR-Gym), and all
 policies are then compared on the same held-out seeds.
 
-Every policy has the agent interface of :class:`dlfrontier.rl.common.algorithm.Algorithm`:
-``predict(obs, deterministic=True) -> action``; stateful ones also have ``reset()``, which
-:func:`evaluate_episodes` calls at each episode start.
+Every policy has the agent interface of :class:`dlfrontier.rl.common.algorithm.Algorithm` (Stable-Baselines3's):
+``predict(obs, state=None, episode_start=None, deterministic=False) -> (action, state)`` (the rules are
+deterministic whatever the flag says); stateful ones also have ``reset()``, which :func:`evaluate_episodes` calls at
+each episode start.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ from dlfrontier.rl.envs.portfolio import PortfolioEnv
 
 
 class Policy(Protocol):
-    def predict(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray: ...
+    def predict(self, obs: np.ndarray, state: Any = None, episode_start: Any = None,
+                deterministic: bool = False) -> tuple[np.ndarray, Any]: ...
 
 
 def evaluate_episodes(policy: Any, env: gym.Env, seeds: Sequence[int]) -> dict[str, np.ndarray]:
@@ -37,8 +39,8 @@ def evaluate_episodes(policy: Any, env: gym.Env, seeds: Sequence[int]) -> dict[s
     return and the env's ``episode_metrics()``.
 
     Args:
-        policy: anything with ``predict(obs, deterministic=True)`` returning an action (or ``(action, state)``
-            as Stable-Baselines3 does); an optional ``reset()`` is called before each episode.
+        policy: anything with ``predict(obs, deterministic=True)`` returning ``(action, state)`` as
+            Stable-Baselines3 does (or a bare action); an optional ``reset()`` is called before each episode.
         env: the environment (wrapped or not; its unwrapped env must have ``episode_metrics``).
         seeds: scenario seeds.
 
@@ -64,14 +66,26 @@ def evaluate_episodes(policy: Any, env: gym.Env, seeds: Sequence[int]) -> dict[s
     return {k: np.asarray(v) for k, v in out.items()}
 
 
-class RandomPolicy:
+class BaselinePolicy:
+    """The agent interface over a rule ``_action(obs) -> action``."""
+
+    def _action(self, obs: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def predict(self, obs: np.ndarray, state: Any = None, episode_start: Any = None,
+                deterministic: bool = False) -> tuple[np.ndarray, Any]:
+        """``(action, state)`` as :meth:`dlfrontier.rl.common.algorithm.Algorithm.predict` (``state`` unchanged)."""
+        return self._action(obs), state
+
+
+class RandomPolicy(BaselinePolicy):
     """Uniformly random actions from the action space (seeded)."""
 
     def __init__(self, action_space: gym.Space, seed: int = 0) -> None:
         self.space = action_space
         self.space.seed(seed)
 
-    def predict(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
+    def _action(self, obs: np.ndarray) -> np.ndarray:
         return self.space.sample()
 
 
@@ -79,7 +93,7 @@ class RandomPolicy:
 # inventory
 
 
-class BaseStockPolicy:
+class BaseStockPolicy(BaselinePolicy):
     """Echelon base-stock (order-up-to): stage ``i`` orders ``max(0, Z_i - IP_i)``, capped at its capacity.
 
     Args:
@@ -96,7 +110,7 @@ class BaseStockPolicy:
         local = d["on_hand"] + np.array([p.sum() for p in d["pipeline"]])
         return np.cumsum(local) - d["backlog"][0] + d["backlog"][1:]
 
-    def predict(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
+    def _action(self, obs: np.ndarray) -> np.ndarray:
         return self.env.encode_action(np.maximum(0.0, self.levels - self.position(obs)))
 
 
@@ -107,7 +121,7 @@ class SSPolicy(BaseStockPolicy):
         super().__init__(env, S)
         self.s = np.asarray(s, dtype=np.float64)
 
-    def predict(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
+    def _action(self, obs: np.ndarray) -> np.ndarray:
         ip = self.position(obs)
         return self.env.encode_action(np.where(ip <= self.s, np.maximum(0.0, self.levels - ip), 0.0))
 
@@ -176,23 +190,23 @@ def _mean_demand(env: InventoryEnv) -> float:
 # portfolio
 
 
-class EqualWeightPolicy:
+class EqualWeightPolicy(BaselinePolicy):
     """Rebalance to equal weights over the risky assets every day (no cash)."""
 
     def __init__(self, env: gym.Env) -> None:
         self.n = env.unwrapped.n  # type: ignore[attr-defined]
 
-    def predict(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
+    def _action(self, obs: np.ndarray) -> np.ndarray:
         return np.append(np.ones(self.n), 0.0).astype(np.float32)
 
 
-class BuyAndHoldPolicy:
+class BuyAndHoldPolicy(BaselinePolicy):
     """Buy equal weights on the first day, then hold (pass the drifted weights back: no trade)."""
 
     def __init__(self, env: gym.Env) -> None:
         self.n = env.unwrapped.n  # type: ignore[attr-defined]
 
-    def predict(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
+    def _action(self, obs: np.ndarray) -> np.ndarray:
         w = np.asarray(obs[-(self.n + 1) :], dtype=np.float64)
         if w[-1] > 1 - 1e-9:  # all cash: the first day
             return np.append(np.ones(self.n), 0.0).astype(np.float32)
@@ -247,7 +261,7 @@ def mean_variance_weights(mu: np.ndarray, cov: np.ndarray, risk_aversion: float,
     return w
 
 
-class MarkowitzPolicy:
+class MarkowitzPolicy(BaselinePolicy):
     """Mean-variance weights over assets and cash from the returns in the observation window (rolling).
 
     Args:
@@ -260,7 +274,7 @@ class MarkowitzPolicy:
         self.env: PortfolioEnv = env.unwrapped  # type: ignore[assignment]
         self.risk_aversion, self.ridge = float(risk_aversion), float(ridge)
 
-    def predict(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
+    def _action(self, obs: np.ndarray) -> np.ndarray:
         x = self.env.recent_returns(obs)  # [window, n]
         n = x.shape[1]
         mu = np.append(x.mean(axis=0), self.env.risk_free)
@@ -282,7 +296,7 @@ def fit_markowitz(env: gym.Env, seeds: Sequence[int], grid: Sequence[float] = (1
 # dispatch
 
 
-class DispatchRulePolicy:
+class DispatchRulePolicy(BaselinePolicy):
     """A fixed dispatch rule: pickup ``radius``, repositioning ``fraction`` towards target ``shares``.
 
     ``greedy_dispatch`` is ``radius = max_pickup, fraction = 0``: every request gets the nearest idle driver.
@@ -296,7 +310,7 @@ class DispatchRulePolicy:
         self.fraction = float(fraction)
         self.action = u.encode_action(shares, self.radius, self.fraction)
 
-    def predict(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
+    def _action(self, obs: np.ndarray) -> np.ndarray:
         return self.action.copy()
 
 
