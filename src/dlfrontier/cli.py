@@ -88,6 +88,7 @@ def show_experiment(e: Any) -> int:
     from rich.table import Table
 
     from dlfrontier.experiments.config import config_fields, field_help, flatten, type_name
+    from dlfrontier.ranges import field_ranges
 
     console = _console()
     console.print(f"[bold]{e.name}[/bold] ({e.group}): {e.summary}", markup=True)
@@ -102,10 +103,13 @@ def show_experiment(e: Any) -> int:
     table = Table(title=f"{e.name} settings (--set KEY=VALUE)")
     for col in ("key", "type", "default", *budgets, "help"):
         table.add_column(col, overflow="fold")
+    ranges = field_ranges(e.config)
     helps = field_help(e.config)
     for key, tp in config_fields(e.config).items():
         shown = [repr(budgets[b][key]) if key in budgets[b] else "" for b in budgets]
-        table.add_row(key, type_name(tp), repr(defaults.get(key)), *shown, helps.get(key, ""))
+        allowed = ranges.get(key)
+        table.add_row(key, type_name(tp) + (f" ({allowed})" if allowed else ""), repr(defaults.get(key)), *shown,
+                      helps.get(key, ""))
     console.print(table)
     return 0
 

@@ -32,6 +32,13 @@ from dlfrontier.rl.dqn import DQNConfig
 from dlfrontier.rl.ppo import PPOConfig
 from dlfrontier.runtime import RunContext
 
+# Seconds per quick run (wall time, 1 torch thread), the ETA of `dlfrontier run` and the time `dlfrontier list` shows:
+# measured in the issue-15 re-runs (two runs side by side on 2 cores, beside other work); the MinAtar games and
+# ppo-breakout: the earlier sessions' runs under heavier load
+TYPICAL_SECONDS: dict[str, float] = {"dqn-minatar-breakout": 479, "dqn-minatar-asterix": 1913, "dqn-minatar-freeway":
+    339, "dqn-minatar-seaquest": 1926, "dqn-minatar-space-invaders": 542, "dqn-breakout": 716, "ppo-breakout": 1288}
+
+
 
 @dataclass
 class AtariRun:
@@ -108,6 +115,7 @@ for _game, _suffix, _random, _threshold, _steps in MINATAR_GAMES:
     _setup = Setup(DQN, minatar_id(_game), minatar_cnn)
     register(Experiment(
         name=f"dqn-minatar-{_suffix}",
+        typical_seconds=TYPICAL_SECONDS[f"dqn-minatar-{_suffix}"],
         group="rl",
         summary=f"DQN (MinAtar paper network: 3x3 conv 16, FC 128) on MinAtar {_game}",
         topic="playing Atari with deep RL: DQN on MinAtar, the 10x10 miniature Atari",
@@ -146,6 +154,7 @@ BREAKOUT_DQN: dict[str, Any] = {
 # one core). Its published seeds 0-2 scored 2.6 / 2.0 / 2.2: below the quick criterion of twice the random score.
 register(Experiment(
     name="dqn-breakout",
+    typical_seconds=TYPICAL_SECONDS["dqn-breakout"],
     group="rl",
     summary="Nature DQN (CNN on 4 stacked 84x84 frames, frame replay) on ALE Breakout-v5",
     topic="playing Atari with deep RL: the Nature DQN on Breakout",
@@ -178,6 +187,7 @@ BREAKOUT_PPO_ALGO: dict[str, Any] = {
 # as many policy updates). Seeds 0-2 scored 4.3 / 3.6 / 7.8.
 register(Experiment(
     name="ppo-breakout",
+    typical_seconds=TYPICAL_SECONDS["ppo-breakout"],
     group="rl",
     summary="PPO (shared Nature CNN, 8 envs; CleanRL settings) on ALE Breakout-v5",
     topic="playing Atari with deep RL: PPO on Breakout",

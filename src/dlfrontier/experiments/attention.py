@@ -33,6 +33,14 @@ from dlfrontier.attention.segmentation import ContextSegConfig, train_context_se
 from dlfrontier.experiments.base import Anchor, Baseline, Budget, Expect, Experiment, Paired, register
 from dlfrontier.runtime import RunContext
 
+# Seconds per quick run (wall time, 1 torch thread), the ETA of `dlfrontier run` and the time `dlfrontier list` shows:
+# measured in the issue-15 re-runs (two runs side by side on 2 cores, beside other work)
+TYPICAL_SECONDS: dict[str, float] = {"context-seg-none": 12, "context-seg-non-local": 41, "context-seg-danet": 62,
+    "context-seg-oc": 46, "context-seg-cc-r1": 19, "context-seg-cc-r2": 77, "context-seg-ema": 66,
+    "attention-fashion-mnist-none": 9, "attention-fashion-mnist-se": 9, "attention-fashion-mnist-cbam": 11,
+    "attention-fashion-mnist-gc": 11}
+
+
 NO_CONTEXT_MIOU = 0.4  # background IoU 1 + three object classes guessed (IoU 1/5 each), averaged over 4 labels
 SEG_ANCHOR = Anchor(
     "eval/miou",
@@ -78,6 +86,7 @@ def _seg_criteria(suffix: str, threshold: float) -> list:
 for _suffix, (_module, _options, _quick, _full, _what) in CONTEXT_SEG.items():
     register(Experiment(
         name=f"context-seg-{_suffix}",
+        typical_seconds=TYPICAL_SECONDS[f"context-seg-{_suffix}"],
         group="attention",
         summary=f"small FCN with {_what} on the procedural context-seg set (mIoU)",
         topic="Self-attention for scene parsing: does long-range context help?",
@@ -117,6 +126,7 @@ def _fashion_criteria(attention: str | None, threshold: float) -> list:
 for _attention in (None, "se", "cbam", "gc"):
     register(Experiment(
         name=f"attention-fashion-mnist-{_attention or 'none'}",
+        typical_seconds=TYPICAL_SECONDS[f"attention-fashion-mnist-{_attention or 'none'}"],
         group="attention",
         summary=f"3-stage ResNet with {_attention.upper() if _attention else 'no'} attention on Fashion-MNIST",
         topic="Channel and spatial attention (SE, CBAM, GC) in a classifier",

@@ -46,6 +46,11 @@ from dlfrontier.rl.envs.replay import evaluate_business
 from dlfrontier.rl.ppo import PPO, PPOConfig
 from dlfrontier.runtime import RunContext, cpu_threads
 
+# Seconds per quick run (wall time, 1 torch thread), the ETA of `dlfrontier run` and the time `dlfrontier list` shows:
+# measured in the issue-15 re-runs (two runs side by side on 2 cores, beside other work)
+TYPICAL_SECONDS: dict[str, float] = {"ppo-inventory": 77, "ppo-portfolio": 50, "ppo-dispatch": 53}
+
+
 Trace = Callable[[Path, plots.Runs, int], Path]  # plots.inventory_trace, portfolio_trace, dispatch_trace
 
 # The no-learning baselines of the criteria: measured with the quick settings (fit_episodes 20, eval_episodes 30,
@@ -142,6 +147,7 @@ PPO_BUSINESS = {"n_envs": 8, "n_steps": 256, "batch_size": 256}  # PPO's default
 
 register(Experiment(
     name="ppo-inventory",
+    typical_seconds=TYPICAL_SECONDS["ppo-inventory"],
     group="rl",
     summary="PPO vs base-stock and (s, S) on the OR-Gym 4-stage supply chain (dlfrontier/Inventory-v0)",
     topic="Deep RL for business decisions: inventory management",
@@ -164,6 +170,7 @@ register(Experiment(
 
 register(Experiment(
     name="ppo-portfolio",
+    typical_seconds=TYPICAL_SECONDS["ppo-portfolio"],
     group="rl",
     summary="PPO vs equal-weight, buy-and-hold and rolling Markowitz in a regime-switching market "
             "(dlfrontier/Portfolio-v0)",
@@ -190,6 +197,7 @@ register(Experiment(
 
 register(Experiment(
     name="ppo-dispatch",
+    typical_seconds=TYPICAL_SECONDS["ppo-dispatch"],
     group="rl",
     summary="PPO dispatch policy vs greedy nearest-driver and greedy + hot-spot repositioning "
             "(dlfrontier/RideDispatch-v0)",

@@ -32,6 +32,13 @@ from dlfrontier.models.classifier import TrainConfig, fit_classifier
 from dlfrontier.models.lenet import LeNet5, LeNet300100
 from dlfrontier.runtime import RunContext
 
+# Seconds per quick run (wall time, 1 torch thread), the ETA of `dlfrontier run` and the time `dlfrontier list` shows:
+# measured in the issue-15 re-runs (two runs side by side on 2 cores, beside other work); deep-compression-lenet300,
+# deep-compression-lenet5, binary-lenet5, int8-lenet5: the earlier sessions' runs under heavier load
+TYPICAL_SECONDS: dict[str, float] = {"lenet300-mnist": 31, "lenet5-mnist": 237, "deep-compression-lenet300": 104,
+    "deep-compression-lenet5": 890, "binary-lenet5": 415, "int8-lenet5": 316}
+
+
 CAFFE_SOLVER = {"optimizer": "sgd", "lr": 0.01, "momentum": 0.9, "weight_decay": 5e-4, "schedule": "inv", "epochs": 11}
 RETRAIN_FULL = {"prune_rounds": 5, "retrain_epochs": 4, "retrain_lr": 1e-3, "share_epochs": 4, "share_lr": 1e-4,
                 "tolerance": 0.0}
@@ -73,6 +80,7 @@ for _name, _model, _what, _epochs, _quick, _full, _paper, _baseline, _demo in LE
     _short = _what.split(" (")[0]
     register(Experiment(
         name=_name,
+        typical_seconds=TYPICAL_SECONDS[_name],
         group="compression",
         summary=f"{_what} trained on MNIST",
         topic=f"Deep Compression baseline ({_short}, {'1070' if _model is LeNet300100 else '1720'} KB)",
@@ -105,6 +113,7 @@ DEEP = (
 for _name, _config, _network, _model, _quick_set, _quick, _full, _row, _demo in DEEP:
     register(Experiment(
         name=_name,
+        typical_seconds=TYPICAL_SECONDS[_name],
         group="compression",
         summary=f"Deep Compression (prune + share + Huffman) of {_network} on MNIST into a real file",
         topic=f"Deep Compression (Han et al. 2016): {_network} {_row.split(' (')[0]}",
@@ -128,6 +137,7 @@ def binary_lenet5(ctx: RunContext, cfg: BinaryConfig) -> dict[str, float]:
 # Full thresholds of the two storage bounds (32x, 4x): 90% of the bound (biases, scales and headers stay float32).
 register(Experiment(
     name="binary-lenet5",
+    typical_seconds=TYPICAL_SECONDS["binary-lenet5"],
     group="compression",
     summary="LeNet-5 with binary weights (sign x per-filter scale, STE training) on MNIST, stored at 1 bit/weight",
     topic="Binary networks (BinaryConnect 2015, XNOR-Net BWN 2016)",
@@ -151,6 +161,7 @@ def int8_lenet5(ctx: RunContext, cfg: Int8Config) -> dict[str, float]:
 
 register(Experiment(
     name="int8-lenet5",
+    typical_seconds=TYPICAL_SECONDS["int8-lenet5"],
     group="compression",
     summary="LeNet-5 quantized to int8 on MNIST: post-training (PTQ) and quantization-aware training (QAT)",
     topic="int8 quantization (Jacob et al. 2018) via torch.ao.quantization",

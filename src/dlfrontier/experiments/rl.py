@@ -39,6 +39,12 @@ from dlfrontier.rl.reinforce import REINFORCEConfig
 from dlfrontier.rl.sac import SACConfig
 from dlfrontier.runtime import RunContext
 
+# Seconds per quick run (wall time, 1 torch thread), the ETA of `dlfrontier run` and the time `dlfrontier list` shows:
+# measured in the issue-15 re-runs (two runs side by side on 2 cores, beside other work)
+TYPICAL_SECONDS: dict[str, float] = {"dqn-cartpole": 37, "dqn-acrobot": 34, "ppo-cartpole": 13, "ppo-pendulum": 18,
+    "a2c-cartpole": 11, "reinforce-cartpole": 17, "sac-pendulum": 31}
+
+
 # the untrained actor-critic MLP (64x64 tanh, orthogonal init) of PPO, A2C and REINFORCE on CartPole: an untrained
 # greedy policy can balance the pole for a while by chance, so this baseline is far above a random policy's
 CARTPOLE_UNTRAINED = Baseline(210.5, "untrained policy (the step-0 evaluation: deterministic, 10 episodes from "
@@ -105,6 +111,7 @@ def _budgets(quick: dict[str, Any], quick_at: float, full: dict[str, Any], full_
 DQN_CARTPOLE: dict[str, Any] = {"double": True, "dueling": True, "n_step": 3, "learning_rate": 1e-3, "lr_decay": True}
 register(Experiment(
     name="dqn-cartpole",
+    typical_seconds=TYPICAL_SECONDS["dqn-cartpole"],
     group="rl",
     summary="DQN (Double, replay, target net; rl-zoo settings) on CartPole-v1",
     topic="value-based deep RL: DQN with experience replay and a target network",
@@ -131,6 +138,7 @@ DQN_ACROBOT: dict[str, Any] = {
 }
 register(Experiment(
     name="dqn-acrobot",
+    typical_seconds=TYPICAL_SECONDS["dqn-acrobot"],
     group="rl",
     summary="Double DQN (rl-zoo Acrobot settings) on Acrobot-v1",
     topic="value-based deep RL: DQN with experience replay and a target network",
@@ -157,6 +165,7 @@ PPO_CARTPOLE: dict[str, Any] = {
 }
 register(Experiment(
     name="ppo-cartpole",
+    typical_seconds=TYPICAL_SECONDS["ppo-cartpole"],
     group="rl",
     summary="PPO (clip, GAE, 8 envs; rl-zoo settings) on CartPole-v1",
     topic="actor-critic deep RL: proximal policy optimization",
@@ -176,6 +185,7 @@ PPO_PENDULUM: dict[str, Any] = {
 }
 register(Experiment(
     name="ppo-pendulum",
+    typical_seconds=TYPICAL_SECONDS["ppo-pendulum"],
     group="rl",
     summary="PPO (Gaussian policy, 4 envs; rl-zoo settings without gSDE) on Pendulum-v1",
     topic="actor-critic deep RL: proximal policy optimization, continuous actions",
@@ -198,6 +208,7 @@ register(Experiment(
 A2C_CARTPOLE: dict[str, Any] = {"n_envs": 8, "ent_coef": 0.0}
 register(Experiment(
     name="a2c-cartpole",
+    typical_seconds=TYPICAL_SECONDS["a2c-cartpole"],
     group="rl",
     summary="A2C (8 envs, 5-step returns; rl-zoo settings) on CartPole-v1",
     topic="actor-critic deep RL: advantage actor-critic",
@@ -213,6 +224,7 @@ register(Experiment(
 # the REINFORCEConfig defaults (Adam 1e-3, 4 episodes per update, a learned baseline); no zoo entry to follow
 register(Experiment(
     name="reinforce-cartpole",
+    typical_seconds=TYPICAL_SECONDS["reinforce-cartpole"],
     group="rl",
     summary="REINFORCE with a learned baseline on CartPole-v1",
     topic="policy-based deep RL: Monte Carlo policy gradient",
@@ -233,6 +245,7 @@ register(Experiment(
 # 64x64 networks and 10k of the zoo's 20k steps (SAC solves Pendulum in about 5k steps; 4x less CPU per step)
 register(Experiment(
     name="sac-pendulum",
+    typical_seconds=TYPICAL_SECONDS["sac-pendulum"],
     group="rl",
     summary="SAC (twin critics, automatic temperature; rl-zoo settings) on Pendulum-v1",
     topic="maximum-entropy actor-critic: soft actor-critic",

@@ -32,6 +32,12 @@ from dlfrontier.multimodal.config import CNNMLPConfig, MCANConfig, RNConfig, UpD
 from dlfrontier.multimodal.evaluation import evaluate_vqa
 from dlfrontier.multimodal.training import train_vqa
 
+# Seconds per quick run (wall time, 1 torch thread), the ETA of `dlfrontier run` and the time `dlfrontier list` shows:
+# measured in the issue-15 re-runs (two runs side by side on 2 cores, beside other work); vqa-relation-network and
+# vqa-mcan: the earlier sessions' runs under heavier load
+TYPICAL_SECONDS: dict[str, float] = {"vqa-cnn-mlp": 53, "vqa-relation-network": 754, "vqa-updn": 36, "vqa-mcan": 1068}
+
+
 REL, NONREL = "eval/accuracy_relational", "eval/accuracy_nonrelational"
 TOPIC = "Visual question answering: relational reasoning and co-attention"
 SANTORO = "Santoro et al. 2017 (arXiv:1706.01427), Section 5.2, Sort-of-CLEVR"
@@ -112,6 +118,7 @@ VQA = {
 for _name, (_config, _summary, _anchor, _baseline, _budgets) in VQA.items():
     register(Experiment(
         name=f"vqa-{_name}",
+        typical_seconds=TYPICAL_SECONDS[f"vqa-{_name}"],
         group="multimodal",
         summary=_summary,
         topic=TOPIC,
