@@ -44,7 +44,6 @@ from dlfrontier.runtime import RunContext
 TYPICAL_SECONDS: dict[str, float] = {"dqn-cartpole": 37, "dqn-acrobot": 34, "ppo-cartpole": 13, "ppo-pendulum": 18,
     "a2c-cartpole": 11, "reinforce-cartpole": 17, "sac-pendulum": 31}
 
-
 # the untrained actor-critic MLP (64x64 tanh, orthogonal init) of PPO, A2C and REINFORCE on CartPole: an untrained
 # greedy policy can balance the pole for a while by chance, so this baseline is far above a random policy's
 CARTPOLE_UNTRAINED = Baseline(210.5, "untrained policy (the step-0 evaluation: deterministic, 10 episodes from "
