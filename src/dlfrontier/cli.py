@@ -127,6 +127,9 @@ class RichProgress:
     def start(self, total: float, unit: str = "steps") -> None:
         self.bar.update(self.task, total=total)
 
+    def phase(self, name: str) -> None:
+        self.bar.update(self.task, info=name)
+
     def update(self, completed: float, **info: float) -> None:
         text = " ".join(f"{k}={v:.4g}" for k, v in info.items())
         if text:
@@ -139,7 +142,8 @@ class PlainProgress:
     """The ``Progress`` of one run as plain lines, for output that is not a terminal (a log file, CI).
 
     A line when the run has gone ``every`` (a fraction) further and ``min_gap`` seconds have passed, or
-    ``max_gap`` seconds have passed with progress made: a slow run shows it lives, a fast one prints nothing.
+    ``max_gap`` seconds have passed with progress made: a slow run shows it lives, a fast one prints nothing. A
+    named phase (data generation, a pipeline's stage) always gets its line.
     """
 
     def __init__(self, name: str, write: Any = print, *, every: float = 0.1, min_gap: float = 5.0,
@@ -153,6 +157,9 @@ class PlainProgress:
 
     def start(self, total: float, unit: str = "steps") -> None:
         self.total, self.unit, self.shown, self.last = float(total), unit, 0.0, self.clock()
+
+    def phase(self, name: str) -> None:
+        self.write(f"  {self.name}: {name}")
 
     def update(self, completed: float, **info: float) -> None:
         now = self.clock()

@@ -18,11 +18,18 @@ from dlfrontier.errors import ConfigError
 
 
 class Progress(Protocol):
-    """What a run reports its progress to (a rich bar in the CLI, nothing in tests)."""
+    """What a run reports its progress to (a rich bar in the CLI, nothing in tests).
+
+    ``phase(name)`` is optional: call it through :func:`show_phase`, which skips a progress without one.
+    """
 
     def start(self, total: float, unit: str = "steps") -> None: ...
 
     def update(self, completed: float, **info: float) -> None: ...
+
+    def phase(self, name: str) -> None:
+        """The run now does ``name`` ("generating 16,000 Sort-of-CLEVR images", "pruning round 2"): work that the
+        step count does not show."""
 
 
 class NullProgress:
@@ -33,6 +40,17 @@ class NullProgress:
 
     def update(self, completed: float, **info: float) -> None:
         pass
+
+    def phase(self, name: str) -> None:
+        pass
+
+
+def show_phase(progress: Any, name: str) -> None:
+    """Tell ``progress`` the run entered phase ``name`` (nothing if it has no ``phase`` method). Only shows: no
+    RNG, no state a result depends on."""
+    method = getattr(progress, "phase", None)
+    if callable(method):
+        method(name)
 
 
 class MetricLogger(Protocol):

@@ -438,19 +438,28 @@ class Logger:
 
 
 def read_metrics(run_dir: str | os.PathLike[str]) -> dict[str, list[tuple[int, float]]]:
-    """``metrics.csv`` as ``{key: [(step, value), ...]}`` in logged order."""
+    """``metrics.csv`` as ``{key: [(step, value), ...]}`` in logged order.
+
+    A row that is not ``step,key,value`` (cut short by a crash, or damaged: bytes that are not UTF-8, a step that
+    is not a 64-bit integer, a value that is not a number) is left out; a file the csv module cannot read on ends there.
+    """
     out: dict[str, list[tuple[int, float]]] = {}
     path = Path(run_dir) / METRICS
-    if not path.exists():
+    if not path.is_file():
         return out
-    with open(path, newline="") as f:
+    with open(path, newline="", encoding="utf-8", errors="replace") as f:
         reader = csv.reader(f)
-        next(reader, None)
-        for row in reader:
-            if len(row) != 3:
-                continue  # a row cut short by a crash
-            try:
-                out.setdefault(row[1], []).append((int(row[0]), float(row[2])))
-            except ValueError:
-                continue
+        try:
+            next(reader, None)
+            for row in reader:
+                if len(row) != 3:
+                    continue  # a row cut short by a crash
+                try:
+                    step, value = int(row[0]), float(row[2])
+                except ValueError:
+                    continue
+                if abs(step) < 2**63:  # a step no run logs is damage
+                    out.setdefault(row[1], []).append((step, value))
+        except csv.Error:  # e.g. a field over the csv module's size limit
+            pass
     return out

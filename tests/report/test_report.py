@@ -75,3 +75,38 @@ def test_paired_comparison_without_the_other_runs_says_so(tmp_path):
     run_one("toy-regression-slow", 0, out=runs, tensorboard=False)
     _, md_path, _ = write_report(runs, tmp_path / "r.html", tmp_path / "r.md")
     assert "slower (eval/mse - toy-regression > 0.0): no paired runs" in md_path.read_text()
+
+
+def test_each_experiment_has_its_plots_next_to_its_tables(tmp_path):
+    runs = tmp_path / "runs"
+    for budget in ("quick", "full"):
+        run_one("toy-regression", 0, out=runs, budget=budget, tensorboard=False)
+    for folder in (runs / "toy-regression").glob("0-*"):
+        budget = json.loads((folder / "summary.json").read_text())["budget"]
+        (folder / "tables").mkdir()
+        (folder / "tables" / "t.json").write_text(json.dumps({"title": f"table of {budget}", "columns": ["a"],
+                                                             "rows": [["x"]]}))
+        (folder / "extra.png").write_bytes(b"\x89PNG not really")
+    html_path, md_path, _ = write_report(runs, tmp_path / "r.html", tmp_path / "r.md")
+    md, page = md_path.read_text(), html_path.read_text()
+    for text, plot in ((md, "](r_plots/toy-regression-{b}.png)"), (page, "alt='toy-regression-{b}'")):
+        assert "## Plots" not in text and "## Tables" not in text and "<h2>Plots" not in text
+        full, quick = (text.index(plot.format(b=b)) for b in ("full", "quick"))
+        extra_full, extra_quick = (text.index(plot.format(b=f"{b}-extra")) for b in ("full", "quick"))
+        t_full, t_quick = (text.index(f"table of {b}") for b in ("full", "quick"))
+        assert full < extra_full < t_full < quick < extra_quick < t_quick  # each budget's section together
+    assert "<a href='#toy-regression-quick'>" in page and "id='section-toy-regression-quick'" in page
+    assert "### toy-regression-quick" in md
+
+
+def test_unfinished_runs_are_counted_by_status(tmp_path):
+    runs = tmp_path / "runs"
+    for seed in (0, 1, 2):
+        run_one("toy-regression", seed, out=runs, tensorboard=False)
+    folders = sorted((runs / "toy-regression").glob("*-*"))
+    for folder, status in zip(folders[1:], ("failed", "interrupted"), strict=True):
+        s = json.loads((folder / "summary.json").read_text())
+        (folder / "summary.json").write_text(json.dumps({**s, "status": status}))
+    _, md_path, _ = write_report(runs, tmp_path / "r.html", tmp_path / "r.md")
+    row = next(line for line in md_path.read_text().splitlines() if line.startswith("| toy-regression | quick"))
+    assert "| 1 (+1 failed, +1 interrupted) |" in row, row

@@ -22,7 +22,7 @@ from dlfrontier.data.context_seg import SegSet, confusion_matrix, make_context_s
 from dlfrontier.models.blocks import conv_bn_relu
 from dlfrontier.models.measure import count_params, latency_ms
 from dlfrontier.models.training import cosine_schedule, train_epochs
-from dlfrontier.runtime import RunContext, cpu_threads
+from dlfrontier.runtime import RunContext, cpu_threads, show_phase
 from dlfrontier.tracking import atomic_write_json
 
 TEST_SEED = 999_983  # every context-seg run is scored on the same test images
@@ -127,7 +127,9 @@ def train_context_seg(ctx: RunContext, cfg: ContextSegConfig, module: str | None
 
 def _train(ctx: RunContext, cfg: ContextSegConfig, module: str | None, options: dict[str, Any]) -> dict[str, float]:
     device = ctx.device
+    show_phase(ctx.progress, f"generating {cfg.train_images:,} context-segmentation images")
     train = make_context_seg(cfg.train_images, seed=ctx.seed, size=cfg.image_size, key_size=cfg.key_size)
+    show_phase(ctx.progress, f"generating the fixed test set ({cfg.test_images:,} images)")
     test = fixed_test_set(cfg)
     model = build_seg_fcn(module, cfg.width, options).to(device)
     x_train, y_train = train.images.to(device), train.masks.to(device)
@@ -136,6 +138,7 @@ def _train(ctx: RunContext, cfg: ContextSegConfig, module: str | None, options: 
     n = len(x_train)
     total = cfg.epochs * math.ceil(n / cfg.batch_size)
     start_iteration = ctx.resume_state["iteration"] if ctx.resume_state is not None else 0
+    show_phase(ctx.progress, "training")
     start = time.perf_counter()
 
     def per_epoch() -> dict[str, float]:

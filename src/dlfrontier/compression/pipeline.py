@@ -8,6 +8,7 @@ start; each training phase gets its own seed, so the batch orders do not repeat 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -16,6 +17,17 @@ from torch import nn
 from dlfrontier.compression.state import restore, snapshot
 from dlfrontier.data.mnist import ImageSet
 from dlfrontier.models.classifier import TrainConfig, fit_classifier, train_size
+from dlfrontier.runtime import show_phase
+
+_LABELS = {"baseline": "training the baseline", "binary": "training binary weights",
+           "sweep": "sharing the pruned weights at each bit width (sweep)",
+           "share": "sharing weights (k-means) and fine-tuning"}
+
+
+def phase_label(name: str) -> str:
+    """What a phase does, for the progress line: ``"prune2"`` -> ``"pruning round 2"``."""
+    m = re.fullmatch(r"prune(\d+)", name)
+    return f"pruning round {m[1]} (prune, then retrain)" if m else _LABELS.get(name, name)
 
 
 class _Offset:
@@ -66,14 +78,17 @@ class Pipeline:
         ctx.progress.start(total_steps, unit="it")
         ctx.progress.update(self.offset)
 
-    def phase(self, name: str, model: nn.Module, work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-        """Run ``work()`` (which changes ``model``) unless phase ``name`` already finished before a resume."""
+    def phase(self, name: str, model: nn.Module, work: Callable[[], dict[str, Any]],
+              label: str | None = None) -> dict[str, Any]:
+        """Run ``work()`` (which changes ``model``) unless phase ``name`` already finished before a resume; the
+        progress shows ``label`` (default: :func:`phase_label` of ``name``) while it runs."""
         self._phases += 1
         if name in self.results:
             if self._is_last_done(name):
                 assert self._snap is not None
                 restore(model, self._snap)
             return self.results[name]
+        show_phase(self.ctx.progress, label or phase_label(name))
         result = work()
         self.results[name] = result
         snap = snapshot(model)

@@ -44,7 +44,7 @@ from dlfrontier.rl.envs.features import portfolio_summary_features
 from dlfrontier.rl.envs.portfolio import PortfolioEnv
 from dlfrontier.rl.envs.replay import evaluate_business
 from dlfrontier.rl.ppo import PPO, PPOConfig
-from dlfrontier.runtime import RunContext, cpu_threads
+from dlfrontier.runtime import RunContext, cpu_threads, show_phase
 
 # Seconds per quick run (wall time, 1 torch thread), the ETA of `dlfrontier run` and the time `dlfrontier list` shows:
 # measured in the issue-15 re-runs (two runs side by side on 2 cores, beside other work)
@@ -113,12 +113,15 @@ def compare_with_baselines(ctx: RunContext, cfg: BusinessRun, case: BusinessCase
                            ) -> dict[str, float]:
     """Tune and score the baselines, train PPO with evaluation points, then the final comparison and figures."""
     with cpu_threads(1):
+        show_phase(ctx.progress, f"fitting baselines ({cfg.fit_episodes} scenarios, scored on {cfg.eval_episodes})")
         comparison = Comparison(case, cfg.fit_episodes, cfg.eval_episodes, seed=ctx.seed)
+        show_phase(ctx.progress, "training PPO")
         agent = PPO(gym.make(case.env_id, **case.env_kwargs), features=features, seed=ctx.seed, device=ctx.device,
                     **dataclasses.asdict(cfg.algo))
         log = EvaluationLog(comparison, resumed_extra_state(ctx))
         trained = train_with_evaluations(ctx, agent, log.evaluate, total_steps=cfg.total_steps,
                                          eval_every=cfg.eval_every, extra_state=log.state_dict)
+        show_phase(ctx.progress, "final comparison with the baselines")
         final = comparison.final(agent, ctx.run_dir)  # PPO's scores again (deterministic) and every baseline's
         plots.plot_learning_curve(ctx.run_dir / "learning_curve.png", log.evaluations, log.rollouts,
                                   {n: float(comparison.results[n]["return"].mean()) for n in comparison.heuristics})

@@ -24,7 +24,7 @@ from dlfrontier.multimodal.bottom_up import pretrain_bottom_up
 from dlfrontier.multimodal.config import VQAConfig
 from dlfrontier.multimodal.tables import write_tables
 from dlfrontier.multimodal.vqa_base import VQAModel, build_vqa_model
-from dlfrontier.runtime import RunContext, cpu_threads
+from dlfrontier.runtime import RunContext, cpu_threads, show_phase
 from dlfrontier.tracking import read_metrics
 
 TEST_SEED = 1_000_003  # every run is scored on the same test images
@@ -95,8 +95,10 @@ def bottom_up(ctx: RunContext, cfg: VQAConfig, model: VQAModel) -> dict[str, flo
     if cfg.bottom_up_steps <= 0:
         return {}
     if ctx.resume_state is None:
+        show_phase(ctx.progress, f"generating {cfg.bottom_up_images:,} Sort-of-CLEVR images for bottom-up features")
         data = make_sort_of_clevr(cfg.bottom_up_images, seed=ctx.seed + BOTTOM_UP_SEED, nonrelational=1,
                                   relational=1)
+        show_phase(ctx.progress, f"pretraining bottom-up features ({cfg.bottom_up_steps:,} steps)")
         metrics = pretrain_bottom_up(model.cnn, data, steps=cfg.bottom_up_steps, seed=ctx.seed,
                                      bn_images=cfg.bn_images, head=model.detector, device=ctx.device)
         ctx.logger.log(metrics, 0)
@@ -115,9 +117,11 @@ def train_vqa(ctx: RunContext, cfg: VQAConfig, model_name: str) -> dict[str, flo
     """
     with cpu_threads(cfg.threads):
         device = ctx.device
+        show_phase(ctx.progress, f"generating {cfg.train_images:,} Sort-of-CLEVR images")
         train = make_sort_of_clevr(
             cfg.train_images, seed=ctx.seed, nonrelational=cfg.nonrelational, relational=cfg.relational
         )
+        show_phase(ctx.progress, f"generating the fixed test set ({cfg.test_images:,} Sort-of-CLEVR images)")
         test = fixed_test_set(cfg)
         model = build_vqa_model(model_name, **cfg.model_kwargs()).to(device)
         bottom_up_metrics = bottom_up(ctx, cfg, model)
@@ -139,6 +143,7 @@ def train_vqa(ctx: RunContext, cfg: VQAConfig, model_name: str) -> dict[str, flo
             scores.update(score(predict(model, test, device=device), test))
             return {k: scores[k] for k in HEADLINE}
 
+        show_phase(ctx.progress, f"training {model_name}")
         start = time.perf_counter()
         _, mean_loss = train_epochs(ctx, model, opt, sched, n=len(train), batch_size=cfg.batch_images,
                                     epochs=cfg.epochs, batch_loss=batch_loss, evaluate=per_epoch,

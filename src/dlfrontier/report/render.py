@@ -132,7 +132,7 @@ def _row(result: ExperimentResult, others: dict[tuple[str, str], ExperimentResul
     verdict = "–"
     if "passed" in a:
         verdict = ("pass" if a["passed"] else "FAIL") + f" ({a['runs_passed']}/{a['n']} seeds)"
-    incomplete = a["n_runs"] - a["n"]
+    unfinished = _unfinished(result)
     repeats = f" ({result.ignored} older repeat{'s' if result.ignored != 1 else ''} ignored)" if result.ignored else ""
     step0 = at_step0(result)
     more = judge(result, others or {})
@@ -140,7 +140,7 @@ def _row(result: ExperimentResult, others: dict[tuple[str, str], ExperimentResul
         "experiment": result.experiment,
         "budget": result.budget,
         "metric": result.metric,
-        "seeds": f"{a['n']}" + (f" (+{incomplete} unfinished)" if incomplete else "") + repeats,
+        "seeds": f"{a['n']}" + (f" ({unfinished})" if unfinished else "") + repeats,
         "mean ± std": (f"{_fmt(a.get('mean'))} ± " + (_fmt(a.get("std"), 2) if a["n"] > 1 else ONE_SEED))
         if a["n"] else "–",
         "IQM": _fmt(a.get("iqm")),
@@ -155,12 +155,50 @@ def _row(result: ExperimentResult, others: dict[tuple[str, str], ExperimentResul
     }
 
 
+def _unfinished(result: ExperimentResult) -> str:
+    """The runs without a result, by status: ``"+1 stale, +2 failed"`` ("" if none)."""
+    finished = {id(r) for r in result.finished}
+    counts: dict[str, int] = {}
+    for r in result.runs:
+        if id(r) not in finished:
+            status = str(r.summary.get("status", "unknown"))
+            label = f"{status} without {result.metric or 'a metric'}" if status == "done" else status
+            counts[label] = counts.get(label, 0) + 1
+    return ", ".join(f"+{n} {label}" for label, n in sorted(counts.items()))
+
+
 COLUMNS = ["experiment", "budget", "metric", "seeds", "mean ± std", "IQM", "95% CI (IQM)", "anchor",
            "no learning", "criterion", "verdict", "other criteria", "wall (s/run)"]
 
 
 def _index(results: list[ExperimentResult]) -> dict[tuple[str, str], ExperimentResult]:
     return {(r.experiment, r.budget): r for r in results}
+
+
+def _sections(
+    results: list[ExperimentResult],
+    plot_keys: list[str],
+    tables: dict[str, list[dict[str, Any]]],
+    groups: dict[str, list[str]] | None,
+) -> list[tuple[str, ExperimentResult, list[str], list[dict[str, Any]]]]:
+    """Per result with a plot or a table: ``(name, result, its plot keys in order, its tables)``. ``groups`` names
+    each section's plots (name -> keys); without it a plot belongs to the result whose ``experiment-budget`` name
+    it is or starts with (the longest such name)."""
+    names = [f"{r.experiment}-{r.budget}" for r in results]
+    if groups is None:
+        groups = {n: [] for n in names}
+        for key in plot_keys:
+            owners = [n for n in names if key == n or key.startswith(n + "-")]
+            if owners:
+                groups[max(owners, key=len)].append(key)
+    present = set(plot_keys)
+    out = []
+    for name, r in zip(names, results, strict=True):
+        keys = [k for k in groups.get(name, []) if k in present]
+        ts = tables.get(name, [])
+        if keys or ts:
+            out.append((name, r, keys, ts))
+    return out
 
 
 def _md_table(t: dict[str, Any]) -> list[str]:
@@ -185,7 +223,10 @@ def markdown(
     plots: dict[str, str] | None = None,
     tables: dict[str, list[dict[str, Any]]] | None = None,
     notes: str = "",
+    groups: dict[str, list[str]] | None = None,
 ) -> str:
+    """The markdown twin of :func:`html_page`: the summary table, then per experiment and budget its key figures,
+    its plots (``plots``: name -> relative path) and its tables."""
     lines = [
         "# dlfrontier results",
         "",
@@ -201,18 +242,22 @@ def markdown(
         "|" + "|".join("---" for _ in COLUMNS) + "|",
     ]
     index = _index(results)
+    rows = {id(r): _row(r, index) for r in results}
     for r in results:
-        row = _row(r, index)
-        lines.append("| " + " | ".join(_md(row[c]) for c in COLUMNS) + " |")
-    if tables and any(tables.values()):
-        lines += ["", "## Tables", ""]
-        for name, ts in tables.items():
-            for t in ts:
-                lines += [f"### {_md(name)}", ""] + _md_table(t)
-    if plots:
-        lines += ["", "## Plots", ""]
-        for name, rel in plots.items():
-            lines += [f"### {_md(name)}", "", f"![{_md(name)}]({rel})", ""]
+        lines.append("| " + " | ".join(_md(rows[id(r)][c]) for c in COLUMNS) + " |")
+    sections = _sections(results, list((plots or {}).keys()), tables or {}, groups)
+    if sections:
+        lines += ["", "## Results by experiment and budget", ""]
+    for name, r, keys, ts in sections:
+        row = rows[id(r)]
+        lines += [f"### {_md(name)}", "",
+                  f"{_md(r.experiment)} ({_md(r.budget)}), {_md(r.metric)}: {_md(row['mean ± std'])}; IQM "
+                  f"{_md(row['IQM'])}; {_md(row['verdict'])}; seeds: {_md(row['seeds'])} (its row in the table "
+                  "above)", ""]
+        for key in keys:
+            lines += [f"![{_md(key)}]({(plots or {})[key]})", ""]
+        for t in ts:
+            lines += _md_table(t)
     return "\n".join(lines) + "\n"
 
 
@@ -230,7 +275,10 @@ def html_page(
     title: str = "dlfrontier report",
     tables: dict[str, list[dict[str, Any]]] | None = None,
     notes: str = "",
+    groups: dict[str, list[str]] | None = None,
 ) -> str:
+    """One self-contained page: the summary table (a row per experiment and budget, linking to its section), then
+    per experiment and budget its learning curve, its other plots and its tables (``images``: name -> PNG)."""
     now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     out = [
         "<!doctype html><html><head><meta charset='utf-8'>",
@@ -254,18 +302,23 @@ def html_page(
             cells.append(f"<td{cls}>{html.escape(row[c])}</td>")
         out.append(f"<tr id='{html.escape(r.experiment)}-{html.escape(r.budget)}'>" + "".join(cells) + "</tr>")
     out.append("</tbody></table>")
-    if tables and any(tables.values()):
-        out.append("<h2>Tables</h2>")
-        for ts in tables.values():
-            out.extend(_html_table(t) for t in ts)
-    out.append("<h2>Plots</h2><div class='plots'>")
-    for name, png in images.items():
-        b64 = base64.b64encode(png).decode("ascii")
-        out.append(
-            f"<figure><img alt='{html.escape(name)}' src='data:image/png;base64,{b64}'>"
-            f"<figcaption>{html.escape(name)}</figcaption></figure>"
-        )
-    out.append("</div></body></html>")
+    sections = _sections(results, list(images), tables or {}, groups)
+    if sections:
+        out.append("<h2>Results by experiment and budget</h2>")
+    for name, r, keys, ts in sections:
+        anchor = html.escape(name)
+        out.append(f"<section id='section-{anchor}'><h3><a href='#{anchor}'>{html.escape(r.experiment)} "
+                   f"({html.escape(r.budget)})</a></h3>")
+        if keys:
+            out.append("<div class='plots'>")
+            for key in keys:
+                b64 = base64.b64encode(images[key]).decode("ascii")
+                out.append(f"<figure><img alt='{html.escape(key)}' src='data:image/png;base64,{b64}'>"
+                           f"<figcaption>{html.escape(key)}</figcaption></figure>")
+            out.append("</div>")
+        out.extend(_html_table(t) for t in ts)
+        out.append("</section>")
+    out.append("</body></html>")
     return "\n".join(out) + "\n"
 
 
@@ -339,15 +392,22 @@ def write_report(
     _writable(md_path, "the markdown report")
     images: dict[str, bytes] = {}
     tables: dict[str, list[dict[str, Any]]] = {}
-    for r in results:
+    groups: dict[str, list[str]] = {}
+    for r in results:  # the learning curves first: their names win over a same-named extra plot
         name = f"{r.experiment}-{r.budget}"
+        groups[name] = []
         png = plot_png(r)
         if png:
             images[name] = png
+            groups[name].append(name)
+    for r in results:
+        name = f"{r.experiment}-{r.budget}"
         ts, extra_plots = extras(r)
         tables[name] = ts
         for stem, data in extra_plots.items():
-            images[f"{name}-{stem}"] = data
+            if f"{name}-{stem}" not in images:  # a name already taken keeps its plot
+                images[f"{name}-{stem}"] = data
+                groups[name].append(f"{name}-{stem}")
     plot_dir = md_path.parent / f"{md_path.stem}_plots"
     rel = {}
     notes = _notes(scan)
@@ -355,8 +415,8 @@ def write_report(
         for name, png in images.items():
             atomic_write_bytes(_inside(plot_dir, f"{name}.png"), png)
             rel[name] = f"{plot_dir.name}/{name}.png"
-        atomic_write_text(html_path, html_page(results, images, tables=tables, notes=notes))
-        atomic_write_text(md_path, markdown(results, rel, tables, notes=notes))
+        atomic_write_text(html_path, html_page(results, images, tables=tables, notes=notes, groups=groups))
+        atomic_write_text(md_path, markdown(results, rel, tables, notes=notes, groups=groups))
     except OSError as e:
         where = e.filename if isinstance(e.filename, str) else str(md_path.parent)
         raise DLFrontierError(f"cannot write the report into {where}: {e.strerror or type(e).__name__}") from None
