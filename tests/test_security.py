@@ -76,14 +76,15 @@ def test_crafted_checkpoint_does_not_run_on_eval(tmp_path, capsys):
     EVALUATED.clear()
     assert cli.main(["eval", str(run), "--device", "cpu"]) == 2
     line = _one_line(capsys.readouterr().err)
-    assert "--trust-checkpoint" in line and str(run / "checkpoint.pt") in line
+    assert "could run code" in line and str(run / "checkpoint.pt") in line
     assert not marker.exists() and not EVALUATED
-    with pytest.raises(CheckpointError, match="--trust-checkpoint"):
+    with pytest.raises(CheckpointError, match="could run code"):
         load_run(run)
     assert not marker.exists()
-    # the explicit opt-in loads it the old way (and the payload runs: that is what trusting means)
-    assert cli.main(["eval", str(run), "--device", "cpu", "--trust-checkpoint"]) == 0
-    assert marker.exists() and len(EVALUATED) == 1
+    # there is no opt-in: an old flag is an argument error, and nothing is unpickled
+    with pytest.raises(SystemExit):
+        cli.main(["eval", str(run), "--device", "cpu", "--trust-checkpoint"])
+    assert not marker.exists() and not EVALUATED
 
 
 def test_crafted_checkpoint_does_not_run_on_resume(tmp_path, capsys):
@@ -91,9 +92,10 @@ def test_crafted_checkpoint_does_not_run_on_resume(tmp_path, capsys):
     rc = cli.main(["run", "toy-eval", "--out", str(tmp_path / "runs"), "--resume", "--device", "cpu"])
     assert rc == 2
     line = _one_line(capsys.readouterr().err)
-    assert "--trust-checkpoint" in line and not marker.exists()
-    plan = plan_run("toy-eval", 0, out=tmp_path / "runs", resume=True, trust_checkpoint=True)
-    assert marker.exists() and plan.checkpoint is not None
+    assert "could run code" in line and not marker.exists()
+    with pytest.raises(CheckpointError, match="could run code"):
+        plan_run("toy-eval", 0, out=tmp_path / "runs", resume=True)
+    assert not marker.exists()
 
 
 def test_crafted_agent_file_does_not_run(tmp_path):
@@ -101,7 +103,7 @@ def test_crafted_agent_file_does_not_run(tmp_path):
 
     marker = tmp_path / "pwned"
     torch.save({"algo": "ppo", "config": Payload(marker)}, tmp_path / "agent.pt")
-    with pytest.raises(CheckpointError, match="trust=True"):
+    with pytest.raises(CheckpointError, match="could run code"):
         PPO.load(tmp_path / "agent.pt")
     assert not marker.exists()
 

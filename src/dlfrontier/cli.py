@@ -17,8 +17,6 @@ from typing import Any
 from dlfrontier.errors import DLFrontierError
 
 EXIT_USER, EXIT_FAILED, EXIT_INTERRUPTED = 2, 1, 130
-TRUST_HELP = ("load a checkpoint that holds more than tensors, numbers and arrays (unpickling it can run code: "
-              "only for files from someone you trust)")
 
 
 def _console():
@@ -234,7 +232,7 @@ def _result_line(o: Any) -> str:
 
 def run_experiments(
     names: list[str], seeds: list[int], *, budget: str, device: str, overrides: dict[str, str], out: str,
-    resume: bool, executor: str, workers: int | None, ray_address: str | None = None, trust_checkpoint: bool = False,
+    resume: bool, executor: str, workers: int | None, ray_address: str | None = None,
     reuse: bool = False,
 ) -> list[Any]:
     """Validate everything first (so a typo costs nothing), then run every (name, seed).
@@ -250,7 +248,7 @@ def run_experiments(
 
     # every plan first, so that a typo or a corrupt checkpoint costs nothing; the jobs carry these plans
     jobs = [Job(plan_run(n, s, budget=budget, device=device, overrides=overrides, out=out, resume=resume,
-                         trust_checkpoint=trust_checkpoint, reuse=reuse))
+                         reuse=reuse))
             for n in names for s in seeds]
     console = _console()
     outcomes = []
@@ -296,7 +294,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     outcomes = run_experiments(
         args.names, parse_seeds(args.seeds), budget=args.budget, device=args.device,
         overrides=parse_set_args(args.set), out=args.out, resume=args.resume, executor=args.executor,
-        workers=args.workers, ray_address=args.ray_address, trust_checkpoint=args.trust_checkpoint,
+        workers=args.workers, ray_address=args.ray_address,
     )
     bad = [o for o in outcomes if o.summary is None or o.summary["status"] != "done"]
     return EXIT_FAILED if bad else 0
@@ -395,7 +393,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         check_writable_folder(Path(gif).parent, "--gif")
         if Path(gif).is_dir():
             raise DLFrontierError(f"--gif {gif}: is a folder; give a file name like play.gif")
-    loaded = load_run(run_dir.path, trust_checkpoint=args.trust_checkpoint)
+    loaded = load_run(run_dir.path)
     exp.evaluate(loaded, episodes=args.episodes, gif=gif, device=args.device, out_dir=out_dir)
     return 0
 
@@ -431,7 +429,6 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--resume", action="store_true", help="continue the newest run folder of each seed from its checkpoint"
     )
-    s.add_argument("--trust-checkpoint", action="store_true", help=TRUST_HELP)
     s.add_argument("--executor", default="local", choices=["local", "process", "ray"], help="where runs execute")
     s.add_argument("--workers", type=int, default=None, help="process pool size (default: cores)")
     s.add_argument("--ray-address", default=None, help="Ray cluster address for --executor ray")
@@ -463,7 +460,6 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write an animated GIF of one episode to PATH (no PATH: into --out-dir)")
     s.add_argument("--out-dir", default="eval",
                    help="where eval writes its figures: OUT_DIR/<experiment>/<run folder>/ (default eval)")
-    s.add_argument("--trust-checkpoint", action="store_true", help=TRUST_HELP)
     s.add_argument("--device", default="auto")
     s.set_defaults(fn=cmd_eval)
     return p

@@ -82,9 +82,6 @@ def read_json(path: str | os.PathLike[str]) -> Any:
     return json.loads(Path(path).read_text())
 
 
-TRUST_HINT = "--trust-checkpoint"
-
-
 def _numpy_safe_globals() -> list[Any]:
     """NumPy arrays, dtypes and scalars (replay buffers, NumPy's RNG state): data only, no code on unpickling."""
     import numpy as np
@@ -102,12 +99,11 @@ def _safe_names() -> set[str]:
     return {f"{g.__module__}.{g.__qualname__}" for g in _numpy_safe_globals()}
 
 
-def torch_load(path: str | os.PathLike[str], *, map_location: Any = "cpu", trust: bool = False,
-               hint: str = TRUST_HINT) -> Any:
+def torch_load(path: str | os.PathLike[str], *, map_location: Any = "cpu") -> Any:
     """``torch.load`` that unpickles only tensors, containers, numbers, strings and NumPy arrays.
 
-    Anything else (a class, a function: what a crafted file uses to run code) is refused with one line; ``trust``
-    loads it anyway (``weights_only=False``: only for files from someone you trust). ``hint`` names the opt-in.
+    Anything else (a class, a function: what a crafted file uses to run code) is refused with one line. There is
+    no way around it: :func:`save_checkpoint` refuses to write anything else, so no dlfrontier file needs more.
 
     Raises:
         CheckpointError: missing, corrupt or truncated, or holding objects the safe loader refuses.
@@ -118,8 +114,6 @@ def torch_load(path: str | os.PathLike[str], *, map_location: Any = "cpu", trust
 
     path = Path(path)
     try:
-        if trust:
-            return torch.load(path, map_location=map_location, weights_only=False)
         with torch.serialization.safe_globals(_numpy_safe_globals()):
             return torch.load(path, map_location=map_location, weights_only=True)
     except FileNotFoundError:
@@ -133,7 +127,8 @@ def torch_load(path: str | os.PathLike[str], *, map_location: Any = "cpu", trust
             raise CheckpointError(f"checkpoint {path} is corrupt or truncated (UnpicklingError); "
                                   "delete the run folder to start over, or run without --resume") from None
         raise CheckpointError(f"{path} holds objects that could run code when loaded ({', '.join(names[:3])}); "
-                              f"refused. If you trust whoever made it, pass {hint}") from None
+                              "refused: dlfrontier loads only tensors, numbers, strings, containers and NumPy arrays"
+                              ) from None
     except Exception as e:  # torch raises many types for a damaged zip/pickle
         raise CheckpointError(
             f"checkpoint {path} is corrupt or truncated ({type(e).__name__}); "
@@ -167,14 +162,14 @@ def check_safe(f: Any) -> None:
                               f"this state holds {', '.join(unsafe)}")
 
 
-def load_checkpoint(path: str | os.PathLike[str], *, trust: bool = False) -> dict[str, Any]:
-    """Load a checkpoint written by :func:`save_checkpoint` (safely unless ``trust``; see :func:`torch_load`).
+def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Load a checkpoint written by :func:`save_checkpoint`, safely (see :func:`torch_load`).
 
     Raises:
         CheckpointError: missing, corrupt, not a dlfrontier state dict, or refused by the safe loader.
     """
     path = Path(path)
-    state = torch_load(path, trust=trust)
+    state = torch_load(path)
     if not isinstance(state, dict):
         raise CheckpointError(f"checkpoint {path} does not hold a dlfrontier state dict")
     return state
@@ -347,14 +342,13 @@ class RunDir:
             "experiment": experiment, "seed": int(seed), "step": int(step), "metrics_rows": int(metrics_rows),
             "wall_seconds": float(wall_seconds), "user": dict(state)})
 
-    def load_checkpoint(self, experiment: str | None = None, *, trust: bool = False) -> Checkpoint:
-        """The checkpoint; ``experiment``: refuse one written by another experiment; ``trust``: see
-        :func:`torch_load`.
+    def load_checkpoint(self, experiment: str | None = None) -> Checkpoint:
+        """The checkpoint, loaded safely; ``experiment``: refuse one written by another experiment.
 
         Raises:
             CheckpointError: missing, corrupt, refused by the safe loader, or not a checkpoint of ``experiment``.
         """
-        raw = load_checkpoint(self.checkpoint_path, trust=trust)
+        raw = load_checkpoint(self.checkpoint_path)
         if "user" not in raw or (experiment is not None and raw.get("experiment") != experiment):
             raise CheckpointError(f"{self.checkpoint_path} is not a checkpoint of {experiment or 'a dlfrontier run'}")
         return Checkpoint(str(raw.get("experiment")), int(raw.get("seed", -1)), int(raw.get("step", 0)),

@@ -57,7 +57,6 @@ class RunPlan:
     run_dir: Path | None = None
     checkpoint: Checkpoint | None = None
     done_summary: dict[str, Any] | None = None
-    trust_checkpoint: bool = False
 
     @property
     def experiment(self) -> Experiment:
@@ -70,15 +69,14 @@ class RunPlan:
 
 def plan_run(name: str, seed: int, *, budget: str = "quick", device: str = "auto",
              overrides: Mapping[str, str] | None = None, out: str | Path = "runs", resume: bool = False,
-             trust_checkpoint: bool = False, reuse: bool = False) -> RunPlan:
+             reuse: bool = False) -> RunPlan:
     """Validate a run without writing.
 
     ``resume``: continue the newest run folder of ``(name, seed)`` under ``out`` from its checkpoint (a finished
     one is returned as is, a ``stale`` one, whose process died, is continued); its budget and config must match.
     ``reuse``: the same where the newest folder's budget and config match and it is not running; otherwise a
     new folder is started (``demo`` does not redo the runs already in its folder).
-    ``trust_checkpoint``: on ``--resume``, unpickle a checkpoint that holds more than tensors, numbers and arrays
-    (``weights_only=False``; only for checkpoints from someone you trust). Without it such a file is refused.
+    Checkpoints are loaded safely (tensors, numbers, arrays only): a crafted file is refused, never unpickled.
 
     Raises:
         DLFrontierError: unknown name, bad config, missing data files, no CUDA, a resume whose settings differ
@@ -92,7 +90,7 @@ def plan_run(name: str, seed: int, *, budget: str = "quick", device: str = "auto
         for dataset in exp.datasets(cfg):
             require_idx_dataset(dataset)
     resolve_device(device)
-    plan = RunPlan(name, int(seed), budget, cfg, device, str(out), resume, trust_checkpoint=trust_checkpoint)
+    plan = RunPlan(name, int(seed), budget, cfg, device, str(out), resume)
     if resume or reuse:
         _plan_resume(plan, reuse=reuse and not resume)
     return plan
@@ -125,7 +123,7 @@ def _plan_resume(plan: RunPlan, *, reuse: bool = False) -> None:
         plan.done_summary = old
         return
     if found.checkpoint_path.exists():
-        plan.checkpoint = found.load_checkpoint(plan.name, trust=plan.trust_checkpoint)
+        plan.checkpoint = found.load_checkpoint(plan.name)
 
 
 def run_one(name: str, seed: int, *, budget: str = "quick", device: str = "auto",
@@ -239,10 +237,10 @@ class LoadedRun:
     state: dict[str, Any]
 
 
-def load_run(run_dir: str | Path, *, trust_checkpoint: bool = False) -> LoadedRun:
+def load_run(run_dir: str | Path) -> LoadedRun:
     """Read a run folder (its config rebuilt as the experiment's config class, its checkpoint's state).
 
-    The checkpoint is loaded safely (tensors, numbers, arrays) unless ``trust_checkpoint`` (see :func:`plan_run`).
+    The checkpoint is loaded safely (tensors, numbers, arrays only).
 
     Raises:
         DLFrontierError: not a run folder, an unknown experiment, a config this version cannot read, a corrupt or
@@ -253,7 +251,7 @@ def load_run(run_dir: str | Path, *, trust_checkpoint: bool = False) -> LoadedRu
     name = str(saved.get("experiment"))
     exp = EXPERIMENTS.get(name)
     cfg = build_config(exp.config, saved.get("config", {}), what=f"{run.path / tracking.CONFIG}")
-    ckpt = run.load_checkpoint(name, trust=trust_checkpoint)
+    ckpt = run.load_checkpoint(name)
     return LoadedRun(run.path, name, int(saved.get("seed", 0)), str(saved.get("budget", "quick")), cfg, ckpt.step,
                      ckpt.state)
 

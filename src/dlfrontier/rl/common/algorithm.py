@@ -298,21 +298,20 @@ class Algorithm:
 
     @classmethod
     def load(cls: type[A], path: str | os.PathLike[str], env: EnvLike | None = None, *,
-             features: FeaturesFactory | None = None, device: str | torch.device = "cpu", trust: bool = False,
+             features: FeaturesFactory | None = None, device: str | torch.device = "cpu",
              verbose: int = 0) -> A:
         """An agent saved by :meth:`save`. ``env`` is needed when the agent was trained on an unregistered
         instance; ``features`` when it was trained with a custom features factory.
 
         The file is read with ``torch.load(weights_only=True)`` (tensors, numbers, NumPy arrays): a file holding
-        anything else is refused, since unpickling it could run code; ``trust=True`` loads it anyway (only for files
-        from someone you trust).
+        anything else is refused, since unpickling it could run code.
 
         Raises:
             CheckpointError: unreadable, refused by the safe loader, or another algorithm's agent.
         """
         from dlfrontier.tracking import torch_load
 
-        state = torch_load(path, map_location=device, trust=trust, hint="trust=True")
+        state = torch_load(path, map_location=device)
         if not isinstance(state, dict) or state.get("algo") != cls.name:
             algo = state.get("algo") if isinstance(state, dict) else None
             raise CheckpointError(f"{path} holds a {algo!r} agent, not {cls.name}; load it with that class")
