@@ -72,18 +72,3 @@ def test_eval_gif_without_a_renderer_is_one_line(tmp_path, monkeypatch, capsys):
     assert not (tmp_path / "cartpole.gif").exists()
 
 
-def test_replay_calls_predict_either_way():
-    import numpy as np
-
-    from dlfrontier.rl.common.replay import action_of
-
-    class Old:
-        def predict(self, obs, deterministic=True):
-            return np.array(1)
-
-    class SB3:
-        def predict(self, obs, state=None, episode_start=None, deterministic=False):
-            assert deterministic
-            return np.array(1), None
-
-    assert action_of(Old(), np.zeros(2)) == 1 and action_of(SB3(), np.zeros(2)) == 1

@@ -23,6 +23,7 @@ from dlfrontier.rl.atari.play import human_normalized, play, write_gif
 from dlfrontier.rl.common.algorithm import Algorithm
 from dlfrontier.rl.common.evaluation import EVAL_SEED
 from dlfrontier.rl.common.networks import FeaturesFactory
+from dlfrontier.rl.common.replay import LoadedRunLike
 from dlfrontier.rl.common.training import train_with_evaluations
 from dlfrontier.runtime import RunContext, resolve_device
 
@@ -57,16 +58,6 @@ class AtariRunConfig(Protocol):
     eval_epsilon: float
     eval_deterministic: bool
     checkpoint_buffer: bool
-
-
-class LoadedRunLike(Protocol):
-    """What ``dlfrontier eval`` hands an evaluator (``experiments.runner.LoadedRun``)."""
-
-    experiment: str
-    seed: int
-    step: int
-    config: Any
-    state: dict[str, Any]
 
 
 def game_scores(agent: Algorithm) -> list[float]:

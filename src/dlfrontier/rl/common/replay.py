@@ -19,7 +19,7 @@ import torch
 
 from dlfrontier.errors import CheckpointError, DLFrontierError
 from dlfrontier.rl.common.algorithm import Algorithm
-from dlfrontier.rl.common.evaluation import EVAL_SEED, evaluate_policy
+from dlfrontier.rl.common.evaluation import EVAL_SEED, evaluate_policy, greedy
 from dlfrontier.runtime import resolve_device
 
 AgentFactory = Callable[[Any, int, torch.device], Algorithm]  # (run config, seed, device) -> untrained agent
@@ -34,13 +34,6 @@ class LoadedRunLike(Protocol):
     step: int
     config: Any
     state: dict[str, Any]
-
-
-def action_of(agent: Any, obs: Any, *, deterministic: bool = True) -> Any:
-    """The agent's action for ``obs``, whether its ``predict`` returns the action or Stable-Baselines3's
-    ``(action, state)``."""
-    out = agent.predict(obs, deterministic=deterministic)
-    return out[0] if isinstance(out, tuple) else out
 
 
 def agent_state(loaded: LoadedRunLike) -> dict[str, Any]:
@@ -101,9 +94,7 @@ def replay_run(loaded: LoadedRunLike, *, build: AgentFactory, make_env: EnvFacto
     agent.load_state_dict(state)
     render = _render_env(make_env, cfg) if gif else None  # a missing renderer fails before the episodes
 
-    def policy(obs: np.ndarray) -> Any:
-        return action_of(agent, obs, deterministic=True)
-
+    policy = greedy(agent)
     returns = evaluate_policy(policy, make_env(cfg, None), int(episodes), seed=EVAL_SEED)
     out = {"eval/return": float(returns.mean()), "eval/return_std": float(returns.std())}
     print_fn(f"{loaded.experiment} seed {loaded.seed} at step {loaded.step}: return {out['eval/return']:.2f} "
@@ -142,4 +133,4 @@ def evaluate_classic(loaded: LoadedRunLike, *, algo: type[Algorithm], env_id: st
     return replay_run(loaded, build=classic_agent(algo, env_id), make_env=gym_env(env_id), **kwargs)
 
 
-__all__ = ["action_of", "agent_state", "classic_agent", "evaluate_classic", "gym_env", "replay_run"]
+__all__ = ["LoadedRunLike", "agent_state", "classic_agent", "evaluate_classic", "gym_env", "replay_run"]
