@@ -49,9 +49,9 @@ def test_list_fits_80_columns_and_wide_shows_anchors():
     lines = p.stdout.splitlines()
     assert max(len(line) for line in lines) <= 80, max(lines, key=len)
     header = next(line for line in lines if line.startswith("name"))
-    assert header.split() == ["name", "group", "quick", "criterion", "time"]
+    assert header.split() == ["name", "group", "anchor", "quick", "criterion", "time"]
     toy = next(line for line in lines if line.startswith("toy-regression "))
-    assert toy.split() == ["toy-regression", "compression", "eval/mse", "<=", "1", "2s"]
+    assert toy.split() == ["toy-regression", "compression", "0", "eval/mse", "<=", "1", "2s"]
     assert "exact solution" not in p.stdout
     wide = toy_cli("list", "--wide")
     assert wide.returncode == 0 and "exact solution" in wide.stdout and "lecture topic" in wide.stdout

@@ -62,6 +62,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     if wide:
         for col in ("lecture topic", "anchor", "baseline"):
             table.add_column(col, overflow="fold")
+    else:
+        table.add_column("anchor", no_wrap=True, justify="right")
     table.add_column("quick criterion", overflow="fold")
     table.add_column("time", no_wrap=True, justify="right")
     n = 0
@@ -70,14 +72,14 @@ def cmd_list(args: argparse.Namespace) -> int:
         if args.group and e.group != args.group:
             continue
         a = e.anchor
-        more = [e.topic, f"{a.metric} {a.value:g} ({a.source})", f"{e.baseline.value:g}"] if wide else []
+        more = [e.topic, f"{a.metric} {a.value:g} ({a.source})", f"{e.baseline.value:g}"] if wide else [f"{a.value:g}"]
         criterion = "; ".join(str(c) for c in e.criteria("quick")) if wide else str(e.criterion("quick"))
         table.add_row(name, e.group, *more, criterion, _duration(e.typical_seconds))
         n += 1
     # the default table fits the terminal (80 columns when piped); --wide may use 220 columns when piped
     (_console() if wide else Console(highlight=False)).print(table)
     print(f"{n} experiment(s); time: one quick run on 2 CPU cores (s, m, h)")
-    print("`dlfrontier show NAME`: its settings" + ("" if wide else "; --wide: topics, anchors and baselines"))
+    print("`dlfrontier show NAME`: its settings" + ("" if wide else "; --wide: topics, sources, baselines"))
     return 0
 
 
