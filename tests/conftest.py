@@ -12,3 +12,17 @@ if "DLFRONTIER_DATA" not in os.environ and _SHARED.is_dir():
 @pytest.fixture
 def runs_dir(tmp_path: Path) -> Path:
     return tmp_path / "runs"
+
+
+@pytest.fixture(autouse=True)
+def _unpin_threads():
+    """The CLI pins torch's thread count for its process (``--threads``); tests call it in-process, so undo that."""
+    import torch
+
+    from dlfrontier import runtime
+
+    before = torch.get_num_threads()
+    yield
+    if runtime._PINNED is not None:
+        runtime._PINNED = None
+        torch.set_num_threads(before)

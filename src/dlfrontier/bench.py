@@ -50,6 +50,7 @@ BENCHMARK_MODULES: list[str] = [
     "dlfrontier.rl.bench",
     "dlfrontier.compression.bench",
     "dlfrontier.rl.atari.bench",
+    "dlfrontier.rl.search.bench",
 ]
 
 

@@ -235,9 +235,12 @@ def _result_line(o: Any) -> str:
 def run_experiments(
     names: list[str], seeds: list[int], *, budget: str, device: str, overrides: dict[str, str], out: str,
     resume: bool, executor: str, workers: int | None, ray_address: str | None = None,
-    reuse: bool = False,
+    reuse: bool = False, threads: int = 1,
 ) -> list[Any]:
     """Validate everything first (so a typo costs nothing), then run every (name, seed).
+
+    ``threads``: torch's CPU thread count, pinned in this process and in every worker before anything is built,
+    so that a seed's numbers do not depend on the executor or the machine's core count.
 
     On a terminal: a rich bar per run under one "k of N" bar with the time left. Otherwise plain lines: each
     finished run, then "k of N runs done, about T left", and a run's own progress now and then (``local``).
@@ -247,10 +250,12 @@ def run_experiments(
     from dlfrontier.experiments import EXPERIMENTS
     from dlfrontier.experiments.executors import Job, run_jobs
     from dlfrontier.experiments.runner import plan_run
+    from dlfrontier.runtime import pin_threads
 
+    pin_threads(threads)
     # every plan first, so that a typo or a corrupt checkpoint costs nothing; the jobs carry these plans
     jobs = [Job(plan_run(n, s, budget=budget, device=device, overrides=overrides, out=out, resume=resume,
-                         reuse=reuse))
+                         reuse=reuse), threads=threads)
             for n in names for s in seeds]
     console = _console()
     outcomes = []
@@ -296,7 +301,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     outcomes = run_experiments(
         args.names, parse_seeds(args.seeds), budget=args.budget, device=args.device,
         overrides=parse_set_args(args.set), out=args.out, resume=args.resume, executor=args.executor,
-        workers=args.workers, ray_address=args.ray_address,
+        workers=args.workers, ray_address=args.ray_address, threads=args.threads,
     )
     bad = [o for o in outcomes if o.summary is None or o.summary["status"] != "done"]
     return EXIT_FAILED if bad else 0
@@ -334,7 +339,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     # a run already done in this folder with the same settings is kept (--force: run it again)
     outcomes = run_experiments(
         names, [0], budget="quick", device=args.device, overrides={}, out=args.out, resume=False,
-        executor="local", workers=None, reuse=not args.force,
+        executor="local", workers=None, reuse=not args.force, threads=args.threads,
     )
     kept = sum(1 for o in outcomes if o.job.plan.done_summary is not None)
     if kept:
@@ -371,10 +376,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from dlfrontier.experiments import EXPERIMENTS
     from dlfrontier.experiments.runner import load_run
+    from dlfrontier.runtime import pin_threads
     from dlfrontier.tracking import RunDir, check_writable_folder
 
     if args.episodes < 1:
         raise DLFrontierError(f"--episodes {args.episodes}: expected a whole number >= 1")
+    pin_threads(args.threads)
     run_dir = RunDir(args.run_dir)
     if not run_dir.is_run():
         raise DLFrontierError(f"{run_dir.path} is not a run folder (no summary.json); "
@@ -401,6 +408,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------------------------- main
+
+
+THREADS_HELP = ("torch CPU threads of every run (default 1, the published numbers' setting): fixed before anything "
+                "is built, so a seed gives the same numbers with any executor on any machine")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -434,6 +445,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--executor", default="local", choices=["local", "process", "ray"], help="where runs execute")
     s.add_argument("--workers", type=int, default=None, help="process pool size (default: cores)")
     s.add_argument("--ray-address", default=None, help="Ray cluster address for --executor ray")
+    s.add_argument("--threads", type=int, default=1, help=THREADS_HELP)
     s.set_defaults(fn=cmd_run)
 
     s = sub.add_parser("report", help="run folders -> HTML report + markdown table")
@@ -447,6 +459,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--device", default="auto")
     s.add_argument("--force", action="store_true",
                    help="run again the experiments already done in --out (default: keep them)")
+    s.add_argument("--threads", type=int, default=1, help=THREADS_HELP)
     s.set_defaults(fn=cmd_demo)
 
     s = sub.add_parser("bench", help="speed/memory benchmarks against peers (no NAME: list them)")
@@ -463,7 +476,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out-dir", default="eval",
                    help="where eval writes its figures: OUT_DIR/<experiment>/<run folder>/ (default eval)")
     s.add_argument("--device", default="auto")
+    s.add_argument("--threads", type=int, default=1, help=THREADS_HELP)
     s.set_defaults(fn=cmd_eval)
+
+    s = sub.add_parser("play", help="play a board game in the terminal against a trained agent or a classic opponent")
+    s.add_argument("game", metavar="GAME", help="tictactoe, connect4-5x4, connect4, gomoku-6x6-4, ...")
+    s.add_argument("--agent", default=None, metavar="RUN_DIR", help="an AlphaZero run folder (its checkpoint)")
+    s.add_argument("--opponent", default=None, help="a classic opponent: random, minimax-K, uct-N, perfect")
+    s.add_argument("--simulations", type=int, default=None, help="agent simulations per move (default: the run's)")
+    s.add_argument("--second", action="store_true", help="let the opponent move first")
+    s.add_argument("--seed", type=int, default=0, help="seed of the opponent's random choices")
+    s.set_defaults(fn=lambda a: __import__("dlfrontier.rl.search.play", fromlist=["main"]).main(a))  # lazy: torch
     return p
 
 

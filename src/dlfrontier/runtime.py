@@ -122,15 +122,49 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+_PINNED: int | None = None  # the process-wide torch thread count once pin_threads ran (the CLI, a pool worker)
+
+
+def pin_threads(n: int) -> None:
+    """Fix torch's intra-op CPU thread count for the rest of this process, before anything is built.
+
+    Results depend on the thread count and on its history in a process (a run that starts on two threads and then
+    trains on one differs in the last bits from a run on one thread throughout), so the CLI and every executor's
+    worker call this once, first; :func:`cpu_threads` blocks are then no-ops. Pinning again to the same count is
+    allowed, to another one is an error.
+
+    Raises:
+        ConfigError: ``n < 1``, or this process is already pinned to another count.
+    """
+    global _PINNED
+    import torch
+
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ConfigError(f"--threads {n!r}: expected a positive count of CPU threads, like 1")
+    if _PINNED is not None and _PINNED != n:
+        raise ConfigError(f"--threads {n}: this process already runs on {_PINNED} thread(s); start a new one")
+    torch.set_num_threads(n)
+    _PINNED = n
+
+
+def pinned_threads() -> int | None:
+    """The count :func:`pin_threads` fixed, or ``None`` when nothing pinned it."""
+    return _PINNED
+
+
 @contextlib.contextmanager
 def cpu_threads(n: int | None) -> Iterator[None]:
     """Use ``n`` torch intra-op CPU threads inside the block and restore the previous count after it.
 
-    ``None`` leaves torch's setting alone. Small networks on a shared 2-core machine run several times faster on
-    one thread than on two oversubscribed ones.
+    ``None`` leaves torch's setting alone, and so does a pinned process (:func:`pin_threads`: the CLI's
+    ``--threads`` wins). Small networks on a shared 2-core machine run several times faster on one thread than on
+    two oversubscribed ones.
     """
     import torch
 
+    if _PINNED is not None:
+        yield
+        return
     before = torch.get_num_threads()
     if n is not None:
         if n < 1:

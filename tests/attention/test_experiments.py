@@ -34,12 +34,12 @@ def test_every_module_is_compared_with_no_module_on_both_budgets(name: str) -> N
         assert e.criterion("quick").threshold >= 1.5 * e.anchor.value - 1e-9
 
 
-def test_threads_none_leaves_torch_alone_and_zero_is_refused() -> None:
+def test_threads_is_no_setting_of_a_run_and_zero_subset_is_refused() -> None:
     from dlfrontier.errors import ConfigError
 
     e = EXPERIMENTS.get("context-seg-none")
-    assert e.make_config("quick", {"threads": "none"}).threads is None
-    assert e.make_config("quick").threads == 1
+    with pytest.raises(ConfigError, match="unknown key 'threads'"):  # the CLI's --threads, one place for all
+        e.make_config("quick", {"threads": "2"})
     fashion = EXPERIMENTS.get("attention-fashion-mnist-se")
     assert fashion.make_config("quick").test_subset is None
     with pytest.raises(ConfigError):

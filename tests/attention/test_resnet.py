@@ -26,7 +26,7 @@ def test_same_seed_same_network() -> None:
 
 def test_config_none_means_all_and_zero_is_refused() -> None:
     cfg = FashionConfig()
-    assert cfg.test_subset is None and cfg.train_subset is None and cfg.threads == 1
+    assert cfg.test_subset is None and cfg.train_subset is None
     with pytest.raises(ValueError, match="test_subset"):
         FashionConfig(test_subset=0)
     with pytest.raises(ValueError, match="train_subset"):

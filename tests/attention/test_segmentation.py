@@ -70,7 +70,7 @@ def test_train_context_seg_tiny(tmp_path) -> None:
                           logger=SimpleNamespace(log=lambda m, s: logged.append((s, dict(m)))),
                           progress=SimpleNamespace(start=lambda *a, **k: None, update=lambda *a, **k: None),
                           save_checkpoint=lambda state, step: None)
-    cfg = ContextSegConfig(train_images=32, test_images=16, epochs=1, batch_size=16, threads=None)
+    cfg = ContextSegConfig(train_images=32, test_images=16, epochs=1, batch_size=16)
     before = torch.get_num_threads()
     out = train_context_seg(ctx, cfg, "non-local", {})
     assert torch.get_num_threads() == before

@@ -53,7 +53,6 @@ def test_options_are_typed_and_none_means_default() -> None:
     with pytest.raises(ConfigError):
         e.make_config("quick", {"per": "row"})
     assert EXPERIMENTS.get("deep-compression-lenet5").make_config("quick", {"index_bits": "5"}).index_bits == 5
-    assert EXPERIMENTS.get("int8-lenet5").make_config("quick", {"threads": "none"}).threads is None
 
 
 def test_mnist_test_subset() -> None:

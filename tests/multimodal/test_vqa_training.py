@@ -109,8 +109,6 @@ def test_configs_are_typed_and_none_means_off() -> None:
     for cfg in (VQAConfig, CNNMLPConfig, RNConfig, UpDnConfig, MCANConfig):
         assert plain_string_fields(cfg) == []
     exp = EXPERIMENTS.get("vqa-updn")
-    assert exp.make_config("quick").threads == 1
-    assert exp.make_config("quick", {"threads": "none"}).threads is None
     with pytest.raises(ConfigError, match="bottom_up_steps"):
         exp.make_config("quick", {"bottom_up_steps": "-1"})
     plain = exp.make_config("quick", {"bottom_up_steps": "0"})  # UpDn learns its CNN end to end

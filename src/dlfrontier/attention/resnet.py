@@ -17,7 +17,7 @@ from dlfrontier.data.mnist import ImageSet, load_fashion_mnist
 from dlfrontier.models.blocks import conv_bn_relu
 from dlfrontier.models.classifier import TrainConfig, fit_classifier, subset
 from dlfrontier.models.measure import count_params, latency_ms
-from dlfrontier.runtime import RunContext, cpu_threads
+from dlfrontier.runtime import RunContext
 
 
 class BasicBlock(nn.Module):
@@ -68,15 +68,11 @@ class SmallResNet(nn.Module):
 
 @dataclass
 class FashionConfig(TrainConfig):
-    """The classifier's training settings plus the test subset and CPU threads."""
+    """The classifier's training settings plus the test subset."""
 
     test_subset: int | None = field(
         default=None, metadata={
             "help": "evaluate on the first N test images only (none: all 10,000)", "range": "[1, inf)"}
-    )
-    threads: int | None = field(
-        default=1, metadata={
-            "help": "torch CPU threads during the run (none: leave torch's setting)", "range": "[1, inf)"}
     )
 
     def __post_init__(self) -> None:
@@ -89,9 +85,8 @@ def train_fashion_resnet(ctx: RunContext, cfg: FashionConfig, attention: str | N
     """Train :class:`SmallResNet` with ``attention`` on Fashion-MNIST; accuracy, parameters and latency."""
     model = SmallResNet(attention)
     test = subset(load_fashion_mnist("test"), cfg.test_subset)
-    with cpu_threads(cfg.threads):
-        out = dict(fit_classifier(ctx, model, load_fashion_mnist("train"), test, cfg))
-        out["time/latency_ms"] = latency_ms(model, torch.zeros(1, 1, 28, 28, device=ctx.device))
+    out = dict(fit_classifier(ctx, model, load_fashion_mnist("train"), test, cfg))
+    out["time/latency_ms"] = latency_ms(model, torch.zeros(1, 1, 28, 28, device=ctx.device))
     out["model/params"] = float(count_params(model))
     out["model/attention_params"] = float(model.attention_params())
     return out

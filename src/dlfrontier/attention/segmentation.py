@@ -22,7 +22,7 @@ from dlfrontier.data.context_seg import SegSet, confusion_matrix, make_context_s
 from dlfrontier.models.blocks import conv_bn_relu
 from dlfrontier.models.measure import count_params, latency_ms
 from dlfrontier.models.training import cosine_schedule, train_epochs
-from dlfrontier.runtime import RunContext, cpu_threads, show_phase
+from dlfrontier.runtime import RunContext, show_phase
 from dlfrontier.tracking import atomic_write_json
 
 TEST_SEED = 999_983  # every context-seg run is scored on the same test images
@@ -49,10 +49,6 @@ class ContextSegConfig:
         "help": "AdamW learning rate (cosine schedule to 0)", "range": "(0, inf)"})
     weight_decay: float = field(default=1e-4, metadata={"help": "AdamW weight decay", "range": "[0, inf)"})
     log_every: int = field(default=50, metadata={"help": "log train/loss every N iterations", "range": "[1, inf)"})
-    threads: int | None = field(
-        default=1, metadata={
-            "help": "torch CPU threads during the run (none: leave torch's setting)", "range": "[1, inf)"}
-    )
 
 
 class SegFCN(nn.Module):
@@ -121,8 +117,7 @@ def train_context_seg(ctx: RunContext, cfg: ContextSegConfig, module: str | None
     mean loss, parameter counts, the forward latency of one image and the training speed; writes
     ``tables/iou.json`` (IoU per label) into the run folder.
     """
-    with cpu_threads(cfg.threads):
-        return _train(ctx, cfg, module, options or {})
+    return _train(ctx, cfg, module, options or {})
 
 
 def _train(ctx: RunContext, cfg: ContextSegConfig, module: str | None, options: dict[str, Any]) -> dict[str, float]:

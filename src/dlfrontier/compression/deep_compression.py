@@ -40,7 +40,7 @@ from dlfrontier.data.mnist import load_mnist
 from dlfrontier.errors import ConfigError
 from dlfrontier.models.classifier import evaluate_accuracy, to_float
 from dlfrontier.models.lenet import parameter_bytes
-from dlfrontier.runtime import RunContext, cpu_threads
+from dlfrontier.runtime import RunContext
 from dlfrontier.tracking import atomic_write_bytes
 
 # The paper's rows (Table 1) and per-layer densities (Tables 2 and 3).
@@ -108,20 +108,19 @@ def deep_compression(ctx: RunContext, cfg: Config, make_model: Callable[[], nn.M
     ``network`` names the paper's row (a key of :data:`PAPER`). Returns the final metrics, among them
     ``compress/ratio_at_tol`` (the ratio when the accuracy drop is within ``cfg.tolerance``, else 0).
     """
-    with cpu_threads(cfg.threads):
-        t0 = time.perf_counter()
-        run = _Run(ctx, cfg, make_model)
-        base = run.pipe.phase("baseline", run.model, run.baseline)
-        ctx.logger.log({"baseline/eval/accuracy": base["acc"]}, run.pipe.offset)
-        for r in range(1, run.rounds + 1):
-            res = run.pipe.phase(f"prune{r}", run.model, lambda r=r: run.prune_round(r))
-            ctx.logger.log({"prune/density": res["density"], "prune/accuracy_before_retrain": res["acc_before_retrain"],
-                            "prune/accuracy": res["acc"], "prune/file_bytes": res["file"]}, run.pipe.offset)
-        swept = run.pipe.phase("sweep", run.model, run.sweep)["points"]
-        shared = run.pipe.phase("share", run.model, run.share)
-        metrics = run.finish(base, shared, t0)
-        _write_reports(run, network, metrics, base, shared, swept)
-        return metrics
+    t0 = time.perf_counter()
+    run = _Run(ctx, cfg, make_model)
+    base = run.pipe.phase("baseline", run.model, run.baseline)
+    ctx.logger.log({"baseline/eval/accuracy": base["acc"]}, run.pipe.offset)
+    for r in range(1, run.rounds + 1):
+        res = run.pipe.phase(f"prune{r}", run.model, lambda r=r: run.prune_round(r))
+        ctx.logger.log({"prune/density": res["density"], "prune/accuracy_before_retrain": res["acc_before_retrain"],
+                        "prune/accuracy": res["acc"], "prune/file_bytes": res["file"]}, run.pipe.offset)
+    swept = run.pipe.phase("sweep", run.model, run.sweep)["points"]
+    shared = run.pipe.phase("share", run.model, run.share)
+    metrics = run.finish(base, shared, t0)
+    _write_reports(run, network, metrics, base, shared, swept)
+    return metrics
 
 
 class _Run:

@@ -39,11 +39,8 @@ TABLE1_COLUMNS = ["Network", "Original Size", "Compressed Size", "Ratio", "Origi
 
 @dataclass
 class MnistCompressionConfig(TrainConfig):
-    """Baseline training (the inherited fields) plus what every compression run has: threads, test subset."""
+    """Baseline training (the inherited fields) plus what every compression run has: a test subset."""
 
-    threads: int | None = field(default=1, metadata={"help": "torch intra-op threads during the run (none: torch's "
-                                                               "setting); 1 avoids oversubscribing shared CPUs",
-                                                       "range": "[1, inf)"})
     test_subset: int | None = field(
         default=None, metadata={
             "help": "evaluate on the first N test images only (none: all 10,000)", "range": "[1, inf)"}
@@ -93,8 +90,7 @@ class BinaryConfig(MnistCompressionConfig):
 def train_binary(ctx: RunContext, cfg: BinaryConfig, make_model: Callable[[], nn.Module],
                  network: str = "LeNet-5") -> dict[str, float]:
     """Train the float32 baseline, binarize every weight, train on with the STE, store the 1-bit file."""
-    with cpu_threads(cfg.threads):
-        return _train_binary(ctx, cfg, make_model, network)
+    return _train_binary(ctx, cfg, make_model, network)
 
 
 def _train_binary(ctx: RunContext, cfg: BinaryConfig, make_model: Callable[[], nn.Module],
@@ -164,8 +160,7 @@ class Int8Config(MnistCompressionConfig):
 def train_int8(ctx: RunContext, cfg: Int8Config, make_model: Callable[[], nn.Module],
                network: str = "LeNet-5") -> dict[str, float]:
     """Train the float32 baseline, quantize it (PTQ), fine-tune with fake quantization (QAT), time both."""
-    with cpu_threads(cfg.threads):
-        return _train_int8(ctx, cfg, make_model, network)
+    return _train_int8(ctx, cfg, make_model, network)
 
 
 def _train_int8(ctx: RunContext, cfg: Int8Config, make_model: Callable[[], nn.Module],

@@ -22,6 +22,7 @@ class Job:
 
     plan: RunPlan
     tensorboard: bool = True
+    threads: int = 1  # torch CPU threads, pinned in the worker before the run builds anything
 
     @property
     def name(self) -> str:
@@ -51,11 +52,12 @@ def _run_job(job: Job, progress: Progress | None = None) -> Outcome:
 
 
 def _run_job_in_worker(job: Job) -> Outcome:
-    import dlfrontier.experiments  # noqa: F401  (registers experiments in a fresh process)
-    from dlfrontier.runtime import cpu_threads
+    from dlfrontier.runtime import pin_threads
 
-    with cpu_threads(1):  # the pool's workers share the cores
-        return _run_job(job)
+    pin_threads(job.threads)  # first: results depend on the thread count and on its history in a process
+    import dlfrontier.experiments  # noqa: F401  (registers experiments in a fresh process)
+
+    return _run_job(job)
 
 
 def parse_seeds(text: str) -> list[int]:

@@ -22,7 +22,7 @@ from dlfrontier import tracking
 from dlfrontier.errors import ConfigError, DLFrontierError
 from dlfrontier.experiments.base import EXPERIMENTS, Experiment
 from dlfrontier.experiments.config import build_config
-from dlfrontier.runtime import NullProgress, Progress, RunContext, resolve_device, seed_everything
+from dlfrontier.runtime import NullProgress, Progress, RunContext, pinned_threads, resolve_device, seed_everything
 from dlfrontier.tracking import Checkpoint, RunDir
 
 
@@ -103,7 +103,7 @@ def _plan_resume(plan: RunPlan, *, reuse: bool = False) -> None:
     old = found.read_summary()
     saved = found.read_config()
     status = tracking.run_status(old)
-    same = saved.get("budget") == plan.budget and saved.get("config") == plan.config_dict
+    same = saved.get("budget") == plan.budget and saved_config(plan.experiment, saved) == plan.config_dict
     if reuse and (not same or status == "running"):
         return  # a new folder beside it
     if not same:
@@ -147,7 +147,8 @@ def _open(plan: RunPlan, exp: Experiment, dev: Any) -> RunDir:
         return RunDir(plan.run_dir)
     run = RunDir.create(plan.out, plan.name, plan.seed)
     run.write_config({"experiment": plan.name, "seed": plan.seed, "budget": plan.budget, "config": plan.config_dict,
-                      "device": str(dev), "versions": versions(), "started": tracking._timestamp(),
+                      "device": str(dev), "threads": pinned_threads(), "versions": versions(),
+                      "started": tracking._timestamp(),
                       "command": sys.argv})
     return run
 
@@ -250,10 +251,23 @@ def load_run(run_dir: str | Path) -> LoadedRun:
     saved = run.read_config()
     name = str(saved.get("experiment"))
     exp = EXPERIMENTS.get(name)
-    cfg = build_config(exp.config, saved.get("config", {}), what=f"{run.path / tracking.CONFIG}")
+    cfg = build_config(exp.config, saved_config(exp, saved), what=f"{run.path / tracking.CONFIG}")
     ckpt = run.load_checkpoint(name)
     return LoadedRun(run.path, name, int(saved.get("seed", 0)), str(saved.get("budget", "quick")), cfg, ckpt.step,
                      ckpt.state)
+
+
+# config keys that earlier versions saved and this one sets elsewhere: dropped when a saved config is read
+RETIRED_KEYS = ("threads",)  # torch CPU threads: the CLI's --threads since issue 16, recorded beside the config
+
+
+def saved_config(exp: Experiment, saved: Mapping[str, Any]) -> dict[str, Any]:
+    """A run folder's saved config, without the keys retired since it was written (when its class lacks them)."""
+    values = saved.get("config", {})
+    if not isinstance(values, Mapping):
+        return values  # build_config names the problem
+    fields = {f.name for f in dataclasses.fields(exp.config)}
+    return {k: v for k, v in values.items() if k in fields or k not in RETIRED_KEYS}
 
 
 def json_roundtrip(obj: Any) -> Any:

@@ -1,7 +1,7 @@
 """The VQA run configs: data and training settings shared by every model, plus each model's own fields.
 
 Every field has a default and a help line (``dlfrontier show vqa-mcan`` prints them). ``None`` means "off" or
-"all": ``threads=None`` leaves torch's thread count alone, RN's ``objects=None`` relates every grid cell.
+"all": RN's ``objects=None`` relates every grid cell.
 ``bottom_up_steps`` is a count of pretraining steps; 0 means no bottom-up pretraining. A setting that reads the
 bottom-up detector without pretraining it is a :class:`~dlfrontier.errors.ConfigError`.
 """
@@ -42,8 +42,6 @@ class VQAConfig:
     bn_images: int = field(default=1000, metadata={
         "help": "training images for the BatchNorm statistics", "range": "[1, inf)"})
     log_every: int = field(default=25, metadata={"help": "log train/loss every N iterations", "range": "[1, inf)"})
-    threads: int | None = field(default=1, metadata={
-        "help": "torch CPU threads during the run (none: leave torch's setting)", "range": "[1, inf)"})
 
     def __post_init__(self) -> None:
         if self.bottom_up_steps < 0:

@@ -24,7 +24,7 @@ from dlfrontier.multimodal.bottom_up import pretrain_bottom_up
 from dlfrontier.multimodal.config import VQAConfig
 from dlfrontier.multimodal.tables import write_tables
 from dlfrontier.multimodal.vqa_base import VQAModel, build_vqa_model
-from dlfrontier.runtime import RunContext, cpu_threads, show_phase
+from dlfrontier.runtime import RunContext, show_phase
 from dlfrontier.tracking import read_metrics
 
 TEST_SEED = 1_000_003  # every run is scored on the same test images
@@ -115,40 +115,39 @@ def train_vqa(ctx: RunContext, cfg: VQAConfig, model_name: str) -> dict[str, flo
     Writes ``tables/accuracy.json`` and ``tables/question_types.json`` into the run folder and returns the test
     scores (:func:`score`), the bottom-up metrics, ``train/loss``, ``model/params`` and the timings.
     """
-    with cpu_threads(cfg.threads):
-        device = ctx.device
-        show_phase(ctx.progress, f"generating {cfg.train_images:,} Sort-of-CLEVR images")
-        train = make_sort_of_clevr(
-            cfg.train_images, seed=ctx.seed, nonrelational=cfg.nonrelational, relational=cfg.relational
-        )
-        show_phase(ctx.progress, f"generating the fixed test set ({cfg.test_images:,} Sort-of-CLEVR images)")
-        test = fixed_test_set(cfg)
-        model = build_vqa_model(model_name, **cfg.model_kwargs()).to(device)
-        bottom_up_metrics = bottom_up(ctx, cfg, model)
-        questions = questions_of(model, train)
-        opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.lr,
-                                weight_decay=cfg.weight_decay)
-        total = cfg.epochs * math.ceil(len(train) / cfg.batch_images)
-        sched = warmup_cosine(opt, cfg.warmup, total)
-        start_iteration = ctx.resume_state["iteration"] if ctx.resume_state is not None else 0
-        scores: dict[str, float] = {}
+    device = ctx.device
+    show_phase(ctx.progress, f"generating {cfg.train_images:,} Sort-of-CLEVR images")
+    train = make_sort_of_clevr(
+        cfg.train_images, seed=ctx.seed, nonrelational=cfg.nonrelational, relational=cfg.relational
+    )
+    show_phase(ctx.progress, f"generating the fixed test set ({cfg.test_images:,} Sort-of-CLEVR images)")
+    test = fixed_test_set(cfg)
+    model = build_vqa_model(model_name, **cfg.model_kwargs()).to(device)
+    bottom_up_metrics = bottom_up(ctx, cfg, model)
+    questions = questions_of(model, train)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.lr,
+                            weight_decay=cfg.weight_decay)
+    total = cfg.epochs * math.ceil(len(train) / cfg.batch_images)
+    sched = warmup_cosine(opt, cfg.warmup, total)
+    start_iteration = ctx.resume_state["iteration"] if ctx.resume_state is not None else 0
+    scores: dict[str, float] = {}
 
-        def batch_loss(idx: torch.Tensor) -> torch.Tensor:
-            idx = idx.cpu()  # the set stays on the CPU; each batch moves to the device
-            logits = model(to_float(train.images[idx].to(device)), questions[idx].to(device))  # [b, Q, A]
-            return nn.functional.cross_entropy(logits.flatten(0, 1), train.answers[idx].to(device).flatten())
+    def batch_loss(idx: torch.Tensor) -> torch.Tensor:
+        idx = idx.cpu()  # the set stays on the CPU; each batch moves to the device
+        logits = model(to_float(train.images[idx].to(device)), questions[idx].to(device))  # [b, Q, A]
+        return nn.functional.cross_entropy(logits.flatten(0, 1), train.answers[idx].to(device).flatten())
 
-        def per_epoch() -> dict[str, float]:
-            calibrate(model, train, device=device, images=cfg.bn_images)
-            scores.update(score(predict(model, test, device=device), test))
-            return {k: scores[k] for k in HEADLINE}
+    def per_epoch() -> dict[str, float]:
+        calibrate(model, train, device=device, images=cfg.bn_images)
+        scores.update(score(predict(model, test, device=device), test))
+        return {k: scores[k] for k in HEADLINE}
 
-        show_phase(ctx.progress, f"training {model_name}")
-        start = time.perf_counter()
-        _, mean_loss = train_epochs(ctx, model, opt, sched, n=len(train), batch_size=cfg.batch_images,
-                                    epochs=cfg.epochs, batch_loss=batch_loss, evaluate=per_epoch,
-                                    log_every=cfg.log_every)
-        train_seconds = time.perf_counter() - start
+    show_phase(ctx.progress, f"training {model_name}")
+    start = time.perf_counter()
+    _, mean_loss = train_epochs(ctx, model, opt, sched, n=len(train), batch_size=cfg.batch_images,
+                                epochs=cfg.epochs, batch_loss=batch_loss, evaluate=per_epoch,
+                                log_every=cfg.log_every)
+    train_seconds = time.perf_counter() - start
     questions_seen = (total - start_iteration) * cfg.batch_images * (cfg.nonrelational + cfg.relational)
     write_tables(ctx.run_dir, model_name, scores, train_seconds)
     return {**scores, **bottom_up_metrics, "train/loss": mean_loss, "model/params": float(count_params(model)),

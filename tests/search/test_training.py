@@ -1,0 +1,117 @@
+"""Self-play training: a short learning test, safe checkpoints, resume, and the helpers around them."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from dlfrontier import tracking
+from dlfrontier.games import RandomPlayer, make_game
+from dlfrontier.rl.search.evaluation import Score, SearchAgent, batched_match, elo_difference
+from dlfrontier.rl.search.mcts import BatchedMCTS, SearchConfig
+from dlfrontier.rl.search.network import NetworkEvaluator, build_network, network_from_state
+from dlfrontier.rl.search.selfplay import ReplayWindow, augment, self_play
+from dlfrontier.rl.search.training import AlphaZeroConfig, train_alphazero
+from dlfrontier.runtime import RunContext, seed_everything
+
+
+class Log:
+    def __init__(self):
+        self.rows = []
+
+    def log(self, metrics, step):
+        self.rows.append((step, dict(metrics)))
+
+
+def _ctx(tmp_path: Path, seed: int = 0, resume=None):
+    saved = []
+    ctx = RunContext("test", seed, "quick", "cpu", tmp_path, Log(), resume_state=resume,
+                     checkpoint_hook=lambda state, step: saved.append((step, state)))
+    return ctx, saved
+
+
+def test_self_play_labels_results_from_the_mover_view():
+    game = make_game("tictactoe")
+    net = build_network(game, 8, 1)
+    samples, stats = self_play(game, BatchedMCTS(SearchConfig(simulations=4)), NetworkEvaluator(game, net), 6,
+                               np.random.default_rng(0), temperature_moves=9)
+    assert stats.games == 6 and len(samples) == stats.moves
+    assert samples.planes.shape == (len(samples), 3, 3, 3) and np.allclose(samples.policy.sum(1), 1)
+    # within one game the value flips sign from one move to the next (alternating movers)
+    first = samples.value[: stats.lengths[0]]
+    assert sum(stats.lengths) == len(samples)
+    assert set(np.unique(np.abs(samples.value))) <= {0.0, 1.0}
+    assert all(first[i] == -first[i + 1] for i in range(len(first) - 1))
+    aug = augment(game, samples)
+    assert len(aug) == 8 * len(samples) and np.allclose(aug.value[:8], samples.value[0])
+
+
+def test_replay_window_keeps_the_last_iterations():
+    game = make_game("tictactoe")
+    net = build_network(game, 8, 1)
+    w = ReplayWindow(2)
+    for i in range(3):
+        s, _ = self_play(game, BatchedMCTS(SearchConfig(simulations=2)), NetworkEvaluator(game, net), 2,
+                         np.random.default_rng(i), temperature_moves=9)
+        w.add(s)
+    assert len(w.parts) == 2
+    w2 = ReplayWindow(2)
+    w2.load_state_dict(w.state_dict())
+    assert len(w2) == len(w)
+
+
+def test_score_and_elo():
+    s = Score(wins=6, draws=2, losses=2)
+    assert s.score == pytest.approx(0.7) and s.games == 10
+    lo, hi = s.wilson()
+    assert lo < 0.7 < hi
+    assert elo_difference(0.5, 10) == 0 and elo_difference(1.0, 10) > 0 > elo_difference(0.0, 10)
+
+
+TINY = dict(iterations=3, games_per_iteration=64, train_steps=60, channels=16, blocks=1, eval_games=0,
+            final_games=40, final_opponents=("random",), final_positions=200, eval_simulations=1,
+            search=SearchConfig(simulations=16))
+
+
+@pytest.mark.slow
+def test_tictactoe_learns_to_beat_random(tmp_path):
+    """Network alone (1 simulation = the prior's move) before and after 3 short iterations, against random."""
+    game = make_game("tictactoe")
+    seed_everything(0)
+    untrained = SearchAgent(game, build_network(game, 16, 1), SearchConfig(simulations=1))
+    before = batched_match(game, untrained, RandomPlayer(), 40, seed=10_000).score
+    seed_everything(0)
+    ctx, saved = _ctx(tmp_path)
+    out = train_alphazero(ctx, AlphaZeroConfig(**TINY))
+    assert out["eval/score_vs_random"] >= 0.85 and out["eval/score_vs_random"] >= before + 0.2, (before, out)
+    # the checkpoint holds only what the safe loader accepts, and rebuilds the network
+    step, state = saved[-1]
+    path = tmp_path / "ck.pt"
+    tracking.save_checkpoint(path, state)
+    loaded = torch.load(path, weights_only=True)
+    net = network_from_state(loaded["net"])
+    x = torch.from_numpy(game.encode_batch([game.initial()]))
+    torch.testing.assert_close(net(x)[0], network_from_state(state["net"])(x)[0])
+
+
+@pytest.mark.slow
+def test_resume_continues_from_the_checkpoint(tmp_path):
+    cfg = dict(TINY, final_games=4, final_positions=20)
+    seed_everything(1)
+    ctx, saved = _ctx(tmp_path, seed=1)
+    train_alphazero(ctx, AlphaZeroConfig(**{**cfg, "iterations": 2}))
+    step, state = saved[-1]
+    assert step == 2 and state["iteration"] == 2
+    # two resumes from one checkpoint agree, and the resumed run logs only the iterations after it
+    path = tmp_path / "ck.pt"
+    tracking.save_checkpoint(path, state)  # as the runner does: resume from the file
+    runs = []
+    for _ in range(2):
+        ctx2, saved2 = _ctx(tmp_path, seed=1, resume=torch.load(path, weights_only=True))
+        train_alphazero(ctx2, AlphaZeroConfig(**cfg))
+        runs.append((ctx2.logger.rows, saved2))
+    steps = sorted({s for s, _ in runs[0][0]})
+    assert steps == [3]
+    timeless = [{k: v for k, v in rows[0][1].items() if "_per_s" not in k and "seconds" not in k} for rows, _ in runs]
+    assert timeless[0] == timeless[1]
