@@ -1,7 +1,7 @@
 """`dlfrontier eval` for every RL experiment that trains an agent: replay, score, GIF, nothing into the run folder."""
 
 import hashlib
-import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
@@ -65,8 +65,7 @@ def test_eval_gif_of_a_business_run_goes_to_the_eval_folder(tmp_path, monkeypatc
 
 
 def test_eval_gif_without_a_renderer_is_one_line(tmp_path, monkeypatch, capsys):
-    if importlib.util.find_spec("pygame") is not None:
-        pytest.skip("pygame is installed: classic control can draw")
+    monkeypatch.setitem(sys.modules, "pygame", None)  # as on a machine without pygame: `import pygame` fails
     run = _tiny_run("dqn-cartpole", tmp_path / "runs")
     monkeypatch.chdir(tmp_path)
     assert main(["eval", str(run), "--gif", "cartpole.gif", "--device", "cpu"]) == 2
@@ -74,5 +73,29 @@ def test_eval_gif_without_a_renderer_is_one_line(tmp_path, monkeypatch, capsys):
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1 and "--gif" in lines[0] and "pygame" in lines[0], err
     assert not (tmp_path / "cartpole.gif").exists()
+
+
+def test_eval_gif_of_a_classic_control_run_with_pygame(tmp_path, monkeypatch, capsys):
+    from PIL import Image
+
+    pytest.importorskip("pygame", reason="pygame is in the dev extra; classic control draws with it")
+    run = _tiny_run("dqn-cartpole", tmp_path / "runs")
+    before = _digest(run)
+    monkeypatch.chdir(tmp_path)
+    assert main(["eval", str(run), "--episodes", "1", "--gif", "cartpole.gif", "--device", "cpu"]) == 0
+    assert "wrote cartpole.gif" in capsys.readouterr().out
+    with Image.open(tmp_path / "cartpole.gif") as img:
+        assert img.format == "GIF" and img.n_frames >= 2
+    assert _digest(run) == before
+
+
+@pytest.mark.parametrize("path", ["evalgif", "play.png"])
+def test_eval_gif_needs_a_gif_file_name(path, tmp_path, monkeypatch, capsys):
+    run = _tiny_run("dqn-cartpole", tmp_path / "runs")
+    monkeypatch.chdir(tmp_path)
+    assert main(["eval", str(run), "--gif", path, "--device", "cpu"]) == 2
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(lines) == 1 and ".gif" in lines[0] and path in lines[0], lines
+    assert not (tmp_path / path).exists()
 
 

@@ -133,10 +133,20 @@ def _checkpoint_bytes() -> bytes:
 
 
 CHECKPOINT = _checkpoint_bytes()
+
+
+def _original_digest() -> str:
+    with tempfile.TemporaryDirectory() as d:
+        (Path(d) / "c.pt").write_bytes(CHECKPOINT)
+        return tracking.state_digest(tracking.load_checkpoint(Path(d) / "c.pt"))
+
+
+ORIGINAL_DIGEST = _original_digest()
 CKPT_FUZZ = settings(FUZZ, max_examples=120)
 
 
 def _load(tmp: Path, data: bytes) -> None:
+    """A damaged checkpoint is one CheckpointError, or (a flip in bytes nothing reads) loads exactly the original."""
     path = tmp / "checkpoint.pt"
     path.write_bytes(data)
     try:
@@ -144,7 +154,7 @@ def _load(tmp: Path, data: bytes) -> None:
     except CheckpointError as e:
         assert str(e) and "\n" not in str(e).strip()
         return
-    assert isinstance(state, dict)
+    assert isinstance(state, dict) and tracking.state_digest(state) == ORIGINAL_DIGEST
 
 
 @pytest.fixture(scope="module")
@@ -186,6 +196,28 @@ def _write(tmp: Path, data: bytes) -> Path:
     path = tmp / "checkpoint.pt"
     path.write_bytes(data)
     return path
+
+
+def test_a_bit_flipped_inside_a_tensor_is_refused(tmp):
+    """The zip and pickle layers do not check tensor payloads; the SHA-256 saved with the state does."""
+    weights = torch.full((256,), 1.5)
+    tracking.save_checkpoint(tmp / "w.pt", {"w": weights, "step": 3})
+    data = bytearray((tmp / "w.pt").read_bytes())
+    at = bytes(data).index(weights.numpy().tobytes())
+    data[at + 4 * 100] ^= 0x01  # the lowest mantissa bit of weights[100]
+    (tmp / "w.pt").write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match="SHA-256"):
+        tracking.load_checkpoint(tmp / "w.pt")
+    data[at + 4 * 100] ^= 0x01
+    (tmp / "w.pt").write_bytes(bytes(data))
+    state = tracking.load_checkpoint(tmp / "w.pt")
+    assert torch.equal(state["w"], weights) and state["step"] == 3 and tracking.DIGEST_KEY not in state
+
+
+def test_a_checkpoint_without_a_digest_still_loads(tmp):
+    """Checkpoints written before the digest existed load as they did."""
+    torch.save({"w": torch.ones(3), "step": 1}, tmp / "old.pt")
+    assert tracking.load_checkpoint(tmp / "old.pt")["step"] == 1
 
 
 def test_checkpoint_bytes_are_a_zip():

@@ -86,3 +86,46 @@ def test_rich_progress_shows_the_phase_in_its_bar():
     bar = SimpleNamespace(add_task=lambda *a, **k: 1, update=lambda task, **k: calls.append(k))
     RichProgress(bar, "vqa-updn s0").phase("pretraining bottom-up features")
     assert calls == [{"info": "pretraining bottom-up features"}]
+
+
+class Everything(Recording):
+    """Records the whole protocol, in order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[tuple] = []
+
+    def start(self, total, unit="steps"):
+        self.calls.append(("start", total, unit))
+
+    def update(self, completed, **info):
+        self.calls.append(("update", completed))
+
+    def phase(self, name):
+        super().phase(name)
+        self.calls.append(("phase", name))
+
+
+def test_process_workers_relay_their_progress_and_phases_to_the_parent(tmp_path):
+    from dlfrontier.experiments.executors import Job, run_jobs
+    from dlfrontier.experiments.runner import plan_run
+
+    jobs = [Job(plan_run("vqa-cnn-mlp", seed, budget="quick", device="cpu", overrides=VQA_TINY, out=str(tmp_path)),
+                tensorboard=False) for seed in (0, 1)]
+    shown: dict[int, Everything] = {}
+
+    def progress_for(job):
+        shown[job.seed] = Everything()
+        return shown[job.seed]
+
+    outcomes = run_jobs(jobs, executor="process", workers=2, progress_for=progress_for)
+    assert sorted(o.job.seed for o in outcomes if o.summary and o.summary["status"] == "done") == [0, 1]
+    for seed in (0, 1):
+        rec = shown[seed]
+        assert rec.phases == ["generating 16 Sort-of-CLEVR images",
+                              "generating the fixed test set (8 Sort-of-CLEVR images)",
+                              "generating 16 Sort-of-CLEVR images for bottom-up features",
+                              "pretraining bottom-up features (3 steps)", "training cnn-mlp"], rec.phases
+        starts = [c for c in rec.calls if c[0] == "start"]
+        updates = [c for c in rec.calls if c[0] == "update"]
+        assert starts and updates and updates[-1][1] == starts[-1][1]  # the last update (the end) is never dropped

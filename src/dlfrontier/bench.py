@@ -51,6 +51,7 @@ BENCHMARK_MODULES: list[str] = [
     "dlfrontier.compression.bench",
     "dlfrontier.rl.atari.bench",
     "dlfrontier.rl.search.bench",
+    "dlfrontier.bench_executor",
 ]
 
 

@@ -1,4 +1,4 @@
-"""The ``dlfrontier`` command: list | show | run | report | demo | bench | eval.
+"""The ``dlfrontier`` command: list | show | run | sweep | report | demo | bench | eval.
 
 User errors (unknown name, bad ``--set``, missing data, corrupt checkpoint) print one line and exit 2;
 an interrupt exits 130 after the run folder was marked ``interrupted``.
@@ -235,7 +235,7 @@ def _result_line(o: Any) -> str:
 def run_experiments(
     names: list[str], seeds: list[int], *, budget: str, device: str, overrides: dict[str, str], out: str,
     resume: bool, executor: str, workers: int | None, ray_address: str | None = None,
-    reuse: bool = False, threads: int = 1,
+    reuse: bool = False, threads: int = 1, ray_options: Any = None,
 ) -> list[Any]:
     """Validate everything first (so a typo costs nothing), then run every (name, seed).
 
@@ -288,8 +288,40 @@ def run_experiments(
         if not tty:
             plain(f"{len(jobs)} run(s) ({executor}): {overall.eta()}")
         run_jobs(jobs, executor=executor, workers=workers, ray_address=ray_address,
-                 progress_for=progress_for, on_outcome=on_outcome)
+                 progress_for=progress_for, on_outcome=on_outcome, ray_options=ray_options)
     return outcomes
+
+
+def add_ray_arguments(s: argparse.ArgumentParser) -> None:
+    """The flags of ``--executor ray`` beyond ``--ray-address`` (see experiments/ray_executor.py)."""
+    s.add_argument("--cpus-per-run", type=float, default=None, metavar="N",
+                   help="ray: CPUs each run holds (default: --threads); torch runs on floor(N) threads")
+    s.add_argument("--gpus-per-run", type=float, default=0.0, metavar="N",
+                   help="ray: GPUs each run holds; a fraction like 0.5 shares one GPU between runs (default 0)")
+    s.add_argument("--max-retries", type=int, default=2, metavar="N",
+                   help="ray: retries of a run whose worker died, each from its last checkpoint (default 2)")
+    s.add_argument("--ray-checkpoints", action="store_true",
+                   help="ray: also bring finished runs' checkpoint.pt back to --out (for `dlfrontier eval`)")
+    s.add_argument("--ray-shared-out", action="store_true",
+                   help="ray: --out is on a file system every node mounts; workers write there directly")
+
+
+def ray_options_from(args: argparse.Namespace) -> tuple[int, Any]:
+    """``(torch threads, RayOptions or None)`` from the flags of :func:`add_ray_arguments` (one-line errors)."""
+    from dlfrontier.experiments.ray_executor import RayOptions, threads_for
+
+    given = [flag for flag, on in (("--cpus-per-run", args.cpus_per_run is not None), ("--gpus-per-run",
+             args.gpus_per_run != 0.0), ("--max-retries", args.max_retries != 2), ("--ray-checkpoints",
+             args.ray_checkpoints), ("--ray-shared-out", args.ray_shared_out)) if on]
+    if args.executor != "ray":
+        if given:
+            raise DLFrontierError(f"{given[0]}: only with --executor ray")
+        return args.threads, None
+    threads, cpus = threads_for(None if args.threads == 1 else args.threads, args.cpus_per_run)
+    opts = RayOptions(address=args.ray_address, cpus_per_run=cpus, gpus_per_run=args.gpus_per_run,
+                      max_retries=args.max_retries, checkpoints=args.ray_checkpoints, shared_out=args.ray_shared_out)
+    opts.validate()
+    return threads, opts
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -298,11 +330,70 @@ def cmd_run(args: argparse.Namespace) -> int:
     from dlfrontier.tracking import check_writable_folder
 
     check_writable_folder(args.out, "--out")  # once, before any run (not one error per run)
+    threads, ray_options = ray_options_from(args)
     outcomes = run_experiments(
         args.names, parse_seeds(args.seeds), budget=args.budget, device=args.device,
         overrides=parse_set_args(args.set), out=args.out, resume=args.resume, executor=args.executor,
-        workers=args.workers, ray_address=args.ray_address, threads=args.threads,
+        workers=args.workers, ray_address=args.ray_address, threads=threads, ray_options=ray_options,
     )
+    bad = [o for o in outcomes if o.summary is None or o.summary["status"] != "done"]
+    return EXIT_FAILED if bad else 0
+
+
+# -------------------------------------------------------------------------------------------- sweep
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    """Plan every (point, seed) of a grid or random search first, then run them (optionally halving)."""
+    from dlfrontier.experiments import EXPERIMENTS
+    from dlfrontier.experiments import sweep as sw
+    from dlfrontier.experiments.config import parse_set_args
+    from dlfrontier.experiments.executors import parse_seeds
+    from dlfrontier.runtime import pin_threads
+    from dlfrontier.tracking import check_writable_folder
+
+    exp = EXPERIMENTS.get(args.name)
+    seeds = parse_seeds(args.seeds)
+    halving = sw.Halving(args.halving_eta, args.halving_min_seeds) if args.halving else None
+    points = sw.sweep_points(exp.config, sw.parse_grid(args.grid), sw.parse_ranges(args.range), args.samples,
+                             args.sweep_seed)
+    threads, ray_options = ray_options_from(args)
+    check_writable_folder(args.out, "--out")
+    pin_threads(threads)
+    plan = sw.plan_sweep(args.name, points, seeds, budget=args.budget, device=args.device,
+                         overrides=parse_set_args(args.set), out=args.out, threads=threads, sweep_id=args.id,
+                         halving=halving)
+    if args.points and halving:
+        raise DLFrontierError("--points and --halving do not go together (halving decides which points run)")
+    plan = sw.only_points(plan, args.points)
+    console = _console()
+
+    def plain(line: str) -> None:
+        console.print(line, markup=False, soft_wrap=True)
+
+    how = (f"successive halving over seeds (eta {halving.eta}, seeds per point by rung {halving.rungs(len(seeds))})"
+           if halving else "every run")
+    plain(f"sweep {plan.id}: {len(plan.points)} point(s) x {len(seeds)} seed(s) = {plan.n_runs} runs at most "
+          f"({args.executor}; {how})")
+    for i, point in enumerate(plan.points):
+        plain(f"  point {i}: {sw.describe(point)}")
+    jobs = [j for row in plan.jobs for j in row]
+    parallel = 1 if args.executor == "local" else (args.workers or os.cpu_count() or 1)
+    overall = Overall(jobs, {args.name: exp.typical_seconds if args.budget == "quick" else None}, parallel)
+
+    def on_outcome(o: Any) -> None:
+        overall.finished(o.job, o.summary.get("wall_seconds") if o.summary else None)
+        plain(f"[point {o.job.plan.sweep['index']}] " + _result_line(o))
+        plain(overall.line())
+
+    def on_rung(r: Any) -> None:
+        scores = ", ".join(f"{i}: {s:.4g}" for i, s in zip(r.points, r.scores, strict=True))
+        plain(f"rung with {r.seeds} seed(s) per point: IQM (larger is better) {scores}; kept points {r.kept}")
+
+    outcomes, _ = sw.run_sweep(plan, executor=args.executor, workers=args.workers, ray_address=args.ray_address,
+                               halving=halving, on_outcome=on_outcome, on_rung=on_rung, ray_options=ray_options)
+    plain(f"sweep {plan.id}: {len(outcomes)} run(s) in {args.out}; `dlfrontier report {args.out}` shows the "
+          "per-config table")
     bad = [o for o in outcomes if o.summary is None or o.summary["status"] != "done"]
     return EXIT_FAILED if bad else 0
 
@@ -402,6 +493,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         check_writable_folder(Path(gif).parent, "--gif")
         if Path(gif).is_dir():
             raise DLFrontierError(f"--gif {gif}: is a folder; give a file name like play.gif")
+        if Path(gif).suffix.lower() != ".gif":
+            raise DLFrontierError(f"--gif {gif}: expected a file name ending in .gif, like play.gif")
     loaded = load_run(run_dir.path)
     exp.evaluate(loaded, episodes=args.episodes, gif=gif, device=args.device, out_dir=out_dir)
     return 0
@@ -446,7 +539,33 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--workers", type=int, default=None, help="process pool size (default: cores)")
     s.add_argument("--ray-address", default=None, help="Ray cluster address for --executor ray")
     s.add_argument("--threads", type=int, default=1, help=THREADS_HELP)
+    add_ray_arguments(s)
     s.set_defaults(fn=cmd_run)
+
+    s = sub.add_parser("sweep", help="grid or random search over an experiment's config: every point x seed a run")
+    s.add_argument("name", metavar="NAME", help="experiment name; see `dlfrontier show NAME` for its keys")
+    s.add_argument("--grid", action="append", metavar="KEY=V1,V2", help="values of one key (repeatable: product)")
+    s.add_argument("--samples", type=int, default=0, help="random search: points drawn from the --range keys")
+    s.add_argument("--range", action="append", metavar="KEY=LO:HI[:log]", help="random-search range (repeatable)")
+    s.add_argument("--sweep-seed", type=int, default=0, help="seed of the random-search draws (default 0)")
+    s.add_argument("--id", default=None, help="sweep id recorded in config.json (default NAME-<hash of the sweep>)")
+    s.add_argument("--points", default=None, metavar="I,J",
+                   help="run only these point indices (complete or repeat part of a sweep; same --id and values)")
+    s.add_argument("--halving", action="store_true",
+                   help="early stopping: successive halving with seeds as the resource (keep the best 1/eta)")
+    s.add_argument("--halving-eta", type=int, default=2, help="reduction factor of --halving (default 2)")
+    s.add_argument("--halving-min-seeds", type=int, default=1, help="seeds per point at the first rung (default 1)")
+    s.add_argument("--budget", default="quick", help="quick (minutes on CPU) or full (the paper's scale)")
+    s.add_argument("--seeds", default="0", help="seeds: 0,1,2 or a range 0-4 (default 0)")
+    s.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
+    s.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config field of every point")
+    s.add_argument("--out", default="runs", help="runs folder (default runs)")
+    s.add_argument("--executor", default="local", choices=["local", "process", "ray"], help="where runs execute")
+    s.add_argument("--workers", type=int, default=None, help="process pool size (default: cores)")
+    s.add_argument("--ray-address", default=None, help="Ray cluster address for --executor ray")
+    s.add_argument("--threads", type=int, default=1, help=THREADS_HELP)
+    add_ray_arguments(s)
+    s.set_defaults(fn=cmd_sweep)
 
     s = sub.add_parser("report", help="run folders -> HTML report + markdown table")
     s.add_argument("runs_dir", nargs="?", default="runs", help="folder with run folders (default runs)")
@@ -482,11 +601,20 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("play", help="play a board game in the terminal against a trained agent or a classic opponent")
     s.add_argument("game", metavar="GAME", help="tictactoe, connect4-5x4, connect4, gomoku-6x6-4, ...")
     s.add_argument("--agent", default=None, metavar="RUN_DIR", help="an AlphaZero run folder (its checkpoint)")
-    s.add_argument("--opponent", default=None, help="a classic opponent: random, minimax-K, uct-N, perfect")
+    s.add_argument("--opponent", default=None, help="a classic opponent: random, lookahead, minimax-K, uct-N, perfect")
     s.add_argument("--simulations", type=int, default=None, help="agent simulations per move (default: the run's)")
     s.add_argument("--second", action="store_true", help="let the opponent move first")
     s.add_argument("--seed", type=int, default=0, help="seed of the opponent's random choices")
     s.set_defaults(fn=lambda a: __import__("dlfrontier.rl.search.play", fromlist=["main"]).main(a))  # lazy: torch
+
+    s = sub.add_parser("tournament", help="round robin between built-in players and agent run folders -> Elo table")
+    s.add_argument("players", nargs="+", metavar="PLAYER",
+                   help="random, lookahead, minimax-N, perfect, uct-N, or a selfplay-*/alphazero-* run folder")
+    s.add_argument("--game", required=True, help="tictactoe, connect4-5x4, connect4, ...")
+    s.add_argument("--games", type=int, default=100, help="games per pair, even (each side starts half; default 100)")
+    s.add_argument("--seed", type=int, default=0, help="seed of the games and the bootstrap (default 0)")
+    s.add_argument("--out", default="runs", help="runs folder; writes OUT/tournament-GAME/SEED-TIME/ (default runs)")
+    s.set_defaults(fn=lambda a: __import__("dlfrontier.rl.selfplay.tournament", fromlist=["main"]).main(a))
     return p
 
 

@@ -8,6 +8,7 @@ events. Every file is written through a temporary file and a rename, so a crash 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import math
@@ -115,7 +116,7 @@ def torch_load(path: str | os.PathLike[str], *, map_location: Any = "cpu") -> An
     path = Path(path)
     try:
         with torch.serialization.safe_globals(_numpy_safe_globals()):
-            return torch.load(path, map_location=map_location, weights_only=True)
+            state = torch.load(path, map_location=map_location, weights_only=True)
     except FileNotFoundError:
         raise CheckpointError(f"no checkpoint at {path}") from None
     except pickle.UnpicklingError:
@@ -134,18 +135,65 @@ def torch_load(path: str | os.PathLike[str], *, map_location: Any = "cpu") -> An
             f"checkpoint {path} is corrupt or truncated ({type(e).__name__}); "
             "delete the run folder to start over, or run without --resume"
         ) from None
+    if isinstance(state, dict) and DIGEST_KEY in state:  # written by save_checkpoint: check every byte it holds
+        expected = state.pop(DIGEST_KEY)
+        if not isinstance(expected, str) or state_digest(state) != expected:
+            raise CheckpointError(f"checkpoint {path} is corrupt (its contents do not match the SHA-256 written with "
+                                  "them); delete the run folder to start over, or run without --resume")
+    return state
+
+
+DIGEST_KEY = "__dlfrontier_sha256__"
+
+
+def state_digest(state: Any) -> str:
+    """SHA-256 over everything a checkpoint state holds: every tensor's and array's dtype, shape and bytes, every
+    number, string and container (in order). :func:`save_checkpoint` stores it beside the state and
+    :func:`torch_load` recomputes it, so a bit flipped inside a tensor's payload (which the zip and pickle layers
+    do not notice) is refused instead of loading silently changed weights."""
+    import numpy as np
+    import torch
+
+    h = hashlib.sha256()
+
+    def walk(x: Any) -> None:
+        if isinstance(x, torch.Tensor):
+            t = x.detach().cpu().contiguous().reshape(-1)
+            h.update(f"T{t.dtype}{tuple(x.shape)}".encode())
+            h.update(t.view(torch.uint8).numpy().tobytes())
+        elif isinstance(x, np.ndarray):
+            h.update(f"A{x.dtype.str}{x.shape}".encode())
+            h.update(np.ascontiguousarray(x).tobytes())
+        elif isinstance(x, dict):
+            h.update(f"D{len(x)}".encode())
+            for k, v in x.items():
+                walk(k)
+                walk(v)
+        elif isinstance(x, (list, tuple)):
+            h.update(f"{type(x).__name__[0]}{len(x)}".encode())
+            for v in x:
+                walk(v)
+        else:
+            h.update(f"{type(x).__name__}:{x!r};".encode())
+
+    walk(state)
+    return h.hexdigest()
 
 
 def save_checkpoint(path: str | os.PathLike[str], state: Mapping[str, Any]) -> None:
-    """``torch.save`` to memory, then an atomic write: a crash mid-save keeps the previous checkpoint.
+    """``torch.save`` to memory, then an atomic write: a crash mid-save keeps the previous checkpoint. The state's
+    :func:`state_digest` is stored with it (key :data:`DIGEST_KEY`; loading checks and removes it).
 
     Raises:
         CheckpointError: ``state`` holds something :func:`load_checkpoint` would refuse (nothing is written).
     """
     import torch
 
+    state = dict(state)
+    state.pop(DIGEST_KEY, None)
+    state[DIGEST_KEY] = state_digest(state)
     buf = io.BytesIO()
-    torch.save(dict(state), buf)
+    torch.save(state, buf)
     check_safe(buf)
     atomic_write_bytes(path, buf.getvalue())
 
@@ -394,10 +442,9 @@ class Logger:
         if keep_rows is not None and self.path.exists():
             with open(self.path, newline="") as f:
                 kept = list(csv.reader(f))[1 : 1 + keep_rows]
-            buf = io.StringIO()
-            w = csv.writer(buf)
-            w.writerow(["step", "key", "value"])
-            w.writerows(kept)
+            buf = io.StringIO("step,key,value\n")  # the header a new file gets: a resumed file has the same bytes
+            buf.seek(0, io.SEEK_END)
+            csv.writer(buf).writerows(kept)
             atomic_write_text(self.path, buf.getvalue())
             for _step, key, value in kept:
                 self.last[key] = float(value)

@@ -20,7 +20,7 @@ from dlfrontier.experiments.base import (
 )
 from dlfrontier.runtime import RunContext
 
-_MACHINERY = {"base", "config", "runner", "executors"}
+_MACHINERY = {"base", "config", "runner", "executors", "sweep", "ray_executor"}
 for _m in sorted(m.name for m in pkgutil.iter_modules(__path__)):
     if _m not in _MACHINERY and not _m.startswith("_"):
         importlib.import_module(f"{__name__}.{_m}")

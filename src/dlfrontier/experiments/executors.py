@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
+import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Any
 
-from dlfrontier.errors import ConfigError, DLFrontierError, require
+from dlfrontier.errors import ConfigError, DLFrontierError
 from dlfrontier.experiments.runner import RunPlan, execute
 from dlfrontier.runtime import Progress
 
@@ -51,13 +53,84 @@ def _run_job(job: Job, progress: Progress | None = None) -> Outcome:
         return Outcome(job, None, f"{type(e).__name__}: {e}")
 
 
-def _run_job_in_worker(job: Job) -> Outcome:
+class _RelayProgress:
+    """A worker's :class:`Progress` that sends what the run reports to the parent process through ``queue``.
+
+    Updates are sent at most every ``min_gap`` seconds (and always the last one before a phase or the end): the
+    parent only shows them, so fewer messages change nothing but the load on the pipe. Reads no RNG.
+    """
+
+    def __init__(self, queue: Any, index: int, min_gap: float = 0.2) -> None:
+        self.queue, self.index, self.min_gap = queue, index, min_gap
+        self.last = 0.0
+        self.pending: tuple[float, dict[str, float]] | None = None
+
+    def _send(self, kind: str, *payload: Any) -> None:
+        try:
+            self.queue.put((self.index, kind, payload))
+        except (OSError, EOFError, BrokenPipeError):  # the parent went away: keep training, show nothing
+            pass
+
+    def start(self, total: float, unit: str = "steps") -> None:
+        self._send("start", float(total), unit)
+
+    def phase(self, name: str) -> None:
+        self.flush()
+        self._send("phase", name)
+
+    def update(self, completed: float, **info: float) -> None:
+        import time
+
+        now = time.monotonic()
+        self.pending = (float(completed), {k: float(v) for k, v in info.items()})
+        if now - self.last >= self.min_gap:
+            self.last = now
+            self.flush()
+
+    def flush(self) -> None:
+        if self.pending is not None:
+            completed, info = self.pending
+            self.pending = None
+            self._send("update", completed, info)
+
+
+def _run_job_in_worker(job: Job, queue: Any = None, index: int = 0) -> Outcome:
     from dlfrontier.runtime import pin_threads
 
     pin_threads(job.threads)  # first: results depend on the thread count and on its history in a process
     import dlfrontier.experiments  # noqa: F401  (registers experiments in a fresh process)
 
-    return _run_job(job)
+    if queue is None:
+        return _run_job(job)
+    relay = _RelayProgress(queue, index)
+    try:
+        return _run_job(job, relay)
+    finally:
+        relay.flush()
+
+
+def _show_relayed(queue: Any, jobs: list[Job], progress_for: Callable[[Job], Progress | None]) -> None:
+    """Parent side of :class:`_RelayProgress`: forward each worker's messages to its job's progress, until the
+    ``None`` that :func:`run_jobs` puts when every job is done."""
+    shown: dict[int, Progress | None] = {}
+    while True:
+        msg = queue.get()
+        if msg is None:
+            return
+        index, kind, payload = msg
+        if index not in shown:
+            shown[index] = progress_for(jobs[index])
+        target = shown[index]
+        if target is None:
+            continue
+        if kind == "start":
+            target.start(*payload)
+        elif kind == "update":
+            target.update(payload[0], **payload[1])
+        elif kind == "phase":
+            from dlfrontier.runtime import show_phase
+
+            show_phase(target, payload[0])
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -97,14 +170,18 @@ def run_jobs(
     ray_address: str | None = None,
     progress_for: Callable[[Job], Progress | None] | None = None,
     on_outcome: Callable[[Outcome], None] | None = None,
+    ray_options: Any = None,
 ) -> list[Outcome]:
     """Run every job and return their outcomes in completion order.
 
     Args:
         executor: ``local`` runs jobs one after another in this process (with live progress);
             ``process`` runs them in a pool of ``workers`` processes; ``ray`` submits them to a Ray cluster.
-        progress_for: gives the progress bar of a job (``local`` only).
+        progress_for: gives the progress bar of a job (``local``; ``process`` relays each worker's progress, its
+            phases included, to it through a queue).
         on_outcome: called as each job finishes.
+        ray_options: a :class:`~dlfrontier.experiments.ray_executor.RayOptions` (resources per run, retries, where
+            folders go); default: its defaults at ``ray_address``.
     """
     jobs = list(jobs)
     outcomes: list[Outcome] = []
@@ -119,19 +196,26 @@ def run_jobs(
             done(_run_job(job, progress_for(job) if progress_for else None))
     elif executor == "process":
         n = max(1, min(workers or mp.cpu_count(), len(jobs)))
-        with ProcessPoolExecutor(max_workers=n, mp_context=mp.get_context("spawn")) as pool:
-            futures = [pool.submit(_run_job_in_worker, job) for job in jobs]
-            for fut in as_completed(futures):
-                done(fut.result())
-    elif executor == "ray":
-        ray = require("ray", "ray")
-        if not ray.is_initialized():
-            ray.init(address=ray_address, ignore_reinit_error=True)
-        remote = ray.remote(num_cpus=1)(_run_job_in_worker)
-        pending = [remote.remote(job) for job in jobs]
-        while pending:
-            ready, pending = ray.wait(pending, num_returns=1)
-            done(ray.get(ready[0]))
+        ctx = mp.get_context("spawn")
+        with ctx.Manager() if progress_for else contextlib.nullcontext() as manager:
+            queue = manager.Queue() if manager is not None else None
+            relay = None
+            if queue is not None and progress_for is not None:
+                relay = threading.Thread(target=_show_relayed, args=(queue, jobs, progress_for), daemon=True)
+                relay.start()
+            try:
+                with ProcessPoolExecutor(max_workers=n, mp_context=ctx) as pool:
+                    futures = [pool.submit(_run_job_in_worker, job, queue, i) for i, job in enumerate(jobs)]
+                    for fut in as_completed(futures):
+                        done(fut.result())
+            finally:
+                if relay is not None:
+                    queue.put(None)
+                    relay.join(timeout=5)
+    elif executor == "ray":  # experiments/ray_executor.py: resources, shipping folders back, retries, Ctrl-C
+        from dlfrontier.experiments.ray_executor import RayOptions, run_ray_jobs
+
+        run_ray_jobs(jobs, ray_options or RayOptions(address=ray_address), progress_for=progress_for, on_outcome=done)
     else:
         raise ConfigError(f"--executor {executor!r}: choose one of {', '.join(EXECUTORS)}")
     return outcomes

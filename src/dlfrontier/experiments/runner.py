@@ -14,7 +14,7 @@ import signal
 import sys
 import time
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +57,7 @@ class RunPlan:
     run_dir: Path | None = None
     checkpoint: Checkpoint | None = None
     done_summary: dict[str, Any] | None = None
+    sweep: dict[str, Any] | None = None  # {"id", "point", ...} of a run of `dlfrontier sweep`, kept in config.json
 
     @property
     def experiment(self) -> Experiment:
@@ -149,7 +150,7 @@ def _open(plan: RunPlan, exp: Experiment, dev: Any) -> RunDir:
     run.write_config({"experiment": plan.name, "seed": plan.seed, "budget": plan.budget, "config": plan.config_dict,
                       "device": str(dev), "threads": pinned_threads(), "versions": versions(),
                       "started": tracking._timestamp(),
-                      "command": sys.argv})
+                      "command": sys.argv, **({"sweep": plan.sweep} if plan.sweep else {})})
     return run
 
 
@@ -166,8 +167,12 @@ def _summary(plan: RunPlan, exp: Experiment, run: RunDir, metrics: Mapping[str, 
             "run_dir": str(run.path)}
 
 
-def execute(plan: RunPlan, *, progress: Progress | None = None, tensorboard: bool = True) -> dict[str, Any]:
+def execute(plan: RunPlan, *, progress: Progress | None = None, tensorboard: bool = True,
+            on_save: Callable[[RunDir, str], None] | None = None) -> dict[str, Any]:
     """Open the planned run folder, run, and finalize its summary; returns the summary.
+
+    ``on_save(run, event)``: called with ``"open"`` once the folder holds its config and running summary, and with
+    ``"checkpoint"`` after each checkpoint is written (the Ray executor ships the folder to its driver then).
 
     Raises:
         KeyboardInterrupt: after the run folder was marked ``interrupted`` (Ctrl-C or SIGTERM).
@@ -182,12 +187,16 @@ def execute(plan: RunPlan, *, progress: Progress | None = None, tensorboard: boo
     running = _summary(plan, exp, run, {}, "running", previous_wall)
     running["process"] = tracking.process_record()  # a SIGKILL leaves "running": a dead pid here reads as stale
     run.write_summary(running)
+    if on_save is not None:
+        on_save(run, "open")
     logger = run.logger(tensorboard=tensorboard, resume=ckpt, keep=plan.resume)
     start = time.perf_counter()
 
     def hook(state: dict[str, Any], step: int) -> None:
         run.save_checkpoint(state, experiment=plan.name, seed=plan.seed, step=step, metrics_rows=logger.rows,
                             wall_seconds=previous_wall + time.perf_counter() - start)
+        if on_save is not None:
+            on_save(run, "checkpoint")
 
     ctx = RunContext(experiment=plan.name, seed=plan.seed, budget=plan.budget, device=dev, run_dir=run.path,
                      logger=logger, progress=progress or NullProgress(),

@@ -31,6 +31,7 @@ from dlfrontier.games.connect4 import Connect4
 from dlfrontier.games.gomoku import Gomoku
 from dlfrontier.games.players import (
     EpsilonPlayer,
+    LookaheadPlayer,
     MinimaxPlayer,
     PerfectPlayer,
     Player,
@@ -50,6 +51,7 @@ __all__ = [
     "EpsilonPlayer",
     "Game",
     "Gomoku",
+    "LookaheadPlayer",
     "MatchResult",
     "MinimaxPlayer",
     "PerfectPlayer",

@@ -220,17 +220,60 @@ class UCTPlayer:
         return _random_best(actions, [float(counts[a]) for a in actions], rng)
 
 
-_PLAYER_NAMES = "random, perfect, minimax-N (N plies, e.g. minimax-2), uct-N (N rollouts, e.g. uct-200)"
+class LookaheadPlayer:
+    """One-step lookahead, the classic heuristic opponent of self-play papers and PettingZoo tutorials.
+
+    In order: a move that wins at once (random among them); else a move that blocks the opponent's immediate
+    win (a cell / column where the opponent would complete a line if it moved now; among blocks, those after
+    which the opponent has no winning reply first); else a random move that does not hand the opponent a win
+    in one; else a random legal move. On games that are not bitboard games (no "opponent moves now" test) the
+    block step is covered by the third: a move that leaves the opponent no win in one.
+    """
+
+    name = "lookahead"
+
+    @staticmethod
+    def _wins_in_one(game: Game, s: State) -> list[int]:
+        return [a for a in game.legal_actions(s) if game.outcome(game.play(s, a)) == -1.0]  # mover won
+
+    @staticmethod
+    def _threats(game: Game, s: State) -> list[int]:
+        """Actions with which the opponent would complete a line if it were to move now."""
+        if not isinstance(game, BitboardGame):
+            return []
+        me, opp = game.mover_bits(s)
+        mask = me | opp
+        return [a for a in game.legal_actions(s) if game.has_line(opp | game._action_bit(mask, a))]
+
+    def select(self, game: Game, s: State, rng: np.random.Generator) -> int:
+        def pick(xs: list[int]) -> int:
+            return xs[int(rng.integers(len(xs)))] if len(xs) > 1 else xs[0]
+
+        actions = game.legal_actions(s)
+        wins = self._wins_in_one(game, s)
+        if wins:
+            return pick(wins)
+        safe = [a for a in actions if not self._wins_in_one(game, game.play(s, a))]
+        blocks = self._threats(game, s)
+        if blocks:
+            return pick([a for a in blocks if a in safe] or blocks)
+        return pick(safe or actions)
+
+
+_PLAYER_NAMES = "random, lookahead, perfect, minimax-N (N plies, e.g. minimax-2), uct-N (N rollouts, e.g. uct-200)"
 
 
 def make_player(name: str) -> Player:
-    """A built-in player from its name: ``random``, ``perfect``, ``minimax-N``, ``uct-N`` (the names the players
-    report, so ``make_player(p.name)`` rebuilds ``p``). An unknown name is one line listing the choices."""
+    """A built-in player from its name: ``random``, ``lookahead``, ``perfect``, ``minimax-N``, ``uct-N`` (the
+    names the players report, so ``make_player(p.name)`` rebuilds ``p``). An unknown name is one line listing
+    the choices."""
     text = name.strip().lower()
     if text == "random":
         return RandomPlayer()
     if text == "perfect":
         return PerfectPlayer()
+    if text == "lookahead":
+        return LookaheadPlayer()
     kind, _, number = text.partition("-")
     if kind in ("minimax", "uct") and number.isdigit() and int(number) >= 1:
         return MinimaxPlayer(int(number)) if kind == "minimax" else UCTPlayer(int(number))

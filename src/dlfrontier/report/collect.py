@@ -197,15 +197,45 @@ def find_runs(root: str | Path) -> list[Run]:
     return scan_runs(root).runs
 
 
-def _config_key(run: Run) -> str:
+def _saved(run: Run) -> Any:
+    """The run's parsed ``config.json`` (``None``: missing, a symbolic link or not JSON)."""
     path = run.path / CONFIG
     if path.is_symlink() or not path.is_file():
-        return ""
+        return None
     try:
-        saved = json.loads(path.read_text())
+        return json.loads(path.read_text())
     except (OSError, ValueError):
+        return None
+
+
+def _config_key(run: Run) -> str:
+    saved = _saved(run)
+    if saved is None:
         return ""
     return json.dumps(saved.get("config") if isinstance(saved, dict) else saved, sort_keys=True)
+
+
+MALFORMED_SWEEP = "malformed-sweep"
+
+
+def sweep_entry(run: Run) -> dict[str, Any] | None:
+    """The ``"sweep"`` entry of the run's ``config.json`` (``dlfrontier sweep``): ``{"id", "point", "index"}``
+    checked (a plain-name id, a point of scalar values), or ``None`` for a run outside a sweep. A malformed entry
+    reads as the sweep ``malformed-sweep`` (kept apart from the experiment's own runs, shown, never trusted)."""
+    saved = _saved(run)
+    entry = saved.get("sweep") if isinstance(saved, dict) else None
+    if entry is None:
+        return None
+    bad = {"id": MALFORMED_SWEEP, "point": {}, "index": 0}
+    if not isinstance(entry, dict) or not isinstance(entry.get("id"), str) or not _PLAIN.fullmatch(entry["id"]) \
+            or len(entry["id"]) > 100 or not isinstance(entry.get("point"), dict):
+        return bad
+    point = entry["point"]
+    if len(point) > 50 or not all(isinstance(k, str) and (v is None or isinstance(v, (str, bool)) or _is_number(v)
+                                                         or isinstance(v, list)) for k, v in point.items()):
+        return bad
+    index = entry.get("index", 0)
+    return {"id": entry["id"], "point": point, "index": index if isinstance(index, int) else 0}
 
 
 def _age(run: Run) -> tuple[str, str]:
@@ -217,17 +247,19 @@ def _age(run: Run) -> tuple[str, str]:
 def latest(runs: list[Run]) -> tuple[list[Run], dict[tuple[str, str], int]]:
     """Of the runs of one (experiment, budget, seed, config), the newest finished one (or the newest, if none
     finished); returns the kept runs and, per (experiment, budget), how many older repeats were ignored."""
-    groups: dict[tuple[str, str, int, str], list[Run]] = {}
+    groups: dict[tuple[str, str, int, str, str], list[Run]] = {}
     for r in runs:
         s = r.summary
-        key = (s["experiment"], s.get("budget", "quick"), int(s.get("seed", 0)), _config_key(r))
+        sweep = sweep_entry(r)  # a sweep's run is not a repeat of the same config run outside it (or in another)
+        key = (s["experiment"], s.get("budget", "quick"), int(s.get("seed", 0)), _config_key(r),
+               sweep["id"] if sweep else "")
         groups.setdefault(key, []).append(r)
     kept, ignored = [], {}
     for key, group in groups.items():
         group.sort(key=_age)
         done = [r for r in group if r.summary.get("status") == "done"]
         kept.append((done or group)[-1])
-        if len(group) > 1:
+        if len(group) > 1 and not key[4]:
             ignored[key[:2]] = ignored.get(key[:2], 0) + len(group) - 1
     kept.sort(key=lambda r: str(r.path))
     return kept, ignored
@@ -260,7 +292,9 @@ def group_runs(runs: list[Run], ignored: dict[tuple[str, str], int] | None = Non
 
 def extras(result: ExperimentResult) -> tuple[list[dict[str, Any]], dict[str, bytes]]:
     """Tables (``tables/*.json``) and plots (``*.png``) written by the first finished run (lowest seed)."""
-    done = sorted(result.finished, key=lambda r: int(r.summary.get("seed", 0)))
+    # a folder without a primary metric (a tournament) still shows its tables and plots
+    finished = result.finished or [r for r in result.runs if r.summary.get("status") == "done"]
+    done = sorted(finished, key=lambda r: int(r.summary.get("seed", 0)))
     if not done:
         return [], {}
     run = done[0].path

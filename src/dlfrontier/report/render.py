@@ -224,9 +224,11 @@ def markdown(
     tables: dict[str, list[dict[str, Any]]] | None = None,
     notes: str = "",
     groups: dict[str, list[str]] | None = None,
+    appendix: list[dict[str, Any]] | None = None,
 ) -> str:
     """The markdown twin of :func:`html_page`: the summary table, then per experiment and budget its key figures,
-    its plots (``plots``: name -> relative path) and its tables."""
+    its plots (``plots``: name -> relative path) and its tables; then the ``appendix`` sections (sweeps, RL
+    aggregates: ``{"title", "text", "tables", "plots"}``)."""
     lines = [
         "# dlfrontier results",
         "",
@@ -258,6 +260,15 @@ def markdown(
             lines += [f"![{_md(key)}]({(plots or {})[key]})", ""]
         for t in ts:
             lines += _md_table(t)
+    if appendix:
+        lines += ["", "## Statistics across runs: sweeps and aggregates", ""]
+    for sec in appendix or []:
+        lines += [f"### {_md(sec['title'])}", "", _md(sec["text"]), ""]
+        for t in sec["tables"]:
+            lines += _md_table(t)
+        for key in sec["plots"]:
+            if key in (plots or {}):
+                lines += [f"![{_md(key)}]({(plots or {})[key]})", ""]
     return "\n".join(lines) + "\n"
 
 
@@ -276,6 +287,7 @@ def html_page(
     tables: dict[str, list[dict[str, Any]]] | None = None,
     notes: str = "",
     groups: dict[str, list[str]] | None = None,
+    appendix: list[dict[str, Any]] | None = None,
 ) -> str:
     """One self-contained page: the summary table (a row per experiment and budget, linking to its section), then
     per experiment and budget its learning curve, its other plots and its tables (``images``: name -> PNG)."""
@@ -317,6 +329,17 @@ def html_page(
                            f"<figcaption>{html.escape(key)}</figcaption></figure>")
             out.append("</div>")
         out.extend(_html_table(t) for t in ts)
+        out.append("</section>")
+    if appendix:
+        out.append("<h2>Statistics across runs: sweeps and aggregates</h2>")
+    for sec in appendix or []:
+        out.append(f"<section><h3>{html.escape(sec['title'])}</h3><p>{html.escape(sec['text'])}</p>")
+        out.extend(_html_table(t) for t in sec["tables"])
+        for key in sec["plots"]:
+            if key in images:
+                b64 = base64.b64encode(images[key]).decode("ascii")
+                out.append(f"<figure><img alt='{html.escape(key)}' src='data:image/png;base64,{b64}'>"
+                           f"<figcaption>{html.escape(key)}</figcaption></figure>")
         out.append("</section>")
     out.append("</body></html>")
     return "\n".join(out) + "\n"
@@ -385,7 +408,11 @@ def write_report(
     if not scan.runs:
         raise DLFrontierError(f"no usable run folders (summary.json) under {runs_dir}"
                               + (f" ({len(scan.skipped)} skipped)" if scan.skipped else ""))
-    results = group_runs(scan.runs, scan.ignored)
+    from dlfrontier.report.collect import sweep_entry
+    from dlfrontier.report.scaleout import group_sweeps, sections
+
+    swept = [r for r in scan.runs if sweep_entry(r) is not None]  # a sweep's runs get their own per-config table
+    results = group_runs([r for r in scan.runs if sweep_entry(r) is None], scan.ignored)
     html_path = Path(html_path) if html_path else runs_dir / "report.html"
     md_path = Path(md_path) if md_path else html_path.with_suffix(".md")
     _writable(html_path, "the report")
@@ -408,6 +435,9 @@ def write_report(
             if f"{name}-{stem}" not in images:  # a name already taken keeps its plot
                 images[f"{name}-{stem}"] = data
                 groups[name].append(f"{name}-{stem}")
+    appendix, extra_images = sections(results, group_sweeps(swept))
+    for key, png in extra_images.items():
+        images.setdefault(key, png)
     plot_dir = md_path.parent / f"{md_path.stem}_plots"
     rel = {}
     notes = _notes(scan)
@@ -415,8 +445,9 @@ def write_report(
         for name, png in images.items():
             atomic_write_bytes(_inside(plot_dir, f"{name}.png"), png)
             rel[name] = f"{plot_dir.name}/{name}.png"
-        atomic_write_text(html_path, html_page(results, images, tables=tables, notes=notes, groups=groups))
-        atomic_write_text(md_path, markdown(results, rel, tables, notes=notes, groups=groups))
+        atomic_write_text(html_path, html_page(results, images, tables=tables, notes=notes, groups=groups,
+                                               appendix=appendix))
+        atomic_write_text(md_path, markdown(results, rel, tables, notes=notes, groups=groups, appendix=appendix))
     except OSError as e:
         where = e.filename if isinstance(e.filename, str) else str(md_path.parent)
         raise DLFrontierError(f"cannot write the report into {where}: {e.strerror or type(e).__name__}") from None

@@ -18,23 +18,15 @@ import numpy as np
 from dlfrontier.rl.search.mcts import BatchedMCTS, SearchConfig
 from dlfrontier.rl.search.network import NetworkEvaluator
 
-OPPONENTS = ("random", "minimax-1", "minimax-2", "minimax-4", "uct-200", "uct-1000", "perfect")
+OPPONENTS = ("random", "lookahead", "minimax-1", "minimax-2", "minimax-4", "uct-200", "uct-1000", "perfect")
 
 
 def make_opponent(name: str) -> Any:
-    """A classic player of :mod:`dlfrontier.games` by name: random, minimax-K, uct-N, perfect."""
-    from dlfrontier.games import MinimaxPlayer, PerfectPlayer, RandomPlayer, UCTPlayer
+    """A classic player of :mod:`dlfrontier.games` by name (:func:`dlfrontier.games.make_player`): random,
+    lookahead, minimax-K, uct-N, perfect. An unknown name is one line listing the choices."""
+    from dlfrontier.games import make_player
 
-    if name == "random":
-        return RandomPlayer()
-    if name == "perfect":
-        return PerfectPlayer()
-    kind, _, n = name.partition("-")
-    if kind == "minimax" and n.isdigit():
-        return MinimaxPlayer(depth=int(n))
-    if kind == "uct" and n.isdigit():
-        return UCTPlayer(rollouts=int(n))
-    raise ValueError(f"unknown opponent {name!r}; choose random, minimax-K, uct-N or perfect")
+    return make_player(name)
 
 
 class SearchAgent:

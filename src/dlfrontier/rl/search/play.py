@@ -114,10 +114,7 @@ def main(args: argparse.Namespace) -> int:
     if args.agent is not None:
         game, opponent = load_agent(args.agent, args.game, args.simulations)
     else:
-        try:
-            opponent = make_opponent(args.opponent)
-        except ValueError as e:
-            raise DLFrontierError(str(e)) from None
+        opponent = make_opponent(args.opponent)  # an unknown name is one line (UnknownNameError)
     play_terminal(game, opponent, human_first=not args.second, seed=args.seed)
     return 0
 

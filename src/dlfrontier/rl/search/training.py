@@ -36,7 +36,7 @@ from dlfrontier.runtime import RunContext, cpu_threads, show_phase
 from dlfrontier.tracking import atomic_write_json
 
 GameName = Literal["tictactoe", "connect4-4x4", "connect4-5x4", "connect4-6x5", "connect4"]
-Opponent = Literal["random", "minimax-1", "minimax-2", "minimax-4", "uct-200", "uct-1000", "perfect"]
+Opponent = Literal["random", "lookahead", "minimax-1", "minimax-2", "minimax-4", "uct-200", "uct-1000", "perfect"]
 
 
 @dataclass
