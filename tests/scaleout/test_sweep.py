@@ -122,10 +122,9 @@ def test_successive_halving_drops_the_bad_config(tmp_path):
 
 
 def _fake_run(root: Path, name: str, seed: int, value: float, *, anchor: float, baseline: float,
-              group: str = "rl", sweep: dict | None = None) -> None:
+              group: str = "rl", sweep: dict | None = None, metric: str = "eval/return") -> None:
     folder = root / name / f"{seed}-2026{len(list((root / name).glob('*'))) if (root / name).exists() else 0:04d}"
     folder.mkdir(parents=True)
-    metric = "eval/return"
     (folder / "summary.json").write_text(json.dumps({
         "experiment": name, "seed": seed, "budget": "quick", "status": "done", "metrics": {metric: value},
         "expect": {"metric": metric, "op": ">=", "threshold": anchor, "passed": value >= anchor},
@@ -146,6 +145,9 @@ def test_rl_aggregates_in_the_report(tmp_path):
         for seed, v in enumerate(values):
             _fake_run(runs, name, seed, float(v), baseline=scale[name][0], anchor=scale[name][1])
     _fake_run(runs, "lenet", 0, 0.9, anchor=0.99, baseline=0.1, group="compression")
+    for seed, v in enumerate([51.0, -23.0, -134.0]):  # a difference between two learners is not a task's score
+        _fake_run(runs, "selfplay-pool-vs-naive", seed, v, anchor=0.0, baseline=-9.8,
+                  metric="eval/elo_pool_minus_naive")
     _fake_run(runs, "dqn-cartpole", 7, 0.0, anchor=500.0, baseline=20.0, sweep={"id": "../evil", "point": {}})
     _, md_path, _ = write_report(runs, tmp_path / "r.html", tmp_path / "r.md")
     md = md_path.read_text()
@@ -158,6 +160,7 @@ def test_rl_aggregates_in_the_report(tmp_path):
     poi = stats.probability_of_improvement([norm["dqn-cartpole"]], [norm["ppo-cartpole"]])
     assert f"| P(dqn > ppo) | cartpole | {poi:.4g} [" in sec
     assert "in the criterion's direction): dqn-minatar-freeway." in sec
+    assert "a difference between two learners of one run, not a task score): selfplay-pool-vs-naive." in sec
     assert "lenet" not in sec and "](r_plots/rl-aggregate-profile.png)" in sec
     assert "Sweep malformed-sweep" in md  # a bad sweep entry is shown apart, never used as a file name
 

@@ -157,6 +157,12 @@ def _scale(result: ExperimentResult) -> tuple[float, float] | None:
     return float(b), float(a)
 
 
+def _is_difference(metric: str) -> bool:
+    """A comparison inside one run (``eval/gumbel_minus_puct``, ``eval/elo_pool_minus_naive``): its scale is the
+    noise between two learners, so a normalized score of it means nothing beside task scores."""
+    return "_minus_" in metric
+
+
 def _split(name: str) -> tuple[str, str]:
     """``dqn-minatar-breakout`` -> (``dqn``, ``minatar-breakout``): the algorithm, then the task."""
     algo, _, task = name.partition("-")
@@ -167,7 +173,8 @@ def rl_section(results: list[ExperimentResult]) -> tuple[dict[str, Any] | None, 
     """rliable's aggregates over the RL experiments (quick budget; one task per experiment)."""
     rl = [r for r in results if r.budget == "quick" and r.values and r.runs
           and r.runs[0].summary.get("group") == "rl"]
-    scaled = {r.experiment: (r, _scale(r)) for r in rl}
+    differences = sorted(r.experiment for r in rl if _is_difference(r.metric))
+    scaled = {r.experiment: (r, _scale(r)) for r in rl if r.experiment not in differences}
     unscaled = sorted(n for n, (_, s) in scaled.items() if s is None)
     norm = {n: stats.normalize(r.values, *s) for n, (r, s) in scaled.items() if s is not None}
     if not norm:
@@ -207,6 +214,9 @@ def rl_section(results: list[ExperimentResult]) -> tuple[dict[str, Any] | None, 
     if unscaled:
         text += (" Left out (no scale: the anchor is not better than the no-learning baseline in the criterion's "
                  f"direction): {', '.join(unscaled)}.")
+    if differences:
+        text += (" Left out (the metric is a difference between two learners of one run, not a task score): "
+                 f"{', '.join(differences)}.")
     name = "rl-aggregate-profile"
     png = profile_png({a: list(t.values()) for a, t in sorted(by_algo.items())},
                       "RL: performance profiles (normalized scores)", "normalized score", anchor=1.0, higher=True,
