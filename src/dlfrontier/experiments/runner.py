@@ -89,7 +89,12 @@ def plan_run(name: str, seed: int, *, budget: str = "quick", device: str = "auto
         from dlfrontier.data.mnist import require_idx_dataset  # torch-free callers (list, report) skip the import
 
         for dataset in exp.datasets(cfg):
-            require_idx_dataset(dataset)
+            if dataset == "coco":  # Karpathy-split captions + region features (the captioning full budgets)
+                from dlfrontier.multimodal.captioning.coco import require_coco
+
+                require_coco()
+            else:
+                require_idx_dataset(dataset)
     resolve_device(device)
     plan = RunPlan(name, int(seed), budget, cfg, device, str(out), resume)
     if resume or reuse:
@@ -266,6 +271,9 @@ def load_run(run_dir: str | Path) -> LoadedRun:
                      ckpt.state)
 
 
+# Fields added since runs were published, per config class, with the value those runs ran as (so that they still
+# resume, are reused by demo, and compare equal): the captioning data source (issue 20's COCO path)
+ADDED_KEYS: dict[str, dict[str, Any]] = {"CaptionConfig": {"data": "generated", "max_regions": 50}}
 # config keys that earlier versions saved and this one sets elsewhere: dropped when a saved config is read
 RETIRED_KEYS = ("threads",)  # torch CPU threads: the CLI's --threads since issue 16, recorded beside the config
 
@@ -276,7 +284,11 @@ def saved_config(exp: Experiment, saved: Mapping[str, Any]) -> dict[str, Any]:
     if not isinstance(values, Mapping):
         return values  # build_config names the problem
     fields = {f.name for f in dataclasses.fields(exp.config)}
-    return {k: v for k, v in values.items() if k in fields or k not in RETIRED_KEYS}
+    out = {k: v for k, v in values.items() if k in fields or k not in RETIRED_KEYS}
+    for key, value in ADDED_KEYS.get(exp.config.__name__, {}).items():
+        if key in fields and key not in out:  # written before the field existed: it ran as this value
+            out[key] = value
+    return out
 
 
 def json_roundtrip(obj: Any) -> Any:

@@ -1,5 +1,7 @@
 """The captioning run config: data, the bottom-up detector, the captioner, cross-entropy and SCST settings.
 
+``data="coco"`` (the full budgets) reads COCO instead of generating images: ``*_images`` then take the first
+images of each Karpathy split, and the detector settings are unused (:mod:`~dlfrontier.multimodal.captioning.coco`).
 Every field has a default and a help line (``dlfrontier show caption-updn-xe`` prints them); ``scst_steps=0``
 means cross-entropy training only.
 """
@@ -14,6 +16,10 @@ from typing import Literal
 class CaptionConfig:
     """Settings shared by every ``caption-*`` experiment (the model is the experiment's)."""
 
+    data: Literal["generated", "coco"] = field(default="generated", metadata={
+        "help": "generated: captioned scenes made from the run's seed; coco: Karpathy-split COCO with bottom-up "
+                "region features from <data root>/coco/dataset_coco.json and <data root>/coco/features/ (the data "
+                "root is $DLFRONTIER_DATA, else ~/.cache/dlfrontier; see docs/captioning.md)"})
     train_images: int = field(default=3000, metadata={
         "help": "training images, 5 reference captions each (generated from the run's seed)", "range": "[1, inf)"})
     val_images: int = field(default=200, metadata={
@@ -27,6 +33,9 @@ class CaptionConfig:
     channels: int = field(default=32, metadata={"help": "detector CNN width", "range": "[1, inf)"})
     regions: int = field(default=4, metadata={
         "help": "regions per image (the detector's most confident cells)", "range": "[1, 25]"})
+    max_regions: int = field(default=50, metadata={
+        "help": "coco: at most this many regions per image (the first ones of its feature file); fewer are padded "
+                "and masked", "range": "[1, inf)"})
     hidden: int = field(default=128, metadata={"help": "captioner width", "range": "[1, inf)"})
     heads: int = field(default=4, metadata={
         "help": "attention heads (transformer, aoa; must divide hidden)", "range": "[1, inf)"})

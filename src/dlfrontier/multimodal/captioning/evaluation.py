@@ -41,6 +41,11 @@ def evaluate_captioning(loaded: Any, *, model_name: str, episodes: int = 6, gif:
         out_dir: the folder the PNG goes to (never the run folder, which the report reads).
     """
     cfg: CaptionConfig = loaded.config
+    if cfg.data == "coco":
+        from dlfrontier.errors import DataError
+
+        raise DataError(f"{loaded.experiment}: dlfrontier eval draws generated scenes only; a data=coco run's test "
+                        "scores are in its summary and tables/ (drawing COCO images is not wired in)")
     dev = resolve_device(device)
     run = CaptionRun(cfg, model_name)
     run.load_state_dict(loaded.state["model"])

@@ -30,6 +30,7 @@ from torch import nn
 from dlfrontier.data import captions as cap
 from dlfrontier.models.measure import count_params
 from dlfrontier.models.training import train_epochs
+from dlfrontier.multimodal.captioning.coco import decode_with, load_coco, require_coco
 from dlfrontier.multimodal.captioning.config import CaptionConfig
 from dlfrontier.multimodal.captioning.decoding import beam_search, greedy, sample
 from dlfrontier.multimodal.captioning.features import RegionDetector, freeze, pretrain_detector, region_features
@@ -55,10 +56,12 @@ def build_detector(cfg: CaptionConfig) -> RegionDetector:
 class CaptionRun(nn.Module):
     """What a run trains and checkpoints: the frozen bottom-up ``detector`` and the ``captioner``."""
 
-    def __init__(self, cfg: CaptionConfig, model_name: str) -> None:
+    def __init__(self, cfg: CaptionConfig, model_name: str, *, feat_dim: int | None = None,
+                 vocab_size: int | None = None) -> None:
         super().__init__()
-        self.detector = build_detector(cfg)
-        kw: dict[str, Any] = {"feat_dim": self.detector.feature_dim, "vocab_size": len(cap.VOCAB),
+        self.detector = build_detector(cfg)  # unused with data=coco (precomputed features)
+        kw: dict[str, Any] = {"feat_dim": feat_dim or self.detector.feature_dim,
+                              "vocab_size": vocab_size or len(cap.VOCAB),
                               "hidden": cfg.hidden, "dropout": cfg.dropout}
         if model_name != "updn":
             kw.update(heads=cfg.heads, layers=cfg.layers)
@@ -70,9 +73,15 @@ class CaptionRun(nn.Module):
         return self
 
 
-def texts_of(tokens: torch.Tensor) -> list[str]:
-    """Decoded captions (``[B, T]`` tokens -> the text the metrics score)."""
-    return [cap.decode(row) for row in tokens.tolist()]
+def texts_of(tokens: torch.Tensor, vocab: Sequence[str] | None = None) -> list[str]:
+    """Decoded captions (``[B, T]`` tokens -> the text the metrics score; ``vocab``: COCO's, else the generated)."""
+    if vocab is None:
+        return [cap.decode(row) for row in tokens.tolist()]
+    return [decode_with(vocab, row) for row in tokens.tolist()]
+
+
+def _rows(mask: torch.Tensor | None, idx: Any, device: Any) -> torch.Tensor | None:
+    return None if mask is None else mask[idx].to(device)
 
 
 def caption_scores(candidates: Sequence[str], references: Sequence[Sequence[str]], prefix: str = "eval/",
@@ -85,33 +94,37 @@ def caption_scores(candidates: Sequence[str], references: Sequence[Sequence[str]
 
 
 @torch.no_grad()
-def decode_all(model: Captioner, feats: torch.Tensor, *, beam: int = 1, batch: int = 250) -> list[str]:
-    """Greedy (``beam=1``) or beam-search captions of every image."""
+def decode_all(model: Captioner, feats: torch.Tensor, mask: torch.Tensor | None = None, *, beam: int = 1,
+               batch: int = 250, vocab: Sequence[str] | None = None) -> list[str]:
+    """Greedy (``beam=1``) or beam-search captions of every image (``mask [N, K]``: True at padded regions)."""
     was = model.training
     model.eval()
     out: list[str] = []
     for i in range(0, len(feats), batch):
         f = feats[i : i + batch]
-        d = greedy(model, f, max_steps=max_steps()) if beam == 1 else beam_search(model, f, beam=beam,
-                                                                                 max_steps=max_steps())
-        out += texts_of(d.tokens.cpu())
+        m = _rows(mask, slice(i, i + batch), f.device)
+        d = greedy(model, f, m, max_steps=max_steps()) if beam == 1 else beam_search(model, f, m, beam=beam,
+                                                                                    max_steps=max_steps())
+        out += texts_of(d.tokens.cpu(), vocab)
     model.train(was)
     return out
 
 
-def test_scores(model: Captioner, feats: torch.Tensor, refs: Sequence[Sequence[str]], beam: int) -> dict[str, float]:
+def test_scores(model: Captioner, feats: torch.Tensor, refs: Sequence[Sequence[str]], beam: int,
+                mask: torch.Tensor | None = None, vocab: Sequence[str] | None = None) -> dict[str, float]:
     """Test CIDEr-D and BLEU of greedy decoding (``eval/cider_d``, ...) and of beam search (``..._beam``)."""
-    scores = caption_scores(decode_all(model, feats, beam=1), refs)
+    scores = caption_scores(decode_all(model, feats, mask, beam=1, vocab=vocab), refs)
     if beam > 1:
-        scores.update(caption_scores(decode_all(model, feats, beam=beam), refs, suffix="_beam"))
+        scores.update(caption_scores(decode_all(model, feats, mask, beam=beam, vocab=vocab), refs, suffix="_beam"))
     return scores
 
 
-def xe_loss(model: Captioner, feats: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+def xe_loss(model: Captioner, feats: torch.Tensor, tokens: torch.Tensor,
+            mask: torch.Tensor | None = None) -> torch.Tensor:
     """Cross-entropy of every reference: ``feats [B, K, D]``, ``tokens [B, R, L]`` (BOS .. EOS PAD ..); the image
     is encoded once and its memory repeated for its R references; PAD targets are ignored."""
     b, r, _ = tokens.shape
-    memory = expand_memory(model.encode(feats), r)
+    memory = expand_memory(model.encode(feats, mask), r)
     words = tokens.flatten(0, 1)
     logp, _ = model.decode_teacher(memory, words[:, :-1])
     return nn.functional.nll_loss(logp.flatten(0, 1), words[:, 1:].flatten(), ignore_index=cap.PAD)
@@ -142,16 +155,17 @@ def nsc_baseline(rewards: torch.Tensor, samples: int) -> torch.Tensor:
 
 
 def scst_step(model: Captioner, opt: torch.optim.Optimizer, feats: torch.Tensor, refs: Sequence[Sequence[str]],
-              cider: CiderD, cfg: CaptionConfig) -> dict[str, float]:
+              cider: CiderD, cfg: CaptionConfig, mask: torch.Tensor | None = None,
+              vocab: Sequence[str] | None = None) -> dict[str, float]:
     """One SCST update on the images ``feats`` with references ``refs``; returns the logged rewards."""
     n = cfg.scst_samples
     model.eval()
-    greedy_texts = texts_of(greedy(model, feats, max_steps=max_steps()).tokens.cpu())
+    greedy_texts = texts_of(greedy(model, feats, mask, max_steps=max_steps()).tokens.cpu(), vocab)
     greedy_r = torch.as_tensor(cider.scores(greedy_texts, refs), dtype=torch.float32)
     model.train()
-    tokens, logp = sample(model, feats, n=n, temperature=cfg.temperature, max_steps=max_steps())
+    tokens, logp = sample(model, feats, mask, n=n, temperature=cfg.temperature, max_steps=max_steps())
     sample_refs = [r for r in refs for _ in range(n)]
-    rewards = torch.as_tensor(cider.scores(texts_of(tokens.cpu()), sample_refs), dtype=torch.float32)
+    rewards = torch.as_tensor(cider.scores(texts_of(tokens.cpu(), vocab), sample_refs), dtype=torch.float32)
     base = nsc_baseline(rewards, n) if cfg.scst_baseline == "nsc" else greedy_r.repeat_interleave(n)
     loss = scst_loss(logp, rewards.to(logp.device), base.to(logp.device))
     opt.zero_grad(set_to_none=True)
@@ -166,7 +180,8 @@ def scst_step(model: Captioner, opt: torch.optim.Optimizer, feats: torch.Tensor,
 
 def run_scst(ctx: RunContext, cfg: CaptionConfig, model: Captioner, train_feats: torch.Tensor,
              train_refs: Sequence[Sequence[str]], val: tuple[torch.Tensor, Sequence[Sequence[str]]],
-             save: Any, start_it: int, resume: dict[str, Any] | None) -> None:
+             save: Any, start_it: int, resume: dict[str, Any] | None, *, train_mask: torch.Tensor | None = None,
+             val_mask: torch.Tensor | None = None, vocab: Sequence[str] | None = None) -> None:
     """``cfg.scst_steps`` SCST steps (logged at ``start_it + step``), validation and a checkpoint (``save``) every
     ``scst_eval_every`` steps; continues from ``resume`` (an SCST checkpoint)."""
     cider = CiderD(train_refs)
@@ -181,12 +196,14 @@ def run_scst(ctx: RunContext, cfg: CaptionConfig, model: Captioner, train_feats:
         gen = torch.Generator().manual_seed(ctx.seed * 1_000_033 + step)
         idx = torch.randperm(len(train_feats), generator=gen)[: cfg.scst_batch_images]
         logged = scst_step(model, opt, train_feats[idx].to(ctx.device), [train_refs[i] for i in idx.tolist()],
-                           cider, cfg)
+                           cider, cfg, _rows(train_mask, idx, ctx.device), vocab)
         step += 1
         ctx.logger.log(logged, start_it + step)
         ctx.progress.update(step, gap=logged["scst/reward_gap"])
         if step % cfg.scst_eval_every == 0 or step == cfg.scst_steps:
-            val_scores = caption_scores(decode_all(model, val[0].to(ctx.device)), val[1], prefix="val/")
+            val_mask_now = _rows(val_mask, slice(None), ctx.device)
+            val_scores = caption_scores(decode_all(model, val[0].to(ctx.device), val_mask_now, vocab=vocab), val[1],
+                                        prefix="val/")
             ctx.logger.log({"val/cider_d": val_scores["val/cider_d"]}, start_it + step)
             save(opt, step)
 
@@ -199,23 +216,40 @@ def train_captioning(ctx: RunContext, cfg: CaptionConfig, model_name: str) -> di
     relative CIDEr-D gain over the run's own cross-entropy phase), the detector's metrics, timings and sizes.
     """
     start = time.perf_counter()
-    show_phase(ctx.progress, f"generating {cfg.train_images:,} + {cfg.val_images:,} + {cfg.test_images:,} "
-                             "captioned images")
-    train, val, test = cap.caption_splits(cfg.train_images, cfg.val_images, cfg.test_images, seed=ctx.seed)
-    run = CaptionRun(cfg, model_name).to(ctx.device)
+    masks: dict[str, torch.Tensor | None] = {"train": None, "val": None, "test": None}
+    vocab: tuple[str, ...] | None = None
     state = ctx.resume_state
-    if state is None:
-        show_phase(ctx.progress, f"pretraining the bottom-up detector ({cfg.detector_steps:,} steps)")
-        det_metrics = pretrain_detector(run.detector, train, steps=cfg.detector_steps, lr=cfg.detector_lr,
-                                        seed=ctx.seed, device=ctx.device)
-        ctx.logger.log(det_metrics, 0)
-    else:
-        run.load_state_dict(state["model"])
+    det_metrics: dict[str, float] = {}
+    if cfg.data == "coco":
+        require_coco()  # one line before any work when the files are missing
+        show_phase(ctx.progress, "loading Karpathy-split COCO captions and region features")
+        coco = load_coco(cfg.train_images, cfg.val_images, cfg.test_images, max_regions=cfg.max_regions)
+        vocab = coco.vocab
+        train, val, test = coco.train, coco.val, coco.test
+        feats = {"train": train.feats, "val": val.feats, "test": test.feats}
+        masks = {"train": train.mask, "val": val.mask, "test": test.mask}
+        run = CaptionRun(cfg, model_name, feat_dim=int(train.feats.shape[-1]), vocab_size=len(vocab)).to(ctx.device)
+        if state is not None:
+            run.load_state_dict(state["model"])
         freeze(run.detector)
-        det_metrics = {k: v[-1][1] for k, v in read_metrics(ctx.run_dir).items() if k.startswith("detector/")}
-    show_phase(ctx.progress, "computing region features")
-    feats = {name: region_features(run.detector, s.images, k=cfg.regions, device=ctx.device)
-             for name, s in (("train", train), ("val", val), ("test", test))}
+    else:
+        show_phase(ctx.progress, f"generating {cfg.train_images:,} + {cfg.val_images:,} + {cfg.test_images:,} "
+                                 "captioned images")
+        gtrain, gval, gtest = cap.caption_splits(cfg.train_images, cfg.val_images, cfg.test_images, seed=ctx.seed)
+        run = CaptionRun(cfg, model_name).to(ctx.device)
+        if state is None:
+            show_phase(ctx.progress, f"pretraining the bottom-up detector ({cfg.detector_steps:,} steps)")
+            det_metrics = pretrain_detector(run.detector, gtrain, steps=cfg.detector_steps, lr=cfg.detector_lr,
+                                            seed=ctx.seed, device=ctx.device)
+            ctx.logger.log(det_metrics, 0)
+        else:
+            run.load_state_dict(state["model"])
+            freeze(run.detector)
+            det_metrics = {k: v[-1][1] for k, v in read_metrics(ctx.run_dir).items() if k.startswith("detector/")}
+        show_phase(ctx.progress, "computing region features")
+        feats = {name: region_features(run.detector, s.images, k=cfg.regions, device=ctx.device)
+                 for name, s in (("train", gtrain), ("val", gval), ("test", gtest))}
+        train, val, test = gtrain, gval, gtest  # type: ignore[assignment]
     model = run.captioner
     val_set = (feats["val"], val.texts)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -233,11 +267,17 @@ def train_captioning(ctx: RunContext, cfg: CaptionConfig, model_name: str) -> di
 
     def batch_loss(idx: torch.Tensor) -> torch.Tensor:
         idx = idx.cpu()
-        return xe_loss(model, feats["train"][idx].to(ctx.device), train.tokens[idx].to(ctx.device))
+        return xe_loss(model, feats["train"][idx].to(ctx.device), train.tokens[idx].to(ctx.device),
+                       _rows(masks["train"], idx, ctx.device))
 
     def per_epoch() -> dict[str, float]:
-        return {"val/cider_d": caption_scores(decode_all(model, feats["val"].to(ctx.device)), val.texts,
-                                              prefix="val/")["val/cider_d"]}
+        return {"val/cider_d": caption_scores(decode_all(model, feats["val"].to(ctx.device),
+                                                         _rows(masks["val"], slice(None), ctx.device), vocab=vocab),
+                                              val.texts, prefix="val/")["val/cider_d"]}
+
+    def scores_now() -> dict[str, float]:
+        return test_scores(model, feats["test"].to(ctx.device), test.texts, cfg.beam,
+                           _rows(masks["test"], slice(None), ctx.device), vocab)
 
     if in_scst:
         assert state is not None
@@ -246,8 +286,7 @@ def train_captioning(ctx: RunContext, cfg: CaptionConfig, model_name: str) -> di
         show_phase(ctx.progress, f"cross-entropy training of {model_name}")
         train_epochs(ctx, run, opt, sched, n=len(train), batch_size=cfg.batch_images, epochs=cfg.epochs,
                      batch_loss=batch_loss, evaluate=per_epoch, log_every=cfg.log_every)
-        xe = {f"xe/{k.removeprefix('eval/')}": v
-              for k, v in test_scores(model, feats["test"].to(ctx.device), test.texts, cfg.beam).items()}
+        xe = {f"xe/{k.removeprefix('eval/')}": v for k, v in scores_now().items()}
         ctx.logger.log(xe, xe_it)
     xe_seconds = time.perf_counter() - start
     if cfg.scst_steps > 0:
@@ -257,18 +296,19 @@ def train_captioning(ctx: RunContext, cfg: CaptionConfig, model_name: str) -> di
 
         show_phase(ctx.progress, f"self-critical training ({cfg.scst_baseline} baseline)")
         run_scst(ctx, cfg, model, feats["train"], train.texts, val_set, save, xe_it,
-                 state if in_scst else None)
-    scores = test_scores(model, feats["test"].to(ctx.device), test.texts, cfg.beam)
+                 state if in_scst else None, train_mask=masks["train"], val_mask=masks["val"], vocab=vocab)
+    scores = scores_now()
     if cfg.scst_steps > 0:
         scores["eval/scst_gain"] = scores["eval/cider_d"] / max(xe["xe/cider_d"], 1e-9) - 1.0
     seconds = time.perf_counter() - start
-    write_tables(ctx, model, model_name, cfg, xe, scores, feats["test"], test)
+    write_tables(ctx, model, model_name, cfg, xe, scores, feats["test"], test, mask=masks["test"], vocab=vocab)
     return {**scores, **xe, **det_metrics, "model/params": float(count_params(model)),
             "time/xe_seconds": xe_seconds, "time/train_seconds": seconds}
 
 
 def write_tables(ctx: RunContext, model: Captioner, model_name: str, cfg: CaptionConfig, xe: dict[str, float],
-                 scores: dict[str, float], test_feats: torch.Tensor, test: Any, examples: int = 8) -> None:
+                 scores: dict[str, float], test_feats: torch.Tensor, test: Any, examples: int = 8, *,
+                 mask: torch.Tensor | None = None, vocab: Sequence[str] | None = None) -> None:
     """``tables/cider.json`` (cross-entropy -> SCST test CIDEr-D / BLEU-4 beside MODEL_ZOO) and
     ``tables/examples.json`` (the first test images' greedy and beam captions and a reference)."""
     zoo_xe, zoo_scst = MODEL_ZOO[model_name]
@@ -281,7 +321,8 @@ def write_tables(ctx: RunContext, model: Captioner, model_name: str, cfg: Captio
         "title": "Test CIDEr-D / BLEU-4 (greedy decoding) beside self-critical.pytorch MODEL_ZOO (COCO)",
         "columns": ["model", "training", "CIDEr-D", "BLEU-4", "MODEL_ZOO CIDEr-D (COCO)"], "rows": rows})
     f = test_feats[:examples].to(ctx.device)
-    greedy_txt, beam_txt = decode_all(model, f), decode_all(model, f, beam=cfg.beam)
+    m = _rows(mask, slice(0, examples), ctx.device)
+    greedy_txt, beam_txt = decode_all(model, f, m, vocab=vocab), decode_all(model, f, m, beam=cfg.beam, vocab=vocab)
     atomic_write_json(ctx.run_dir / "tables" / "examples.json", {
         "title": f"Test captions of {model_name} (greedy, beam {cfg.beam}) and the first reference",
         "columns": ["image", "greedy", "beam", "reference"],
