@@ -166,7 +166,9 @@ def test_with_a_shared_out_the_worker_writes_there_and_a_retry_continues_the_sam
 def test_ctrl_c_on_the_driver_cancels_the_rest_and_keeps_finished_folders(cluster):
     work, r = cluster
     c = r["cancel"]
-    assert c["interrupted"] and len(c["outcomes"]) == 1 and c["free_cpus"] == 2  # no task left
+    assert c["interrupted"], c
+    assert len(c["outcomes"]) == 1, c
+    assert c["free_cpus"] == 2, c  # no task left
     (first,) = c["outcomes"]
     assert first["summary"]["status"] == "done" and first["seed"] != 3  # seed 3 runs 400 epochs
     statuses = {f.name.split("-")[0]: _summary(f)["status"] for f in (work / "cancel" / NAME).iterdir()}
