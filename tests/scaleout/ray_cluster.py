@@ -80,6 +80,9 @@ def ctrl_c(work: Path) -> dict:
 
     from dlfrontier.experiments.ray_executor import RayOptions, run_ray_jobs
 
+    # Python turns SIGINT into KeyboardInterrupt only if SIGINT was not ignored when it started, and a shell ignores it
+    # in background jobs (as when CI runs under nohup/&): install the handler a terminal session has
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     seen, at = [], []
 
     def on_outcome(o):
