@@ -527,7 +527,7 @@ class _Driver:
         run as ``interrupted`` from its last snapshot; finished folders are not touched."""
         ray = self.ray
         refs = list(self.active)
-        for force, wait in ((False, 5.0), (True, 10.0)):  # KeyboardInterrupt in the task first: it cleans up
+        for force, wait in ((False, 15.0), (True, 10.0)):  # KeyboardInterrupt in the task first: it cleans up
             for ref in refs:
                 try:
                     ray.cancel(ref, force=force)
