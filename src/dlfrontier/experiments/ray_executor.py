@@ -211,14 +211,18 @@ def _worker_plan(job: Job, att: _Attempt, staging: Path | None) -> Any:
     return dataclasses.replace(plan, resume=True, run_dir=folder, checkpoint=ckpt, done_summary=None)
 
 
-def _staging() -> Path:
-    """A private folder for this worker's run; those of dead workers (killed: no chance to clean up) go first."""
-    root = Path(tempfile.gettempdir())
-    for old in root.glob("dlfrontier-ray-*-*"):
+def _reap_staging() -> None:
+    """Remove the staging folders of dead workers (killed: no chance to clean up) in this node's temp dir."""
+    for old in Path(tempfile.gettempdir()).glob("dlfrontier-ray-*-*"):
         pid = old.name.split("-")[2]
         if pid.isdigit() and tracking.process_alive({"host": socket.gethostname(), "pid": int(pid)}) is False:
             shutil.rmtree(old, ignore_errors=True)
-    return Path(tempfile.mkdtemp(prefix=f"dlfrontier-ray-{os.getpid()}-", dir=root))
+
+
+def _staging() -> Path:
+    """A private folder for this worker's run; those of dead workers go first."""
+    _reap_staging()
+    return Path(tempfile.mkdtemp(prefix=f"dlfrontier-ray-{os.getpid()}-", dir=tempfile.gettempdir()))
 
 
 def _task(job: Job, att: _Attempt, hub: Any) -> dict[str, Any]:
@@ -545,6 +549,7 @@ class _Driver:
         self.active.clear()
         for ref in list(self.groups):
             self._release(ref)
+        _reap_staging()  # a force-killed worker on this node left its staging folder (other nodes: their next task)
 
 
 def run_ray_jobs(jobs: Iterable[Job], options: RayOptions | None = None, *,
