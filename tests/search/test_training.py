@@ -8,7 +8,7 @@ import torch
 
 from dlfrontier import tracking
 from dlfrontier.games import RandomPlayer, make_game
-from dlfrontier.rl.search.evaluation import Score, SearchAgent, batched_match, elo_difference
+from dlfrontier.rl.search.evaluation import SearchAgent, batched_match
 from dlfrontier.rl.search.mcts import BatchedMCTS, SearchConfig
 from dlfrontier.rl.search.network import NetworkEvaluator, build_network, network_from_state
 from dlfrontier.rl.search.selfplay import ReplayWindow, augment, self_play
@@ -59,14 +59,6 @@ def test_replay_window_keeps_the_last_iterations():
     w2 = ReplayWindow(2)
     w2.load_state_dict(w.state_dict())
     assert len(w2) == len(w)
-
-
-def test_score_and_elo():
-    s = Score(wins=6, draws=2, losses=2)
-    assert s.score == pytest.approx(0.7) and s.games == 10
-    lo, hi = s.wilson()
-    assert lo < 0.7 < hi
-    assert elo_difference(0.5, 10) == 0 and elo_difference(1.0, 10) > 0 > elo_difference(0.0, 10)
 
 
 TINY = dict(iterations=3, games_per_iteration=64, train_steps=60, channels=16, blocks=1, eval_games=0,

@@ -8,25 +8,16 @@ compares the agent's move with the solver's action values on many positions at o
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from dlfrontier.games.arena import MatchResult
 from dlfrontier.rl.search.mcts import BatchedMCTS, SearchConfig
 from dlfrontier.rl.search.network import NetworkEvaluator
 
 OPPONENTS = ("random", "lookahead", "minimax-1", "minimax-2", "minimax-4", "uct-200", "uct-1000", "perfect")
-
-
-def make_opponent(name: str) -> Any:
-    """A classic player of :mod:`dlfrontier.games` by name (:func:`dlfrontier.games.make_player`): random,
-    lookahead, minimax-K, uct-N, perfect. An unknown name is one line listing the choices."""
-    from dlfrontier.games import make_player
-
-    return make_player(name)
 
 
 class SearchAgent:
@@ -48,44 +39,7 @@ class SearchAgent:
         return int(self.select_many([s], rng)[0])
 
 
-@dataclass
-class Score:
-    """Wins, draws and losses of the agent; ``score = (wins + draws / 2) / games``."""
-
-    wins: int
-    draws: int
-    losses: int
-
-    @property
-    def games(self) -> int:
-        return self.wins + self.draws + self.losses
-
-    @property
-    def score(self) -> float:
-        return (self.wins + 0.5 * self.draws) / max(self.games, 1)
-
-    def wilson(self, z: float = 1.96) -> tuple[float, float]:
-        """Wilson 95% interval of the score (draws count half a win)."""
-        return wilson_interval(self.score, self.games, z)
-
-
-def wilson_interval(p: float, n: int, z: float = 1.96) -> tuple[float, float]:
-    """Wilson score interval of a proportion ``p`` measured on ``n`` games."""
-    if n == 0:
-        return (0.0, 1.0)
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return (max(0.0, centre - half), min(1.0, centre + half))
-
-
-def elo_difference(score: float, games: int) -> float:
-    """Elo difference implied by a score, clipped to half a game from 0 and 1: ``400 log10(s / (1 - s))``."""
-    eps = 0.5 / max(games, 1)
-    s = min(max(score, eps), 1 - eps)
-    return 400.0 * math.log10(s / (1 - s))
-
-
-def batched_match(game: Any, agent: SearchAgent, opponent: Any, n_games: int, seed: int) -> Score:
+def batched_match(game: Any, agent: SearchAgent, opponent: Any, n_games: int, seed: int) -> MatchResult:
     """``n_games`` games, colour-balanced (the agent moves first in the first half), all played at once."""
     rng = np.random.default_rng(seed)
     agent_first = np.arange(n_games) < (n_games + 1) // 2
@@ -108,7 +62,7 @@ def batched_match(game: Any, agent: SearchAgent, opponent: Any, n_games: int, se
                 agent_to_move = (game.to_move(states[g]) == 0) == agent_first[g]
                 result[g] = o if agent_to_move else -o
         active = still
-    return Score(int((result > 0).sum()), int((result == 0).sum()), int((result < 0).sum()))
+    return MatchResult(int((result > 0).sum()), int((result == 0).sum()), int((result < 0).sum()))
 
 
 def move_quality(agent: SearchAgent, positions: Sequence[Any], action_values: np.ndarray, seed: int,
@@ -133,5 +87,4 @@ def label(game: Any, positions: Sequence[Any]) -> np.ndarray:
     return np.stack([np.asarray(action_values(game, s), np.float64) for s in positions])
 
 
-__all__ = ["OPPONENTS", "Score", "SearchAgent", "batched_match", "elo_difference", "label", "make_opponent",
-           "move_quality", "wilson_interval"]
+__all__ = ["OPPONENTS", "SearchAgent", "batched_match", "label", "move_quality"]

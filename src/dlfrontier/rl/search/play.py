@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 
 from dlfrontier.errors import DLFrontierError
-from dlfrontier.rl.search.evaluation import SearchAgent, batched_match, make_opponent
+from dlfrontier.games import make_player
+from dlfrontier.rl.search.evaluation import SearchAgent, batched_match
 from dlfrontier.rl.search.mcts import SearchConfig, SearchResult
 from dlfrontier.rl.search.network import network_from_state
 
@@ -114,7 +115,7 @@ def main(args: argparse.Namespace) -> int:
     if args.agent is not None:
         game, opponent = load_agent(args.agent, args.game, args.simulations)
     else:
-        opponent = make_opponent(args.opponent)  # an unknown name is one line (UnknownNameError)
+        opponent = make_player(args.opponent)  # an unknown name is one line (UnknownNameError)
     play_terminal(game, opponent, human_first=not args.second, seed=args.seed)
     return 0
 
@@ -131,13 +132,13 @@ def evaluate_run(loaded: Any, *, episodes: int = 10, out_dir: Path | str | None 
     agent = SearchAgent(game, network_from_state(loaded.state["net"]), search)
     rows, out = [], {}
     for i, name in enumerate(cfg.final_opponents):
-        res = batched_match(game, agent, make_opponent(name), episodes, seed=777 + i)
-        lo, hi = res.wilson()
+        res = batched_match(game, agent, make_player(name), episodes, seed=777 + i)
+        lo, hi = res.wilson_ci()
         rows.append([name, res.wins, res.draws, res.losses, round(res.score, 3), f"{lo:.2f}-{hi:.2f}"])
         out[f"score_vs_{name}"] = res.score
         print(f"{name:>10}: {res.wins} wins, {res.draws} draws, {res.losses} losses, score {res.score:.3f} "
               f"(Wilson 95% {lo:.2f}-{hi:.2f})")
-    record = _game_record(game, agent, make_opponent(cfg.final_opponents[0]))
+    record = _game_record(game, agent, make_player(cfg.final_opponents[0]))
     if out_dir is not None:
         path = Path(out_dir)
         path.mkdir(parents=True, exist_ok=True)

@@ -20,14 +20,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from dlfrontier.games import make_player
+from dlfrontier.games.arena import elo_from_score, wilson_ci
 from dlfrontier.rl.search.evaluation import (
     SearchAgent,
     batched_match,
-    elo_difference,
     label,
-    make_opponent,
     move_quality,
-    wilson_interval,
 )
 from dlfrontier.rl.search.mcts import BatchedMCTS, SearchConfig
 from dlfrontier.rl.search.network import NetworkEvaluator, PolicyValueNet, build_network, encode_states
@@ -97,9 +96,9 @@ def evaluate_agent(game: Any, net: PolicyValueNet, cfg: AlphaZeroConfig, opponen
     for i, name in enumerate(opponents):
         if games == 0:
             break
-        res = batched_match(game, agent, make_opponent(name), games, seed=seed * 1000 + i)
+        res = batched_match(game, agent, make_player(name), games, seed=seed * 1000 + i)
         out[f"eval/score_vs_{name}"] = res.score
-        out[f"eval/elo_vs_{name}"] = elo_difference(res.score, res.games)
+        out[f"eval/elo_vs_{name}"] = elo_from_score(res.score, res.n)
         out[f"eval/losses_vs_{name}"] = float(res.losses)
     return out
 
@@ -237,7 +236,7 @@ def write_tables(ctx: RunContext, out: dict[str, float], cfg: AlphaZeroConfig) -
     for name in cfg.final_opponents:
         if f"eval/score_vs_{name}" in out:
             n = cfg.final_games
-            lo, hi = wilson_interval(out[f"eval/score_vs_{name}"], n)
+            lo, hi = wilson_ci(out[f"eval/score_vs_{name}"], n)
             rows.append([f"vs {name} ({n} games)", round(out[f"eval/score_vs_{name}"], 4), f"{lo:.3f}-{hi:.3f}",
                          int(out[f"eval/losses_vs_{name}"])])
     for phase in PHASES:

@@ -9,30 +9,13 @@ Bradley-Terry ratings (:func:`dlfrontier.rl.selfplay.ratings.fit_ratings`, the r
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from dlfrontier.games.arena import MatchResult
 from dlfrontier.games.base import Game
 from dlfrontier.rl.selfplay.ratings import Results, fit_ratings
-
-
-@dataclass
-class Score:
-    """Wins, draws and losses of side A; ``score`` counts a draw one half."""
-
-    wins: int
-    draws: int
-    losses: int
-
-    @property
-    def games(self) -> int:
-        return self.wins + self.draws + self.losses
-
-    @property
-    def score(self) -> float:
-        return (self.wins + 0.5 * self.draws) / max(self.games, 1)
 
 
 def _moves(game: Game, player: Any, states: list[Any], rng: np.random.Generator) -> list[int]:
@@ -41,7 +24,7 @@ def _moves(game: Game, player: Any, states: list[Any], rng: np.random.Generator)
     return [int(player.select(game, s, rng)) for s in states]
 
 
-def batched_match(game: Game, a: Any, b: Any, n_games: int, seed: int) -> tuple[Score, np.ndarray]:
+def batched_match(game: Game, a: Any, b: Any, n_games: int, seed: int) -> tuple[MatchResult, np.ndarray]:
     """``n_games`` games of ``a`` against ``b``, ``a`` moving first in the even-numbered games, all at once.
     Returns the score of ``a`` and each game's result for ``a`` (1 / 0.5 / 0)."""
     rng = np.random.default_rng(np.random.SeedSequence([seed, 19]))
@@ -64,7 +47,7 @@ def batched_match(game: Game, a: Any, b: Any, n_games: int, seed: int) -> tuple[
             a_to_move = (game.to_move(states[g]) == 0) == a_first[g]
             result[g] = ((o if a_to_move else -o) + 1) / 2
         active = still
-    return Score(int((result == 1).sum()), int((result == 0.5).sum()), int((result == 0).sum())), result
+    return MatchResult(int((result == 1).sum()), int((result == 0.5).sum()), int((result == 0).sum())), result
 
 
 def rate(game: Game, players: dict[str, Any], games_per_pair: int, seed: int, anchor: str = "random",
@@ -145,4 +128,4 @@ def game_record(game: Game, player: Any, opponent: Any, seed: int = 0) -> str:
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["Score", "batched_match", "evaluate_run", "game_record", "rate"]
+__all__ = ["batched_match", "evaluate_run", "game_record", "rate"]
