@@ -17,6 +17,9 @@ by |correlation| (constant velocity cannot tell left from right); ``label-free-c
 detectors' accuracies. Its detectors can only fire on evidence (non-negative weights on max-pooled features,
 :class:`~dlfrontier.physics.models.EvidenceDetectors`): the logic alone scores "Mario without Peach" exactly like
 Peach; and its loss adds to the paper's kind of spread terms a converse term (Mario fires more often than Peach).
+A single training run still ends in a wrong state on about a third of the initialisations (one detector constant,
+or a weak copy of the other), so the quick run trains 3 initialisations and keeps the one with the lowest
+label-free loss on its training images (model selection by the training objective; no label is read to choose).
 Height and position are identifiable only up to offset and scale, hence correlation; the runs also report
 ``eval/affine_rmse``, the error after the best affine map from outputs to the truth.
 
@@ -25,7 +28,10 @@ thread; the video budgets (2,000 videos, 10 epochs, Adam 1e-3, l1 distance as in
 0.5, range weight 1) were checked on seeds 100-101 and not changed; the causal design (evidence detectors, initial
 logit -2, converse term, weights 1, 12 epochs) was chosen on seeds 100-105, where 4 of 6 seeds learn both
 detectors (100 and 105 keep Peach a weak copy of Mario; converse 0.5 or 2, differ 2, lr 3e-4 x 20 epochs did no
-better). Published on seeds 0-2.
+better). Published on seeds 0-2, where seed 0 failed the same way (min accuracy 0.69 / 1.00 / 1.00). The restarts
+(``restarts=3``) were then chosen on seeds 100-119, with seeds 0-2 not looked at: one run learns both detectors on
+14 of 20 seeds (40 of 60 initialisations); in every seed the initialisations that failed had a higher final
+training loss than those that learned, so keeping the lowest of 3 succeeds on 20 of 20 seeds (of 2: 19 of 20).
 """
 
 from __future__ import annotations
@@ -40,7 +46,7 @@ from dlfrontier.runtime import RunContext
 # Seconds per quick run (wall time, 1 torch thread), the ETA of `dlfrontier run` and the time `dlfrontier list` shows:
 # the mean of the published runs (seeds 0-2, one run at a time on the shared 2-core machine, beside other work)
 TYPICAL_SECONDS: dict[str, float] = {"label-free-free-fall": 29, "supervised-free-fall": 31,
-    "label-free-free-fall-no-physics": 36, "label-free-walking": 33, "label-free-causal": 11}
+    "label-free-free-fall-no-physics": 36, "label-free-walking": 33, "label-free-causal": 47}
 
 PAPER = "Stewart & Ermon, AAAI 2017, Label-Free Supervision of Neural Networks with Physics and Domain Knowledge"
 VIDEO_QUICK = {"train_videos": 2000, "epochs": 10}
@@ -122,12 +128,14 @@ register(Experiment(
     name="label-free-causal",
     typical_seconds=TYPICAL_SECONDS["label-free-causal"],
     group="physics",
-    summary="two evidence detectors trained only from 'Peach => Mario' plus terms that make both vary (no labels)",
+    summary="two evidence detectors trained only from 'Peach => Mario' plus terms that make both vary (no labels); "
+            "3 initialisations, the lowest label-free loss kept",
     topic="Label-free supervision from logic (Stewart & Ermon 2017): a causal pair",
     config=CausalConfig,
     run=causal,
-    budgets={"quick": Budget({}, Expect("eval/min_accuracy", ">=", 0.90)),
-             "full": Budget({"train_images": 16000, "epochs": 20}, Expect("eval/min_accuracy", ">=", 0.95))},
+    budgets={"quick": Budget({"restarts": 3}, Expect("eval/min_accuracy", ">=", 0.90)),
+             "full": Budget({"train_images": 16000, "epochs": 20, "restarts": 3},
+                            Expect("eval/min_accuracy", ">=", 0.95))},
     anchor=Anchor("eval/min_accuracy", 0.90, f"{PAPER}: Mario and Peach detected without labels (the paper's "
                   "figure could not be confirmed this session; 0.90 is the issue's target)"),
     baseline=Baseline(0.345, "untrained detectors (initial logit -2: nothing detected) on the 1,000 held-out "

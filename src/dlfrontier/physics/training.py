@@ -79,6 +79,9 @@ class CausalConfig:
         "help": "weight of the reward for Mario firing more often than Peach", "range": "[0, inf)"})
     bias: float = field(default=-2.0, metadata={
         "help": "initial logit of both detectors (an empty scene: absent)", "range": "(-inf, inf)"})
+    restarts: int = field(default=1, metadata={
+        "help": "initialisations trained in full; the one with the lowest label-free loss on the training images "
+                "is kept (no labels read)", "range": "[1, inf)"})
     log_every: int = field(default=20, metadata={"help": "log train/loss every N iterations", "range": "[1, inf)"})
 
 
@@ -87,6 +90,11 @@ def init_model(seed: int, **kwargs: Any) -> FrameNet:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return FrameNet(**kwargs)
+
+
+def restart_seed(seed: int, restart: int) -> int:
+    """The initialisation seed of restart ``restart`` of a run (restart 0: the run's own seed)."""
+    return seed + 7919 * restart
 
 
 def causal_model(seed: int, cfg: CausalConfig) -> EvidenceDetectors:
@@ -160,27 +168,133 @@ def causal_sets(cfg: CausalConfig, seed: int) -> tuple[Any, Any]:
             make_causal(cfg.test_images, TEST_SEED, size=cfg.image_size))
 
 
+def causal_batch_loss(logits: torch.Tensor, cfg: CausalConfig) -> torch.Tensor:
+    """The label-free training loss of presence logits ``[B, 2]`` (:func:`~.constraints.causal_loss`, ``cfg``'s
+    weights)."""
+    return C.causal_loss(logits, implication_weight=cfg.implication_weight, vary_weight=cfg.vary_weight,
+                         differ_weight=cfg.differ_weight, converse_weight=cfg.converse_weight)
+
+
+def causal_objective(model: nn.Module, images: torch.Tensor, cfg: CausalConfig, chunk: int = 500) -> float:
+    """The label-free loss of ``model`` on all ``images`` (uint8 ``[N, 3, H, W]``) taken as one batch.
+
+    This is the training objective evaluated at the final weights: it reads the images only, never whether Peach
+    or Mario is in them, so selecting among restarts by it is model selection by the training objective.
+    """
+    was = model.training
+    model.eval()
+    with torch.no_grad():
+        logits = torch.cat([model(to_float(images[i : i + chunk])) for i in range(0, len(images), chunk)])
+    model.train(was)
+    return float(causal_batch_loss(logits, cfg))
+
+
+def select_restart(objectives: list[float]) -> int:
+    """The index of the lowest objective (the first on ties): the restart that is kept."""
+    return min(range(len(objectives)), key=lambda k: (objectives[k], k))
+
+
+class _RestartView:
+    """The run context seen by one restart: prefixed logs, offset progress, its own checkpoint slot. The seed (the
+    batch order) is the run's: restarts differ only in their initial weights."""
+
+    def __init__(self, ctx: Any, restart: int, total: int, resume_state: dict[str, Any] | None,
+                 save: Any) -> None:
+        self.seed, self.device, self.resume_state = ctx.seed, ctx.device, resume_state
+        self._ctx, self._offset, self._save = ctx, restart * total, save
+        self._prefix = f"restart{restart}/"
+        self.logger, self.progress = self, self
+
+    def log(self, metrics: dict[str, float], step: int) -> None:
+        self._ctx.logger.log({self._prefix + k: v for k, v in metrics.items()}, step)
+
+    def start(self, total: float, unit: str = "it") -> None:
+        pass
+
+    def update(self, completed: float, **info: float) -> None:
+        self._ctx.progress.update(self._offset + completed, **info)
+
+    def save_checkpoint(self, state: dict[str, Any], step: int) -> None:
+        self._save(state, step)
+
+
 def train_causal(ctx: RunContext, cfg: CausalConfig) -> dict[str, float]:
-    """Train two presence detectors from Peach => Mario alone (no labels); resumable. Held-out accuracies."""
+    """Train two presence detectors from Peach => Mario alone (no labels); resumable. Held-out accuracies.
+
+    With ``cfg.restarts`` = K > 1, K initialisations (:func:`restart_seed`) are trained in full, one after the
+    other, each logged under ``restartK/``; the one whose label-free loss on the training images
+    (:func:`causal_objective`) is lowest is kept (:func:`select_restart`), and its held-out curve is logged under
+    the usual keys. The held-out labels are read only to score, never to choose.
+    """
     show_phase(ctx.progress, f"generating {cfg.train_images:,} + {cfg.test_images:,} causal-pair images")
     train, test = causal_sets(cfg, ctx.seed)
     dev = ctx.device
-    model = causal_model(ctx.seed, cfg).to(dev)
     x_train = train.images.to(dev)
+    batches = math.ceil(len(x_train) / cfg.batch_size)
+    total = cfg.epochs * batches
+    if cfg.restarts == 1:  # a single training run, logged and checkpointed as it always was
+        model = causal_model(ctx.seed, cfg).to(dev)
+        scores, mean_loss = _fit_causal(ctx, cfg, model, x_train, test, total)
+        return {**scores, "train/loss": mean_loss, "train/objective": causal_objective(model, x_train, cfg)}
+
+    resume = (ctx.resume_state or {}).get("restarts") or {}
+    start = int(resume.get("next", 0))
+    objectives: list[float] = list(resume.get("objectives", []))
+    best: dict[str, Any] | None = resume.get("best")
+    ctx.progress.start(cfg.restarts * total, unit="it")
+    ctx.progress.update(start * total)
+    model = causal_model(ctx.seed, cfg).to(dev)
+    for k in range(start, cfg.restarts):
+        model = causal_model(restart_seed(ctx.seed, k), cfg).to(dev)
+        history: list[tuple[int, dict[str, float]]] = list(resume.get("history", [])) if k == start else []
+
+        def save(state: dict[str, Any], step: int, k: int = k, history: list = history, best: Any = best) -> None:
+            ctx.save_checkpoint({"model": state["model"], "restarts": {
+                "next": k, "objectives": list(objectives), "best": best, "inner": state, "history": list(history)}},
+                step=k * total + step)
+
+        view = _RestartView(ctx, k, total, resume.get("inner") if k == start else None, save)
+        show_phase(ctx.progress, f"training restart {k + 1}/{cfg.restarts}")
+
+        def evaluate(history: list = history, model: nn.Module = model) -> dict[str, float]:
+            scores = causal_scores(model, test, dev)
+            history.append(((len(history) + 1) * batches, scores))
+            return scores
+
+        scores, mean_loss = _fit_causal(view, cfg, model, x_train, test, total, evaluate=evaluate)
+        objective = causal_objective(model, x_train, cfg)
+        objectives.append(objective)
+        ctx.logger.log({f"restart{k}/train/objective": objective}, total)
+        if select_restart(objectives) == k:
+            best = {"restart": k, "model": {n: t.detach().cpu().clone() for n, t in model.state_dict().items()},
+                    "scores": scores, "loss": mean_loss, "history": list(history)}
+        ctx.save_checkpoint({"model": best["model"] if best else model.state_dict(), "restarts": {
+            "next": k + 1, "objectives": list(objectives), "best": best, "inner": None, "history": []}},
+            step=(k + 1) * total)
+    assert best is not None
+    model.load_state_dict(best["model"])
+    out = {**best["scores"], "train/loss": best["loss"], "train/objective": objectives[best["restart"]],
+           "train/restart": float(best["restart"])}
+    if start < cfg.restarts:  # the kept restart's held-out curve under the usual keys (once, not on a re-resume)
+        for step, scores in best["history"]:
+            ctx.logger.log(scores, step)
+        ctx.logger.log({k: v for k, v in out.items() if k.startswith("train/")}, total)
+    return out
+
+
+def _fit_causal(ctx: Any, cfg: CausalConfig, model: nn.Module, x_train: torch.Tensor, test: Any, total: int,
+                evaluate: Any = None) -> tuple[dict[str, float], float]:
+    dev = x_train.device
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    total = cfg.epochs * math.ceil(len(x_train) / cfg.batch_size)
 
     def batch_loss(idx: torch.Tensor) -> torch.Tensor:
-        return C.causal_loss(model(to_float(x_train[idx])), implication_weight=cfg.implication_weight,
-                             vary_weight=cfg.vary_weight, differ_weight=cfg.differ_weight,
-                             converse_weight=cfg.converse_weight)
+        return causal_batch_loss(model(to_float(x_train[idx])), cfg)
 
     show_phase(ctx.progress, "training")
-    scores, mean_loss = train_epochs(
+    return train_epochs(
         ctx, model, opt, cosine_schedule(opt, total), n=len(x_train), batch_size=cfg.batch_size,
-        epochs=cfg.epochs, batch_loss=batch_loss, evaluate=lambda: causal_scores(model, test, dev),
+        epochs=cfg.epochs, batch_loss=batch_loss, evaluate=evaluate or (lambda: causal_scores(model, test, dev)),
         log_every=cfg.log_every, show="eval/min_accuracy")
-    return {**scores, "train/loss": mean_loss}
 
 
 def untrained_video_scores(task: str, cfg: VideoConfig, seeds: range | list[int]) -> list[dict[str, float]]:
