@@ -52,6 +52,7 @@ BENCHMARK_MODULES: list[str] = [
     "dlfrontier.rl.atari.bench",
     "dlfrontier.rl.search.bench",
     "dlfrontier.bench_executor",
+    "dlfrontier.rl.robot.bench",
 ]
 
 

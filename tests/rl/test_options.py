@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from dlfrontier import ConfigError
-from dlfrontier.rl import A2C, DQN, PPO, REINFORCE, SAC
+from dlfrontier.rl import A2C, DQN, PPO, REINFORCE, SAC, TD3
 from dlfrontier.rl.common.algorithm import check_total_steps
 
 
@@ -27,6 +27,9 @@ from dlfrontier.rl.common.algorithm import check_total_steps
          "REINFORCEConfig: episodes_per_update=0: expected a value >= 1"),
         (SAC, "Pendulum-v1", {"tau": 0.0}, "SACConfig: tau=0.0: expected a value in (0, 1]"),
         (SAC, "Pendulum-v1", {"learning_rate": float("nan")}, "SACConfig: learning_rate=nan: expected a value > 0"),
+        (TD3, "Pendulum-v1", {"policy_delay": 0}, "TD3Config: policy_delay=0: expected a value >= 1"),
+        (TD3, "Pendulum-v1", {"target_noise_clip": -0.5},
+         "TD3Config: target_noise_clip=-0.5: expected a value >= 0"),
     ],
 )
 def test_bad_options_are_one_config_error_at_construction(cls, env, options, message):

@@ -176,6 +176,8 @@ class Experiment:
             folder is written.
         typical_seconds: the measured wall time of one quick-budget run on 2 CPU cores (None: not measured);
             ``dlfrontier list`` shows it and ``run``/``demo`` estimate the time left from it.
+        requires: ``(module, extra)`` pairs of optional dependencies a run imports (``("mujoco", "mujoco")``):
+            a missing one is a one-line error naming ``pip install "dlfrontier[extra]"`` before a folder is written.
     """
 
     name: str
@@ -192,6 +194,7 @@ class Experiment:
     evaluate: Callable[..., Any] | None = None
     data: Sequence[str] | Callable[[Any], Sequence[str]] = ()
     typical_seconds: float | None = None
+    requires: Sequence[tuple[str, str]] = ()
 
     def __post_init__(self) -> None:
         if self.group not in GROUPS:

@@ -22,22 +22,19 @@ of a uniform random policy's and the untrained policies' evaluation return on th
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
 from dlfrontier.experiments.base import LEARNS, Anchor, Baseline, Budget, Expect, Experiment, register
-from dlfrontier.rl import A2C, DQN, PPO, REINFORCE, SAC, Algorithm
+from dlfrontier.rl import A2C, DQN, PPO, REINFORCE, SAC
 from dlfrontier.rl.a2c import A2CConfig
-from dlfrontier.rl.common.evaluation import EVAL_SEED, ReturnEvaluation
 from dlfrontier.rl.common.replay import evaluate_classic
-from dlfrontier.rl.common.training import train_with_evaluations
+from dlfrontier.rl.common.training import RLRun, run_classic
 from dlfrontier.rl.dqn import DQNConfig
 from dlfrontier.rl.ppo import PPOConfig
 from dlfrontier.rl.reinforce import REINFORCEConfig
 from dlfrontier.rl.sac import SACConfig
-from dlfrontier.runtime import RunContext
 
 # Seconds per quick run (wall time, 1 torch thread), the ETA of `dlfrontier run` and the time `dlfrontier list` shows:
 # measured in the issue-15 re-runs (two runs side by side on 2 cores, beside other work)
@@ -49,16 +46,6 @@ TYPICAL_SECONDS: dict[str, float] = {"dqn-cartpole": 37, "dqn-acrobot": 34, "ppo
 CARTPOLE_UNTRAINED = Baseline(210.5, "untrained policy (the step-0 evaluation: deterministic, 10 episodes from "
                               "EVAL_SEED) 466.8 / 339.4 / 161.9 / 9.4 / 74.9 on seeds 0-4, mean 210.5, larger than a "
                               "uniform random policy 20.3 (100 episodes); measured")
-
-@dataclass
-class RLRun:
-    """The run settings of every classic-control experiment; each subclass adds its algorithm's config as ``algo``."""
-
-    total_steps: int = field(default=50_000, metadata={"help": "environment steps to train", "range": "[1, inf)"})
-    eval_every: int = field(default=5_000, metadata={
-        "help": "env steps between evaluations (and checkpoints)", "range": "[1, inf)"})
-    eval_episodes: int = field(default=10, metadata={"help": "deterministic evaluation episodes", "range": "[1, inf)"})
-
 
 @dataclass
 class DQNRun(RLRun):
@@ -83,13 +70,6 @@ class REINFORCERun(RLRun):
 @dataclass
 class SACRun(RLRun):
     algo: SACConfig = field(default_factory=SACConfig, metadata={"help": "the SAC options"})
-
-
-def run_classic(ctx: RunContext, cfg: Any, *, algo: type[Algorithm], env_id: str) -> dict[str, float]:
-    """Train ``algo`` on ``env_id`` with evaluation points, checkpoints and resume; the final metrics."""
-    agent = algo(env_id, seed=ctx.seed, device=ctx.device, **dataclasses.asdict(cfg.algo))
-    evaluate = ReturnEvaluation(agent.make_eval_env(), cfg.eval_episodes, seed=EVAL_SEED)
-    return train_with_evaluations(ctx, agent, evaluate, total_steps=cfg.total_steps, eval_every=cfg.eval_every)
 
 
 # Criteria: CartPole-v1 runs must reach 475 (Gymnasium's reward threshold for "solved") at both budgets; the former

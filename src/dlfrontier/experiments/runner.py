@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from dlfrontier import tracking
-from dlfrontier.errors import ConfigError, DLFrontierError
+from dlfrontier.errors import ConfigError, DLFrontierError, require
 from dlfrontier.experiments.base import EXPERIMENTS, Experiment
 from dlfrontier.experiments.config import build_config
 from dlfrontier.runtime import NullProgress, Progress, RunContext, pinned_threads, resolve_device, seed_everything
@@ -85,6 +85,8 @@ def plan_run(name: str, seed: int, *, budget: str = "quick", device: str = "auto
     """
     exp = EXPERIMENTS.get(name)
     cfg = exp.make_config(budget, overrides)
+    for module, extra in exp.requires:  # a missing extra is one line naming its install command, before any folder
+        require(module, extra)
     if exp.datasets(cfg):
         from dlfrontier.data.mnist import require_idx_dataset  # torch-free callers (list, report) skip the import
 

@@ -6,12 +6,13 @@ https://arxiv.org/abs/2407.17032).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 
 import gymnasium as gym
 import numpy as np
 
-from dlfrontier.errors import ConfigError
+from dlfrontier.errors import ConfigError, MissingDependencyError
 
 EnvLike = str | gym.Env
 
@@ -24,15 +25,42 @@ def env_id(env: EnvLike) -> str | None:
     return spec.id if spec is not None else None
 
 
+def quiet_mujoco(env: str) -> None:
+    """Route MuJoCo's warnings to Python's ``warnings`` before a MuJoCo env id is made.
+
+    Without a warning callback MuJoCo appends each warning (e.g. MuJoCo 4's deprecation of an attribute in
+    Gymnasium's HalfCheetah model) to ``MUJOCO_LOG.TXT`` in the working directory, a file in the user's folder.
+    Envs that are not MuJoCo's, or a machine without the ``mujoco`` extra, are left alone.
+    """
+    try:
+        entry = str(gym.spec(env).entry_point)
+    except gym.error.Error:
+        return
+    if "mujoco" not in entry:
+        return
+    try:
+        import mujoco
+    except ImportError:
+        return
+    mujoco.set_mju_user_warning(lambda msg: warnings.warn(f"MuJoCo: {msg.strip()}", RuntimeWarning, stacklevel=2))
+
+
 def make_env(env: EnvLike, *, clip_actions: bool = False) -> gym.Env:
     """An env from an id (``gym.make``) or the instance itself; Box actions optionally clipped to bounds.
 
     Raises:
         ConfigError: the id is not registered (the message names the error from Gymnasium).
+        MissingDependencyError: a MuJoCo env without the ``mujoco`` extra (the message names the install command).
     """
     if isinstance(env, str):
+        quiet_mujoco(env)
         try:
             e = gym.make(env)
+        except gym.error.DependencyNotInstalled as err:
+            if "mujoco" in str(err).lower():
+                raise MissingDependencyError(
+                    f"{env} needs MuJoCo; install it with: pip install \"dlfrontier[mujoco]\"") from None
+            raise ConfigError(f"cannot make env {env!r}: {err}") from None
         except gym.error.Error as err:
             raise ConfigError(f"cannot make env {env!r}: {err}") from None
     elif isinstance(env, gym.Env):

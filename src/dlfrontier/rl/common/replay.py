@@ -19,6 +19,7 @@ import torch
 
 from dlfrontier.errors import CheckpointError, DLFrontierError
 from dlfrontier.rl.common.algorithm import Algorithm
+from dlfrontier.rl.common.env import quiet_mujoco
 from dlfrontier.rl.common.evaluation import EVAL_SEED, evaluate_policy, greedy
 from dlfrontier.runtime import resolve_device
 
@@ -123,6 +124,7 @@ def gym_env(env_id: str, **kwargs: Any) -> EnvFactory:
     """``make_env`` of a registered env id (with ``kwargs``)."""
 
     def make(cfg: Any, render_mode: str | None) -> gym.Env:
+        quiet_mujoco(env_id)
         return gym.make(env_id, **kwargs, **({"render_mode": render_mode} if render_mode else {}))
 
     return make

@@ -17,14 +17,17 @@ Example (a run function of an experiment)::
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import time
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
 from dlfrontier.rl.common.algorithm import Algorithm
+from dlfrontier.rl.common.evaluation import EVAL_SEED, ReturnEvaluation
 from dlfrontier.runtime import RunContext, cpu_threads, rng_state, set_rng_state
 
 EvaluateFn = Callable[[Algorithm], dict[str, float]]
@@ -205,4 +208,23 @@ def train_with_evaluations(
     return evaluator.final_metrics(agent)
 
 
-__all__ = ["EvaluateFn", "Evaluator", "finite", "preserved_rng", "resumed_extra_state", "train_with_evaluations"]
+@dataclass
+class RLRun:
+    """The run settings of every Gymnasium-env experiment; each subclass adds its algorithm's config as ``algo``."""
+
+    total_steps: int = field(default=50_000, metadata={"help": "environment steps to train", "range": "[1, inf)"})
+    eval_every: int = field(default=5_000, metadata={
+        "help": "env steps between evaluations (and checkpoints)", "range": "[1, inf)"})
+    eval_episodes: int = field(default=10, metadata={"help": "deterministic evaluation episodes", "range": "[1, inf)"})
+
+
+def run_classic(ctx: RunContext, cfg: Any, *, algo: type[Algorithm], env_id: str) -> dict[str, float]:
+    """An experiment's run: ``algo`` (options ``cfg.algo``) on ``env_id`` with evaluation points (``eval_episodes``
+    deterministic episodes from ``EVAL_SEED`` on a separate env), checkpoints and resume; the final metrics."""
+    agent = algo(env_id, seed=ctx.seed, device=ctx.device, **dataclasses.asdict(cfg.algo))
+    evaluate = ReturnEvaluation(agent.make_eval_env(), cfg.eval_episodes, seed=EVAL_SEED)
+    return train_with_evaluations(ctx, agent, evaluate, total_steps=cfg.total_steps, eval_every=cfg.eval_every)
+
+
+__all__ = ["EvaluateFn", "Evaluator", "RLRun", "finite", "preserved_rng", "resumed_extra_state", "run_classic",
+           "train_with_evaluations"]
