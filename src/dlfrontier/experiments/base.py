@@ -130,6 +130,13 @@ Criterion = Expect | Paired
 LEARNS = Expect("eval/return_gain", ">", 0.0, name="beats its untrained policy")
 
 
+def return_budgets(quick: Mapping[str, Any], quick_at: float, full: Mapping[str, Any], full_at: float,
+                   ) -> dict[str, Budget]:
+    """The two budgets of an RL experiment: ``eval/return >= quick_at`` (``full_at``) and :data:`LEARNS` each."""
+    return {"quick": Budget(quick, [Expect("eval/return", ">=", quick_at), LEARNS]),
+            "full": Budget(full, [Expect("eval/return", ">=", full_at), LEARNS])}
+
+
 @dataclass(frozen=True)
 class Budget:
     """A budget's config values (overrides of the config's defaults, dotted or nested keys) and its criteria.
@@ -272,4 +279,4 @@ def criteria_problems(exp: Experiment) -> list[str]:
 
 
 __all__ = ["LEARNS", "Anchor", "Baseline", "Budget", "Criterion", "EXPERIMENTS", "Expect", "Experiment", "Paired",
-           "RunContext", "criteria_problems", "register"]
+           "RunContext", "criteria_problems", "register", "return_budgets"]

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from dlfrontier.experiments.base import LEARNS, Anchor, Baseline, Budget, Expect, Experiment, register
+from dlfrontier.experiments.base import Anchor, Baseline, Experiment, register, return_budgets
 from dlfrontier.rl import A2C, DQN, PPO, REINFORCE, SAC
 from dlfrontier.rl.a2c import A2CConfig
 from dlfrontier.rl.common.replay import evaluate_classic
@@ -76,9 +76,6 @@ class SACRun(RLRun):
 # quick criterion of A2C and REINFORCE (300) did not clear the untrained policies' 210.5 by half of it, so it is 475
 # like the others. Acrobot-v1's full criterion is Gymnasium's threshold (-100), its quick one -150; Pendulum's full
 # criteria (-200) sit within one standard deviation of the rl-zoo anchors (-169.9 ± 104.9, -157.0 ± 88.7).
-def _budgets(quick: dict[str, Any], quick_at: float, full: dict[str, Any], full_at: float) -> dict[str, Budget]:
-    return {"quick": Budget(quick, [Expect("eval/return", ">=", quick_at), LEARNS]),
-            "full": Budget(full, [Expect("eval/return", ">=", full_at), LEARNS])}
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -97,7 +94,7 @@ register(Experiment(
     config=DQNRun,
     run=partial(run_classic, algo=DQN, env_id="CartPole-v1"),
     evaluate=partial(evaluate_classic, algo=DQN, env_id="CartPole-v1"),
-    budgets=_budgets({"total_steps": 50_000, "eval_every": 10_000, "algo": DQN_CARTPOLE}, 475.0,
+    budgets=return_budgets({"total_steps": 50_000, "eval_every": 10_000, "algo": DQN_CARTPOLE}, 475.0,
                      {"total_steps": 500_000, "eval_every": 25_000, "algo": DQN_CARTPOLE}, 475.0),
     anchor=Anchor("eval/return", 488.7, "CleanRL dqn.py CartPole-v1 488.7±16.1 at 500k steps; rl-zoo DQN 500±0 at 50k"),
     baseline=Baseline(20.3, "uniform random policy 20.3 (100 episodes from EVAL_SEED), larger than the untrained "
@@ -124,7 +121,7 @@ register(Experiment(
     config=DQNRun,
     run=partial(run_classic, algo=DQN, env_id="Acrobot-v1"),
     evaluate=partial(evaluate_classic, algo=DQN, env_id="Acrobot-v1"),
-    budgets=_budgets({"total_steps": 50_000, "eval_every": 10_000, "algo": DQN_ACROBOT}, -150.0,
+    budgets=return_budgets({"total_steps": 50_000, "eval_every": 10_000, "algo": DQN_ACROBOT}, -150.0,
                      {"total_steps": 100_000, "eval_every": 10_000, "algo": {**DQN_ACROBOT, "gradient_steps": 4}},
                      -100.0),
     anchor=Anchor("eval/return", -76.6, "rl-zoo benchmark.md: DQN Acrobot-v1 -76.6±11.8 at 100k steps (one run)"),
@@ -151,7 +148,7 @@ register(Experiment(
     config=PPORun,
     run=partial(run_classic, algo=PPO, env_id="CartPole-v1"),
     evaluate=partial(evaluate_classic, algo=PPO, env_id="CartPole-v1"),
-    budgets=_budgets({"total_steps": 100_000, "eval_every": 20_480, "algo": PPO_CARTPOLE}, 475.0,
+    budgets=return_budgets({"total_steps": 100_000, "eval_every": 20_480, "algo": PPO_CARTPOLE}, 475.0,
                      {"total_steps": 500_000, "eval_every": 25_600, "algo": PPO_CARTPOLE}, 475.0),
     anchor=Anchor("eval/return", 490.0, "CleanRL ppo.py CartPole-v1 490.0±6.1 at 500k steps"),
     baseline=CARTPOLE_UNTRAINED,
@@ -171,7 +168,7 @@ register(Experiment(
     config=PPORun,
     run=partial(run_classic, algo=PPO, env_id="Pendulum-v1"),
     evaluate=partial(evaluate_classic, algo=PPO, env_id="Pendulum-v1"),
-    budgets=_budgets({"total_steps": 100_000, "eval_every": 16_384, "algo": PPO_PENDULUM}, -300.0,
+    budgets=return_budgets({"total_steps": 100_000, "eval_every": 16_384, "algo": PPO_PENDULUM}, -300.0,
                      {"total_steps": 1_000_000, "eval_every": 40_960, "algo": PPO_PENDULUM}, -200.0),
     anchor=Anchor("eval/return", -169.9, "rl-zoo benchmark.md: PPO Pendulum-v0 -169.9±104.9 (gSDE, 2M steps, one run)"),
     baseline=Baseline(-1033.1, "untrained policy (step-0 evaluation, 10 episodes from EVAL_SEED) -1025.6 / "
@@ -194,7 +191,7 @@ register(Experiment(
     config=A2CRun,
     run=partial(run_classic, algo=A2C, env_id="CartPole-v1"),
     evaluate=partial(evaluate_classic, algo=A2C, env_id="CartPole-v1"),
-    budgets=_budgets({"total_steps": 200_000, "eval_every": 40_000, "algo": A2C_CARTPOLE}, 475.0,
+    budgets=return_budgets({"total_steps": 200_000, "eval_every": 40_000, "algo": A2C_CARTPOLE}, 475.0,
                      {"total_steps": 500_000, "eval_every": 25_000, "algo": A2C_CARTPOLE}, 475.0),
     anchor=Anchor("eval/return", 500.0, "rl-zoo benchmark.md: A2C CartPole-v1 500±0 at 500k steps (one run)"),
     baseline=CARTPOLE_UNTRAINED,
@@ -210,7 +207,7 @@ register(Experiment(
     config=REINFORCERun,
     run=partial(run_classic, algo=REINFORCE, env_id="CartPole-v1"),
     evaluate=partial(evaluate_classic, algo=REINFORCE, env_id="CartPole-v1"),
-    budgets=_budgets({"total_steps": 100_000, "eval_every": 20_000}, 475.0,
+    budgets=return_budgets({"total_steps": 100_000, "eval_every": 20_000}, 475.0,
                      {"total_steps": 500_000, "eval_every": 25_000}, 475.0),
     anchor=Anchor("eval/return", 500.0, "CartPole-v1 maximum return (500)"),
     baseline=CARTPOLE_UNTRAINED,
@@ -231,8 +228,9 @@ register(Experiment(
     config=SACRun,
     run=partial(run_classic, algo=SAC, env_id="Pendulum-v1"),
     evaluate=partial(evaluate_classic, algo=SAC, env_id="Pendulum-v1"),
-    budgets=_budgets({"total_steps": 10_000, "eval_every": 1_000, "algo": {"learning_rate": 1e-3, "hidden": (64, 64)}},
-                     -200.0, {"total_steps": 20_000, "eval_every": 2_000, "algo": {"learning_rate": 1e-3}}, -200.0),
+    budgets=return_budgets(
+        {"total_steps": 10_000, "eval_every": 1_000, "algo": {"learning_rate": 1e-3, "hidden": (64, 64)}}, -200.0,
+        {"total_steps": 20_000, "eval_every": 2_000, "algo": {"learning_rate": 1e-3}}, -200.0),
     anchor=Anchor("eval/return", -157.0, "rl-zoo benchmark.md: SAC Pendulum-v0 -157.0±88.7 at 20k steps (one run)"),
     baseline=Baseline(-1203.6, "uniform random policy -1203.6 (100 episodes from EVAL_SEED), larger than the "
                       "untrained policy (step-0 evaluation, 10 episodes, quick config) -1309.3 / -1017.7 / -1269.3 / "

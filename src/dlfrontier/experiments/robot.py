@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from dlfrontier.experiments.base import LEARNS, Anchor, Baseline, Budget, Expect, Experiment, register
+from dlfrontier.experiments.base import Anchor, Baseline, Budget, Experiment, register, return_budgets
 from dlfrontier.rl import PPO, SAC, TD3, Algorithm, DrQ
 from dlfrontier.rl.common.replay import evaluate_classic
 from dlfrontier.rl.common.training import RLRun, run_classic
@@ -68,9 +68,6 @@ class PPORun(RLRun):
     algo: PPOConfig = field(default_factory=PPOConfig, metadata={"help": "the PPO options"})
 
 
-def _budgets(quick: dict[str, Any], quick_at: float, full: dict[str, Any], full_at: float) -> dict[str, Budget]:
-    return {"quick": Budget(quick, [Expect("eval/return", ">=", quick_at), LEARNS]),
-            "full": Budget(full, [Expect("eval/return", ">=", full_at), LEARNS])}
 
 
 def _robot(name: str, algo: type[Algorithm], config: type, env_id: str, summary: str, topic: str,
@@ -103,27 +100,27 @@ SAC_PENDULUM: dict[str, Any] = {**SAC_SHORT, "hidden": (64, 64), "learning_rate"
 
 _robot("sac-inverted-pendulum", SAC, SACRun, "InvertedPendulum-v5",
        "SAC (twin critics, automatic temperature; SB3 settings) balancing InvertedPendulum", BALANCE,
-       _budgets({"total_steps": 30_000, "eval_every": 5_000, "algo": SAC_PENDULUM}, 950.0,
+       return_budgets({"total_steps": 30_000, "eval_every": 5_000, "algo": SAC_PENDULUM}, 950.0,
                 {"total_steps": 1_000_000, "eval_every": 25_000, "algo": SAC_MUJOCO}, 950.0),
        Anchor("eval/return", 909.0, "CleanRL sac_continuous_action.py InvertedPendulum-v4, 1M steps (issue 24's "
               "figure); the TD3 paper reports 1000 for TD3 (v1 env)"), demo=True)
 
 _robot("sac-reacher", SAC, SACRun, "Reacher-v5",
        "SAC (SB3 settings) reaching a target with a 2-joint arm on Reacher", REACH,
-       _budgets({"total_steps": 50_000, "eval_every": 10_000, "algo": SAC_SHORT}, -6.0,
+       return_budgets({"total_steps": 50_000, "eval_every": 10_000, "algo": SAC_SHORT}, -6.0,
                 {"total_steps": 1_000_000, "eval_every": 25_000, "algo": SAC_MUJOCO}, -4.0),
        Anchor("eval/return", -3.60, "TD3 paper Table 1, Reacher-v1: TD3 -3.60 +- 0.56 (max average return over 10 "
               "trials of 1M steps); rl-zoo has no MuJoCo Reacher entry"))
 
 _robot("sac-hopper", SAC, SACRun, "Hopper-v5",
        "SAC (rl-zoo MuJoCo settings) hopping forward on Hopper", WALK,
-       _budgets({"total_steps": 100_000, "eval_every": 10_000, "algo": SAC_MUJOCO}, 1_000.0,
+       return_budgets({"total_steps": 100_000, "eval_every": 10_000, "algo": SAC_MUJOCO}, 1_000.0,
                 {"total_steps": 1_000_000, "eval_every": 25_000, "algo": SAC_MUJOCO}, 2_300.0),
        Anchor("eval/return", 2310.0, "CleanRL sac_continuous_action.py Hopper-v4, 1M steps (issue 24's figure)"))
 
 _robot("sac-halfcheetah", SAC, SACRun, "HalfCheetah-v5",
        "SAC (rl-zoo MuJoCo settings) running forward on HalfCheetah", WALK,
-       _budgets({"total_steps": 100_000, "eval_every": 10_000, "algo": SAC_MUJOCO}, 3_000.0,
+       return_budgets({"total_steps": 100_000, "eval_every": 10_000, "algo": SAC_MUJOCO}, 3_000.0,
                 {"total_steps": 1_000_000, "eval_every": 25_000, "algo": SAC_MUJOCO}, 9_000.0),
        Anchor("eval/return", 9635.0, "CleanRL sac_continuous_action.py HalfCheetah-v4, 1M steps; rl-zoo SAC 9535"))
 
@@ -138,28 +135,28 @@ TD3_PENDULUM: dict[str, Any] = {**TD3_SHORT, "hidden": (64, 64)}
 _robot("td3-inverted-pendulum", TD3, TD3Run, "InvertedPendulum-v5",
        "TD3 (clipped double-Q, delayed policy updates, target smoothing) balancing InvertedPendulum",
        "robot control: keep balance with motor torques (twin delayed DDPG)",
-       _budgets({"total_steps": 30_000, "eval_every": 5_000, "algo": TD3_PENDULUM}, 950.0,
+       return_budgets({"total_steps": 30_000, "eval_every": 5_000, "algo": TD3_PENDULUM}, 950.0,
                 {"total_steps": 1_000_000, "eval_every": 25_000, "algo": TD3_MUJOCO}, 950.0),
        Anchor("eval/return", 1000.0, "TD3 paper Table 1, InvertedPendulum-v1: 1000.00 +- 0.00 (1M steps); CleanRL "
               "td3_continuous_action.py InvertedPendulum-v4 969"))
 
 _robot("td3-reacher", TD3, TD3Run, "Reacher-v5",
        "TD3 (rl-zoo MuJoCo settings) reaching a target with a 2-joint arm on Reacher", REACH,
-       _budgets({"total_steps": 50_000, "eval_every": 10_000, "algo": TD3_SHORT}, -6.0,
+       return_budgets({"total_steps": 50_000, "eval_every": 10_000, "algo": TD3_SHORT}, -6.0,
                 {"total_steps": 1_000_000, "eval_every": 25_000, "algo": TD3_MUJOCO}, -4.0),
        Anchor("eval/return", -3.60, "TD3 paper Table 1, Reacher-v1: TD3 -3.60 +- 0.56 (max average return over 10 "
               "trials of 1M steps)"))
 
 _robot("td3-hopper", TD3, TD3Run, "Hopper-v5",
        "TD3 (rl-zoo MuJoCo settings) hopping forward on Hopper", WALK,
-       _budgets({"total_steps": 100_000, "eval_every": 10_000, "algo": TD3_MUJOCO}, 1_000.0,
+       return_budgets({"total_steps": 100_000, "eval_every": 10_000, "algo": TD3_MUJOCO}, 1_000.0,
                 {"total_steps": 1_000_000, "eval_every": 25_000, "algo": TD3_MUJOCO}, 3_000.0),
        Anchor("eval/return", 3135.0, "CleanRL td3_continuous_action.py Hopper-v4, 1M steps (issue 24's figure); "
               "rl-zoo TD3 Hopper-v3 3606"))
 
 _robot("td3-halfcheetah", TD3, TD3Run, "HalfCheetah-v5",
        "TD3 (rl-zoo MuJoCo settings) running forward on HalfCheetah", WALK,
-       _budgets({"total_steps": 100_000, "eval_every": 10_000, "algo": TD3_MUJOCO}, 3_000.0,
+       return_budgets({"total_steps": 100_000, "eval_every": 10_000, "algo": TD3_MUJOCO}, 3_000.0,
                 {"total_steps": 1_000_000, "eval_every": 25_000, "algo": TD3_MUJOCO}, 9_000.0),
        Anchor("eval/return", 9583.0, "CleanRL td3_continuous_action.py HalfCheetah-v4, 1M steps; rl-zoo TD3 "
               "HalfCheetah-v3 9656"))
@@ -175,7 +172,7 @@ PPO_HALFCHEETAH: dict[str, Any] = {
 }
 _robot("ppo-halfcheetah", PPO, PPORun, "HalfCheetah-v5",
        "PPO (clip, GAE; rl-zoo settings) running forward on HalfCheetah", WALK,
-       _budgets({"total_steps": 1_000_000, "eval_every": 100_000, "algo": PPO_HALFCHEETAH}, 1_000.0,
+       return_budgets({"total_steps": 1_000_000, "eval_every": 100_000, "algo": PPO_HALFCHEETAH}, 1_000.0,
                 {"total_steps": 1_000_000, "eval_every": 50_000, "algo": PPO_HALFCHEETAH}, 1_400.0),
        Anchor("eval/return", 1443.0, "CleanRL ppo_continuous_action.py HalfCheetah-v4, 1M steps"))
 
@@ -188,6 +185,6 @@ _robot("ppo-halfcheetah", PPO, PPORun, "HalfCheetah-v5",
 _robot("drq-inverted-pendulum-pixels", DrQ, DrQRun, "dlfrontier/InvertedPendulumPixels-v5",
        "DrQ (SAC from 64x64 camera frames with random-shift augmentation) balancing InvertedPendulum",
        "robot control from camera images: data-augmented SAC (DrQ)",
-       _budgets({"total_steps": 25_000, "eval_every": 2_500}, 500.0,
+       return_budgets({"total_steps": 25_000, "eval_every": 2_500}, 500.0,
                 {"total_steps": 250_000, "eval_every": 10_000}, 950.0),
        Anchor("eval/return", 1000.0, "the state-based score: sac-inverted-pendulum 1000 on 5 seeds (docs/robot.md)"))
