@@ -95,6 +95,10 @@ def plan_run(name: str, seed: int, *, budget: str = "quick", device: str = "auto
                 from dlfrontier.multimodal.captioning.coco import require_coco
 
                 require_coco()
+            elif dataset == "parallel-en-es":  # the verse-aligned English-Spanish corpus (dual learning)
+                from dlfrontier.data.parallel import require_corpus
+
+                require_corpus()
             else:
                 require_idx_dataset(dataset)
     resolve_device(device)

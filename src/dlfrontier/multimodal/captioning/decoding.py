@@ -1,6 +1,7 @@
 """Decoding a captioner: batched greedy search, beam search (batched over images) and sampling with temperature.
 
-All three drive the :class:`~dlfrontier.multimodal.captioning.models.Captioner` step interface, start from BOS
+All three drive the :class:`~dlfrontier.multimodal.captioning.models.Captioner` step interface (``feats`` is
+whatever the model encodes: region features, or a translator's source token ids), start from BOS
 and run at most ``max_steps`` steps (a caption of ``max_steps - 1`` words and its EOS; a sequence without EOS
 after ``max_steps`` tokens is truncated). After EOS a sequence only emits PAD, at no cost. Token tensors hold
 ``w_1 .. w_n EOS PAD ..`` (no BOS), which :func:`dlfrontier.data.captions.decode` turns into text.
@@ -40,7 +41,7 @@ def greedy(model: Captioner, feats: torch.Tensor, mask: torch.Tensor | None = No
     state = model.init_state(memory)
     words = _start(memory)
     done = torch.zeros_like(words, dtype=torch.bool)
-    score = feats.new_zeros(words.shape[0])
+    score = memory[0].new_zeros(words.shape[0])
     tokens, attns = [], []
     for _ in range(max_steps):
         logp, attn, state = model.step(memory, state, words)
@@ -94,11 +95,12 @@ def beam_search(model: Captioner, feats: torch.Tensor, mask: torch.Tensor | None
     """The best caption per image found by a beam of ``beam`` hypotheses (all images' beams in one batch)."""
     if beam < 1:
         raise ValueError(f"beam must be >= 1, got {beam}")
-    b = feats.shape[0]
-    memory = expand_memory(model.encode(feats, mask), beam)
+    memory = model.encode(feats, mask)
+    b = memory[0].shape[0]
+    memory = expand_memory(memory, beam)
     state = model.init_state(memory)
     words = _start(memory)
-    scores = feats.new_full((b, beam), float("-inf"))
+    scores = memory[0].new_full((b, beam), float("-inf"))
     scores[:, 0] = 0.0  # one live hypothesis per image at the start (the others would duplicate it)
     done = torch.zeros(b, beam, dtype=torch.bool, device=feats.device)
     tokens = torch.zeros(b, beam, 0, dtype=torch.long, device=feats.device)
