@@ -205,3 +205,17 @@ def test_eval_prints_reference_warm_start_and_final_translations(dual_run, tmp_p
     unfinished = SimpleNamespace(**{**vars(loaded), "state": rec.checkpoints[0][1]})
     with pytest.raises(CheckpointError, match="not finished"):
         evaluate_translation(unfinished, out_dir=tmp_path / "eval2")
+
+
+def test_n_best_beam_rows_are_the_final_beam_best_first(tiny_corpus):
+    from dlfrontier.multimodal.captioning.decoding import beam_search
+
+    torch.manual_seed(1)
+    pair = TranslatorPair(DualConfig(**TINY), tiny_corpus.tokenizer.vocab_size).eval()
+    src = tiny_corpus.tokenizer.batch([p[0] for p in tiny_corpus.pairs[:3]])
+    best = beam_search(pair.en_es, src, beam=4, max_steps=6)
+    top = beam_search(pair.en_es, src, beam=4, max_steps=6, n_best=2)
+    assert top.tokens.shape[0] == 6 and torch.equal(top.tokens[0::2], best.tokens)
+    assert torch.equal(top.score[0::2], best.score) and bool((top.score[0::2] >= top.score[1::2]).all())
+    with pytest.raises(ValueError, match="n_best"):
+        beam_search(pair.en_es, src, beam=2, n_best=3)

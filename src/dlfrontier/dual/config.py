@@ -19,20 +19,20 @@ class DualConfig:
     fraction: float = field(default=0.1, metadata={
         "help": "share of the training pairs used as bilingual data (the rest: monolingual halves, no pair kept; "
                 "1.0: every training pair, the supervised ceiling)", "range": "(0, 1]"})
-    vocab_size: int = field(default=4000, metadata={
+    vocab_size: int = field(default=2000, metadata={
         "help": "joint English-Spanish sentencepiece vocabulary, trained on the training books' text only",
         "range": "[16, inf)"})
     max_tokens: int = field(default=64, metadata={
         "help": "training sentences longer than this many subword tokens (either side) are left out of training "
                 "(never out of the test set)", "range": "[4, inf)"})
-    hidden: int = field(default=256, metadata={"help": "Transformer width", "range": "[8, inf)"})
+    hidden: int = field(default=128, metadata={"help": "Transformer width", "range": "[8, inf)"})
     heads: int = field(default=4, metadata={"help": "attention heads (must divide hidden)", "range": "[1, inf)"})
-    layers: int = field(default=3, metadata={"help": "encoder and decoder layers", "range": "[1, inf)"})
+    layers: int = field(default=2, metadata={"help": "encoder and decoder layers", "range": "[1, inf)"})
     lm_layers: int = field(default=2, metadata={"help": "language-model layers (dual learning)", "range": "[1, inf)"})
     dropout: float = field(default=0.1, metadata={"help": "dropout", "range": "[0, 1)"})
     label_smoothing: float = field(default=0.1, metadata={
         "help": "label smoothing of the supervised cross-entropy", "range": "[0, 1)"})
-    epochs: int = field(default=40, metadata={
+    epochs: int = field(default=20, metadata={
         "help": "supervised passes over the bilingual pairs (both directions trained on every batch)",
         "range": "[1, inf)"})
     batch_size: int = field(default=64, metadata={"help": "sentence pairs per supervised step", "range": "[1, inf)"})
@@ -51,7 +51,7 @@ class DualConfig:
         "range": "[1, inf)"})
     bt_lr: float = field(default=3e-4, metadata={
         "help": "back-translation AdamW peak learning rate (warm-up, cosine)", "range": "(0, inf)"})
-    lm_epochs: int = field(default=8, metadata={
+    lm_epochs: int = field(default=5, metadata={
         "help": "dual learning: passes of each language model over its monolingual sentences (+ the bilingual "
                 "pairs' side)", "range": "[1, inf)"})
     dual_steps: int = field(default=300, metadata={
@@ -62,6 +62,9 @@ class DualConfig:
                 "that shows what the monolingual games add to more supervised steps)"})
     dual_batch: int = field(default=32, metadata={
         "help": "monolingual sentences per game", "range": "[1, inf)"})
+    middle: Literal["sample", "beam"] = field(default="sample", metadata={
+        "help": "how the K middle translations are drawn: sampled (the unbiased policy gradient) or the K best of a "
+                "beam of 2K (the paper's choice)"})
     samples: int = field(default=2, metadata={
         "help": "middle translations sampled per sentence (K; the baseline is the mean reward of the others)",
         "range": "[2, inf)"})

@@ -317,20 +317,38 @@ def fit_language_models(ctx: RunContext, cfg: DualConfig, lms: LanguageModels, c
     return cfg.lm_epochs * batches
 
 
+def token_logprobs(model: nn.Module, src: torch.Tensor, tgt: torch.Tensor) -> torch.Tensor:
+    """Teacher-forced log-probability of each token of ``tgt [B, T]`` given ``src``, 0 at PAD (``[B, T]``, the
+    layout :func:`~dlfrontier.multimodal.captioning.decoding.sample` returns), differentiable."""
+    from dlfrontier.multimodal.captioning.models import BOS, PAD
+
+    words = torch.cat([torch.full_like(tgt[:, :1], BOS), tgt[:, :-1]], 1)
+    logp, _ = model.decode_teacher(model.encode(src, cache=False), words)
+    picked = logp.gather(-1, tgt.unsqueeze(-1)).squeeze(-1)
+    return picked.masked_fill(tgt == PAD, 0.0)
+
+
 def dual_game(primal: nn.Module, dual: nn.Module, lm: nn.Module, src: torch.Tensor, cfg: DualConfig,
               ) -> tuple[torch.Tensor, dict[str, float]]:
     """One game from the sentences ``src [B, S]``: the primal's policy-gradient loss plus the dual's
     reconstruction loss, and the logged rewards."""
     from dlfrontier.dual.models import sequence_logprob
-    from dlfrontier.multimodal.captioning.decoding import sample
+    from dlfrontier.multimodal.captioning.decoding import beam_search, sample
     from dlfrontier.multimodal.captioning.training import nsc_baseline, scst_loss
 
     k = cfg.samples
     steps = min(int(primal.pe.shape[0]), int(1.5 * src.shape[1]) + 10)
-    mid, token_logp = sample(primal, src, n=k, max_steps=steps)  # [B*K, T] each
+    original = src.repeat_interleave(k, 0)
+    if cfg.middle == "sample":
+        mid, token_logp = sample(primal, src, n=k, max_steps=steps)  # [B*K, T] each
+    else:  # the K best of a beam (He et al.): their log-likelihood under the primal, teacher-forced
+        was = primal.training
+        primal.eval()
+        mid = beam_search(primal, src, beam=2 * k, max_steps=steps, n_best=k).tokens
+        primal.train(was)
+        token_logp = token_logprobs(primal, original, mid)
     with torch.no_grad():
         lm_logp, lm_n = lm.sequence_logprob(mid)
-    original = src.repeat_interleave(k, 0)
     recon_logp, recon_n = sequence_logprob(dual, mid, original)
     reward = dual_reward(lm_logp, lm_n, recon_logp, recon_n, cfg.alpha)
     loss = scst_loss(token_logp, reward, nsc_baseline(reward, k)) + reconstruction_loss(recon_logp, recon_n,

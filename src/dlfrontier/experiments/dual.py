@@ -32,7 +32,7 @@ UNTRAINED = Baseline(0.0, "an untrained translator pair (init seeds 0-2) on the 
 NO_GAIN = Baseline(0.0, "no learning after the warm start: the gain over the warm start is 0 by definition")
 DATA = ("English<->Spanish Old Testament verses (KJV / Reina-Valera 1909), split by book; sacreBLEU on the test "
         "books, mean of the two directions")
-QUICK = {"epochs": 40}
+QUICK: dict[str, object] = {}  # DualConfig's defaults are the quick settings
 FULL = {"epochs": 60, "hidden": 512, "heads": 8, "layers": 6, "vocab_size": 8000, "max_tokens": 128}
 
 
@@ -51,28 +51,28 @@ def _register(name: str, summary: str, budgets: dict[str, Budget], anchor: Ancho
 
 _register("nmt-en-es-10pct",
           f"Transformer translators en->es and es->en on 10% of the training pairs (the warm start); {DATA}",
-          {"quick": Budget(QUICK, Expect("eval/bleu_mean", ">=", 3.0)),
+          {"quick": Budget(QUICK, Expect("eval/bleu_mean", ">=", 6.0)),
            "full": Budget(FULL, Expect("eval/bleu_mean", ">=", 6.0))},
           Anchor("eval/bleu_mean", 22.6, f"{REIMPL}: its 10% baseline, 20.54 en->de / 24.69 de->en (mean 22.6; "
                  "another corpus: 450k pairs of news)"), UNTRAINED, "val/nll_en_es")
 _register("nmt-en-es-full",
           f"the same translators on every training pair (the supervised ceiling); {DATA}",
-          {"quick": Budget({**QUICK, "fraction": 1.0, "epochs": 12},
-                           [Expect("eval/bleu_mean", ">=", 8.0),
-                            Paired("nmt-en-es-10pct", "eval/bleu_mean", ">=", 3.0, name="beats 10% by 3 BLEU")]),
+          {"quick": Budget({**QUICK, "fraction": 1.0, "epochs": 3},
+                           [Expect("eval/bleu_mean", ">=", 10.0),
+                            Paired("nmt-en-es-10pct", "eval/bleu_mean", ">=", 2.0, name="beats 10% by 2 BLEU")]),
            "full": Budget({**FULL, "fraction": 1.0, "epochs": 30},
-                          [Expect("eval/bleu_mean", ">=", 15.0),
-                           Paired("nmt-en-es-10pct", "eval/bleu_mean", ">=", 3.0, name="beats 10% by 3 BLEU")])},
+                          [Expect("eval/bleu_mean", ">=", 12.0),
+                           Paired("nmt-en-es-10pct", "eval/bleu_mean", ">=", 2.0, name="beats 10% by 2 BLEU")])},
           Anchor("eval/bleu_mean", 24.8, f"{REIMPL}: its 100% baseline, 22.94 en->de / 26.73 de->en (mean 24.8)"),
           UNTRAINED, "val/nll_en_es")
 _register("backtranslation-en-es",
           "one round of back-translation from the 10% warm start (greedy synthetic sources for the other "
           f"language's monolingual verses); {DATA}",
           {"quick": Budget({**QUICK, "method": "backtranslation"},
-                           [Expect("eval/min_gain", ">", 0.0),
+                           [Expect("eval/min_gain", ">=", 0.5),
                             Paired("nmt-en-es-10pct", "eval/bleu_mean", ">", 0.0, name="beats 10%")]),
            "full": Budget({**FULL, "method": "backtranslation", "mono_sentences": 100_000},
-                          [Expect("eval/min_gain", ">", 0.0),
+                          [Expect("eval/min_gain", ">=", 0.5),
                            Paired("nmt-en-es-10pct", "eval/bleu_mean", ">", 0.0, name="beats 10%")])},
           Anchor("eval/min_gain", 2.1, "Sennrich et al. ACL 2016: back-translation +2.1 to +3.4 BLEU on the "
                  "low-resource IWSLT'14 Tr->En (one direction)"), NO_GAIN, "bt/val/nll_en_es")

@@ -91,10 +91,16 @@ def sample(model: Captioner, feats: torch.Tensor, mask: torch.Tensor | None = No
 
 @torch.no_grad()
 def beam_search(model: Captioner, feats: torch.Tensor, mask: torch.Tensor | None = None, *, beam: int = 3,
-                max_steps: int = 20) -> Decoded:
-    """The best caption per image found by a beam of ``beam`` hypotheses (all images' beams in one batch)."""
+                max_steps: int = 20, n_best: int = 1) -> Decoded:
+    """The best caption per image found by a beam of ``beam`` hypotheses (all images' beams in one batch).
+
+    ``n_best > 1``: the ``n_best`` best hypotheses of each image's final beam, best first, as rows
+    ``i * n_best .. i * n_best + n_best - 1`` (``tokens [B * n_best, T]``, like :func:`sample`'s layout).
+    """
     if beam < 1:
         raise ValueError(f"beam must be >= 1, got {beam}")
+    if not 1 <= n_best <= beam:
+        raise ValueError(f"n_best must be in [1, beam={beam}], got {n_best}")
     memory = model.encode(feats, mask)
     b = memory[0].shape[0]
     memory = expand_memory(memory, beam)
@@ -127,6 +133,10 @@ def beam_search(model: Captioner, feats: torch.Tensor, mask: torch.Tensor | None
         if bool(done.all()):
             break
     assert attns is not None
+    if n_best > 1:
+        top = scores.topk(n_best, dim=1).indices  # [b, n_best]
+        rows = torch.arange(b, device=feats.device).unsqueeze(1).expand_as(top)
+        return Decoded(tokens[rows, top].flatten(0, 1), scores[rows, top].flatten(), attns[rows, top].flatten(0, 1))
     best = scores.argmax(1)  # topk keeps the beams sorted; argmax says it plainly
     pick = torch.arange(b, device=feats.device)
     return Decoded(tokens[pick, best], scores[pick, best], attns[pick, best])
