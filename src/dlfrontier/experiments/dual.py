@@ -40,8 +40,8 @@ TYPICAL_SECONDS: dict[str, float] = {"nmt-en-es-10pct": 600, "nmt-en-es-full": 7
 
 TOPIC = "Trends: learning from unlabelled data, dual learning for machine translation (He et al. 2016)"
 REIMPL = "github.com/yistLin/pytorch-dual-learning (WMT16 En<->De, 10% warm start)"
-UNTRAINED = Baseline(0.0013, "untrained translator pairs (the quick architecture, init seeds 0-2) on the first 100 test "
-                             "verses, beam 4, measured mean BLEU: 0.0022 / 0.0018 / 0.0 (they repeat one word)")
+UNTRAINED = Baseline(0.0013, "untrained translator pairs (the quick architecture, init seeds 0-2) on the first 100 "
+                             "test verses, beam 4, measured mean BLEU: 0.0022 / 0.0018 / 0.0 (they repeat one word)")
 NO_GAIN = Baseline(0.0, "no learning after the warm start: the gain over the warm start is 0 by definition")
 DATA = ("English<->Spanish Old Testament verses (KJV / Reina-Valera 1909), split by book; sacreBLEU on the test "
         "books, mean of the two directions")
