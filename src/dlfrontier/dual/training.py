@@ -124,10 +124,10 @@ def smoothed_token_loss(model: nn.Module, src: torch.Tensor, tgt: torch.Tensor,
                         smoothing: float) -> tuple[torch.Tensor, int]:
     """Label-smoothed cross-entropy summed over the target tokens (``tgt [B, T]``: ``w .. EOS PAD ..``) and their
     count. The smoothing mass is spread over the tokens the model can emit (PAD and BOS excluded)."""
-    from dlfrontier.multimodal.captioning.models import BOS, PAD
+    from dlfrontier.dual.models import teacher_inputs
+    from dlfrontier.multimodal.captioning.models import PAD
 
-    words = torch.cat([torch.full_like(tgt[:, :1], BOS), tgt[:, :-1]], 1)
-    logp, _ = model.decode_teacher(model.encode(src, cache=False), words)  # [B, T, V]
+    logp, _ = model.decode_teacher(model.encode(src, cache=False), teacher_inputs(tgt))  # [B, T, V]
     keep = tgt != PAD
     nll = -logp.gather(-1, tgt.unsqueeze(-1)).squeeze(-1)
     if smoothing > 0:
@@ -137,9 +137,9 @@ def smoothed_token_loss(model: nn.Module, src: torch.Tensor, tgt: torch.Tensor,
     return nll[keep].sum(), int(keep.sum())
 
 
-def batch_of(tok: Any, seqs: Sequence[Sequence[int]], device: Any) -> torch.Tensor:
-    """Token lists -> ``[B, T]`` (EOS appended, PAD-padded) on ``device``."""
-    return tok.batch([list(s) for s in seqs]).to(device)
+def batch_of(tok: Any, seqs: Sequence[Sequence[int]], device: Any, max_len: int | None = None) -> torch.Tensor:
+    """Token lists -> ``[B, T]`` (EOS appended, PAD-padded, rows cut to ``max_len`` tokens with EOS) on ``device``."""
+    return tok.batch([list(s) for s in seqs], max_len=max_len).to(device)
 
 
 def mean_pairs_loss(pair: TranslatorPair, tok: Any, examples: Sequence[tuple[int, Sequence[int], Sequence[int]]],
@@ -197,11 +197,12 @@ def valid_nll(pair: TranslatorPair, tok: Any, data: Sequence[tuple[str, str]], d
     pair.eval()
     en, es = tok.encode([p[0] for p in data]), tok.encode([p[1] for p in data])
     out = {}
+    limit = int(pair.en_es.pe.shape[0])
     for d, (src, tgt) in enumerate(((en, es), (es, en))):
         total, count = 0.0, 0
         for i in range(0, len(src), 64):
-            s, n = smoothed_token_loss(pair.direction(d), batch_of(tok, [x[:255] for x in src[i : i + 64]], device),
-                                       batch_of(tok, [x[:255] for x in tgt[i : i + 64]], device), 0.0)
+            s, n = smoothed_token_loss(pair.direction(d), batch_of(tok, src[i : i + 64], device, limit),
+                                       batch_of(tok, tgt[i : i + 64], device, limit), 0.0)
             total, count = total + float(s), count + n
         out[f"val/nll_{DIRECTIONS[d]}"] = total / max(count, 1)
     pair.train(was)
@@ -226,25 +227,15 @@ class _PhaseContext:
         self.ctx.save_checkpoint({**state, **self.extra, "phase": self.phase}, step + self.offset)
 
 
-def clip_hook(module: nn.Module, clip: float) -> Any:
-    """An optimizer step pre-hook clipping ``module``'s gradient norm (train_epochs steps right after backward)."""
-
-    def hook(*_: Any) -> None:
-        nn.utils.clip_grad_norm_(module.parameters(), clip)
-
-    return hook
-
-
 def fit_pairs(ctx: RunContext, cfg: DualConfig, pair: TranslatorPair, corpus: Corpus,
               examples: list[tuple[int, list[int], list[int]]], *, phase: str, epochs: int, lr: float,
               offset: int, extra: Mapping[str, Any], prefix: str) -> int:
     """Supervised epochs over ``examples`` (``(direction, source, target)``); returns the iterations done."""
-    from dlfrontier.models.training import train_epochs
+    from dlfrontier.models.training import clip_grad_hook, train_epochs
     from dlfrontier.multimodal.training import warmup_cosine
 
     opt = torch.optim.AdamW(pair.parameters(), lr=lr, weight_decay=cfg.weight_decay)
-    clip = cfg.grad_clip
-    opt.register_step_pre_hook(clip_hook(pair, clip))
+    opt.register_step_pre_hook(clip_grad_hook(pair, cfg.grad_clip))
     batches = math.ceil(len(examples) / cfg.batch_size)
     sched = warmup_cosine(opt, min(cfg.warmup, batches * epochs // 10), epochs * batches)
     tok, device = corpus.tokenizer, ctx.device
@@ -268,26 +259,31 @@ def back_translations(pair: TranslatorPair, corpus: Corpus, device: Any) -> list
     """Synthetic examples: Spanish monolingual sentences translated to English by es->en (greedy) give en->es
     examples (machine English source, human Spanish target); English ones give es->en examples."""
     tok = corpus.tokenizer
-    keep = 254
     out: list[tuple[int, list[int], list[int]]] = []
     for d, mono, model in ((EN_ES, corpus.mono_es, pair.es_en), (ES_EN, corpus.mono_en, pair.en_es)):
-        texts = tok.decode([s + [2] for s in mono])
-        synthetic = tok.encode(translate(model, tok, texts, beam=1, device=device))
+        synthetic = tok.encode(translate(model, tok, tok.decode(mono), beam=1, device=device))
+        keep = int(model.pe.shape[0]) - 1  # room for EOS
         out += [(d, src[:keep], tgt) for src, tgt in zip(synthetic, mono, strict=True) if src]
     return out
+
+
+def lm_sentences(corpus: Corpus) -> list[tuple[int, list[int]]]:
+    """The language models' training sentences ``(language, ids)``, 0 English and 1 Spanish: each language's
+    monolingual sentences and its side of the bilingual pairs."""
+    return ([(0, s) for s in corpus.mono_en] + [(0, p[0]) for p in corpus.pairs]
+            + [(1, s) for s in corpus.mono_es] + [(1, p[1]) for p in corpus.pairs])
 
 
 def fit_language_models(ctx: RunContext, cfg: DualConfig, lms: LanguageModels, corpus: Corpus, *, offset: int,
                         extra: Mapping[str, Any]) -> int:
     """Each language model trained on its monolingual sentences and the bilingual pairs' side of its language."""
-    from dlfrontier.models.training import train_epochs
+    from dlfrontier.models.training import clip_grad_hook, train_epochs
     from dlfrontier.multimodal.training import warmup_cosine
 
     tok, device = corpus.tokenizer, ctx.device
-    sents = ([(0, s) for s in corpus.mono_en] + [(0, p[0]) for p in corpus.pairs]
-             + [(1, s) for s in corpus.mono_es] + [(1, p[1]) for p in corpus.pairs])
+    sents = lm_sentences(corpus)
     opt = torch.optim.AdamW(lms.parameters(), lr=cfg.lr)
-    opt.register_step_pre_hook(clip_hook(lms, cfg.grad_clip))
+    opt.register_step_pre_hook(clip_grad_hook(lms, cfg.grad_clip))
     batches = math.ceil(len(sents) / cfg.batch_size)
     sched = warmup_cosine(opt, min(cfg.warmup, batches * cfg.lm_epochs // 10), cfg.lm_epochs * batches)
     val = {"en": tok.encode([p[0] for p in corpus.valid]), "es": tok.encode([p[1] for p in corpus.valid])}
@@ -307,7 +303,7 @@ def fit_language_models(ctx: RunContext, cfg: DualConfig, lms: LanguageModels, c
         lms.eval()
         out = {}
         for lang, lm in (("en", lms.en), ("es", lms.es)):
-            logp, n = lm.sequence_logprob(batch_of(tok, [s[:255] for s in val[lang]], device))
+            logp, n = lm.sequence_logprob(batch_of(tok, val[lang], device, int(lm.pe.shape[0])))
             out[f"val/lm_nll_{lang}"] = float(-logp.sum() / n.sum())
         return out
 
@@ -320,10 +316,10 @@ def fit_language_models(ctx: RunContext, cfg: DualConfig, lms: LanguageModels, c
 def token_logprobs(model: nn.Module, src: torch.Tensor, tgt: torch.Tensor) -> torch.Tensor:
     """Teacher-forced log-probability of each token of ``tgt [B, T]`` given ``src``, 0 at PAD (``[B, T]``, the
     layout :func:`~dlfrontier.multimodal.captioning.decoding.sample` returns), differentiable."""
-    from dlfrontier.multimodal.captioning.models import BOS, PAD
+    from dlfrontier.dual.models import teacher_inputs
+    from dlfrontier.multimodal.captioning.models import PAD
 
-    words = torch.cat([torch.full_like(tgt[:, :1], BOS), tgt[:, :-1]], 1)
-    logp, _ = model.decode_teacher(model.encode(src, cache=False), words)
+    logp, _ = model.decode_teacher(model.encode(src, cache=False), teacher_inputs(tgt))
     picked = logp.gather(-1, tgt.unsqueeze(-1)).squeeze(-1)
     return picked.masked_fill(tgt == PAD, 0.0)
 
@@ -463,8 +459,7 @@ def train_translation(ctx: RunContext, cfg: DualConfig) -> dict[str, float]:
             show_phase(ctx.progress, "training the English and Spanish language models")
             fit_language_models(ctx, cfg, lms, corpus, offset=offset,
                                 extra={"warm": warm, "translators": pair.state_dict()})
-        offset += cfg.lm_epochs * math.ceil(
-            (2 * len(corpus.pairs) + len(corpus.mono_en) + len(corpus.mono_es)) / cfg.batch_size) if cfg.games else 0
+        offset += cfg.lm_epochs * math.ceil(len(lm_sentences(corpus)) / cfg.batch_size) if cfg.games else 0
         show_phase(ctx.progress, f"dual learning: {cfg.dual_steps} rounds of "
                                  + ("two games and a supervised step" if cfg.games else "a supervised step only"))
         run_dual(ctx, cfg, pair, lms, corpus, offset=offset, warm=warm)

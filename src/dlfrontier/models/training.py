@@ -27,6 +27,16 @@ def cosine_schedule(opt: torch.optim.Optimizer, total: int) -> torch.optim.lr_sc
     )
 
 
+def clip_grad_hook(module: nn.Module, max_norm: float) -> Callable[..., None]:
+    """An optimizer step pre-hook that clips ``module``'s gradient norm to ``max_norm``: :func:`train_epochs` steps
+    right after ``backward``, so ``opt.register_step_pre_hook(clip_grad_hook(model, 1.0))`` is where clipping goes."""
+
+    def hook(*_: Any) -> None:
+        nn.utils.clip_grad_norm_(module.parameters(), max_norm)
+
+    return hook
+
+
 def train_epochs(
     ctx: Any,
     model: nn.Module,

@@ -29,7 +29,7 @@ from torch import nn
 
 from dlfrontier.data import captions as cap
 from dlfrontier.models.measure import count_params
-from dlfrontier.models.training import train_epochs
+from dlfrontier.models.training import clip_grad_hook, train_epochs
 from dlfrontier.multimodal.captioning.coco import decode_with, load_coco, require_coco
 from dlfrontier.multimodal.captioning.config import CaptionConfig
 from dlfrontier.multimodal.captioning.decoding import beam_search, greedy, sample
@@ -253,13 +253,8 @@ def train_captioning(ctx: RunContext, cfg: CaptionConfig, model_name: str) -> di
     model = run.captioner
     val_set = (feats["val"], val.texts)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    if cfg.grad_clip is not None:  # train_epochs steps right after backward: clip in a step pre-hook
-        clip = cfg.grad_clip
-
-        def clip_grads(*_: Any) -> None:
-            nn.utils.clip_grad_norm_(model.parameters(), clip)
-
-        opt.register_step_pre_hook(clip_grads)
+    if cfg.grad_clip is not None:
+        opt.register_step_pre_hook(clip_grad_hook(model, cfg.grad_clip))
     batches = math.ceil(len(train) / cfg.batch_images)
     sched = warmup_cosine(opt, cfg.warmup, cfg.epochs * batches)
     in_scst = state is not None and state.get("phase") == "scst"
