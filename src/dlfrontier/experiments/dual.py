@@ -93,7 +93,7 @@ _register("backtranslation-en-es",
 _register("dual-learning-en-es",
           "dual learning from the 10% warm start: sampled middle translations, LM + reconstruction reward, policy "
           f"gradient, mixed with supervised steps; {DATA}",
-          {"quick": Budget({**QUICK, "method": "dual", "middle": "beam"},
+          {"quick": Budget({**QUICK, "method": "dual", "middle": "beam", "dual_steps": 150, "dual_eval_every": 50},
                            [Expect("eval/min_gain", ">=", 1.5),
                             Paired("nmt-en-es-10pct", "eval/bleu_en_es", ">=", 1.5, name="en->es +1.5"),
                             Paired("nmt-en-es-10pct", "eval/bleu_es_en", ">=", 1.5, name="es->en +1.5")]),

@@ -25,7 +25,7 @@ How the settings were chosen: see each experiment's comment (tuned on seeds 100-
 from __future__ import annotations
 
 from dlfrontier.experiments.base import Anchor, Baseline, Budget, Expect, Experiment, register
-from dlfrontier.rl.search.compare import GumbelVsPuctConfig, gumbel_vs_puct
+from dlfrontier.rl.search.compare import GumbelVsPuctConfig, evaluate_comparison, gumbel_vs_puct
 from dlfrontier.rl.search.play import evaluate_run
 from dlfrontier.rl.search.training import AlphaZeroConfig, train_alphazero
 from dlfrontier.runtime import RunContext
@@ -147,4 +147,5 @@ register(Experiment(
                   "(the claim: Gumbel >= PUCT at every small simulation count)"),
     baseline=GVP_BASELINE,
     curve="gumbel_s2/eval/score_vs_minimax-2",
+    evaluate=evaluate_comparison,
 ))

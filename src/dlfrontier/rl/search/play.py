@@ -22,6 +22,7 @@ from dlfrontier.games import make_player
 from dlfrontier.rl.search.evaluation import SearchAgent, batched_match
 from dlfrontier.rl.search.mcts import SearchConfig, SearchResult
 from dlfrontier.rl.search.network import network_from_state
+from dlfrontier.rl.search.training import eval_search
 
 
 def load_agent(run_dir: str | Path, game_name: str | None = None, simulations: int | None = None,
@@ -128,8 +129,7 @@ def evaluate_run(loaded: Any, *, episodes: int = 10, out_dir: Path | str | None 
 
     cfg = loaded.config
     game = make_game(cfg.game)
-    search = SearchConfig(**{**cfg.search.__dict__, "simulations": cfg.eval_simulations})
-    agent = SearchAgent(game, network_from_state(loaded.state["net"]), search)
+    agent = SearchAgent(game, network_from_state(loaded.state["net"]), eval_search(cfg))
     rows, out = [], {}
     for i, name in enumerate(cfg.final_opponents):
         res = batched_match(game, agent, make_player(name), episodes, seed=777 + i)

@@ -91,7 +91,7 @@ def labelled_positions(game: Any, n: int | None, seed: int) -> tuple[list[Any], 
 def evaluate_agent(game: Any, net: PolicyValueNet, cfg: AlphaZeroConfig, opponents: tuple[str, ...], games: int,
                    seed: int) -> dict[str, float]:
     """Score and Elo difference of network + search against each opponent (colour-balanced)."""
-    agent = SearchAgent(game, net, _eval_search(cfg))
+    agent = SearchAgent(game, net, eval_search(cfg))
     out: dict[str, float] = {}
     for i, name in enumerate(opponents):
         if games == 0:
@@ -111,7 +111,8 @@ def policy_mistake_rate(game: Any, net: PolicyValueNet, positions: list[Any], va
     return float((values[np.arange(len(acts)), acts] < np.nanmax(values, axis=1)).mean())
 
 
-def _eval_search(cfg: AlphaZeroConfig) -> SearchConfig:
+def eval_search(cfg: AlphaZeroConfig) -> SearchConfig:
+    """The search of evaluation: the run's search with ``eval_simulations`` (noise is off in :class:`SearchAgent`)."""
     return SearchConfig(**{**cfg.search.__dict__, "simulations": cfg.eval_simulations})
 
 
@@ -197,7 +198,7 @@ def final_evaluation(ctx: RunContext, game: Any, net: PolicyValueNet, cfg: Alpha
     out = evaluate_agent(game, net, cfg, cfg.final_opponents, cfg.final_games, seed=10_000 + ctx.seed)
     show_phase(ctx.progress, "labelling positions with the solver")
     positions, values = labelled_positions(game, cfg.final_positions, seed=12_345)
-    agent = SearchAgent(game, net, _eval_search(cfg))
+    agent = SearchAgent(game, net, eval_search(cfg))
     ev = agent.evaluate
     t1 = time.perf_counter()
     ok = move_quality(agent, positions, values, seed=ctx.seed, per_position=True)
@@ -249,4 +250,4 @@ def write_tables(ctx: RunContext, out: dict[str, float], cfg: AlphaZeroConfig) -
         "columns": ["measure", "value", "Wilson 95%", "losses"], "rows": rows})
 
 
-__all__ = ["AlphaZeroConfig", "evaluate_agent", "final_evaluation", "train_alphazero", "train_step"]
+__all__ = ["AlphaZeroConfig", "eval_search", "evaluate_agent", "final_evaluation", "train_alphazero", "train_step"]
