@@ -23,7 +23,6 @@ from dlfrontier.errors import CheckpointError
 from dlfrontier.games import make_game, make_player
 from dlfrontier.rl.search.evaluation import SearchAgent, batched_match
 from dlfrontier.rl.search.network import network_from_state
-
 from dlfrontier.rl.search.training import AlphaZeroConfig, Opponent, eval_search, train_alphazero
 from dlfrontier.runtime import RunContext
 from dlfrontier.tracking import atomic_write_json
