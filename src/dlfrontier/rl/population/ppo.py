@@ -1,0 +1,409 @@
+"""Population PPO: K independent PPO agents (one per seed) trained in one process with stacked actor-critics.
+
+The pattern of :mod:`dlfrontier.rl.population.dqn` for the on-policy side (issue 17): each member's single agent
+``PPO(env, seed=k, **options)`` is built first and serves as the parameter template and the holder of the member's
+vector env, NumPy generator and episode returns; the members' actor and critic MLPs and heads are stacked
+(:mod:`dlfrontier.rl.population.layers`), every minibatch step is one forward/backward for all members and one
+optimizer step over the stacked parameters.
+
+Members never share information, and member k *is* ``PPO(env, seed=k, **options)``:
+
+* its networks start from the single agent's initial parameters; its envs are the single agent's (reset with
+  ``seed=k`` at the first rollout);
+* actions are sampled from its own ``torch.Generator``, which starts in the state a single agent's global torch
+  generator is in after construction (``torch.manual_seed(k)``, then the network initialisation) and is drawn in
+  the same order, by the same kernels (``torch.multinomial`` / ``torch.normal`` on the member's own
+  distribution): a single PPO agent draws nothing else from torch's generator while it learns;
+* GAE and the explained variance are computed per member; the minibatch permutations come from the member's
+  NumPy generator in the single agent's order; advantages are normalised per member and minibatch;
+* the loss is the sum of the members' PPO losses (each a mean over its own minibatch), so member k's gradient is
+  its own loss's gradient; gradients are clipped by each member's own norm; Adam is elementwise (see
+  :class:`~dlfrontier.rl.population.layers.MemberParameter` for the rounding details); learning rate and clip
+  range annealing depend on the step count only.
+
+``tests/rl/population/test_population_ppo.py`` checks that member k's episode returns equal the single run's
+exactly and its parameters within 1e-5 (Discrete and Box actions). :meth:`PopulationPPO.member` returns member k as
+an ordinary :class:`~dlfrontier.rl.ppo.PPO` (networks, optimizer state, counters, envs, generator) that
+``save``/``PPO.load`` handle as any other; :meth:`PopulationPPO.torch_rng_state` is the state to give torch's
+global generator (``torch.set_rng_state``) for the extracted member to continue exactly as the single run.
+
+Not supported yet (a :class:`~dlfrontier.errors.ConfigError` names the option): ``target_kl`` (members would stop
+their epochs at different minibatches), ``share_features`` and custom ``features`` (CNNs), env instances (an env
+id is needed to make each member's copies).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from dlfrontier.errors import ConfigError
+from dlfrontier.rl.common.algorithm import build_config, check_total_steps
+from dlfrontier.rl.common.env import final_observations
+from dlfrontier.rl.common.networks import ActorCritic, MLPFeatures, adam
+from dlfrontier.rl.common.returns import gae
+from dlfrontier.rl.population.layers import (
+    MemberParameter,
+    Slot,
+    StackedLinear,
+    StackedSequential,
+    clip_grad_norm_per_member_,
+    slot_tensor,
+)
+from dlfrontier.rl.ppo import PPO, PPOConfig
+from dlfrontier.runtime import cpu_threads
+
+
+def _member_linear(layer: StackedLinear, k: int, x: torch.Tensor) -> torch.Tensor:
+    """Member ``k`` of a stacked layer applied as ``nn.Linear`` would be (``F.linear``): the same arithmetic."""
+    return nn.functional.linear(x, layer.weight.member(k), layer.bias.member(k)[0])
+
+
+class StackedActorCritic(nn.Module):
+    """K :class:`~dlfrontier.rl.common.networks.ActorCritic` MLPs (separate actor and critic), stacked.
+
+    Shapes:
+        input ``[K, B, *obs]``; :meth:`heads` returns the policy's output ``[K, B, A]`` (logits, or Gaussian
+        means) and values ``[K, B]``.
+    """
+
+    def __init__(self, members: Sequence[ActorCritic]) -> None:
+        super().__init__()
+        for m in members:
+            if m.shared or not isinstance(m.pi_features, MLPFeatures) or not isinstance(m.vf_features, MLPFeatures):
+                raise TypeError("population actor-critics support the default (unshared) MLP features only")
+        first = members[0]
+        self.k = len(members)
+        self.discrete = first.discrete
+        self.discrete_n: int | None = first.pi_features.discrete_n  # type: ignore[assignment]
+        self.pi_features = StackedSequential.from_sequentials([m.pi_features.net for m in members])  # type: ignore
+        self.vf_features = StackedSequential.from_sequentials([m.vf_features.net for m in members])  # type: ignore
+        self.pi_head = StackedLinear.from_linears([m.pi_head for m in members])
+        self.vf_head = StackedLinear.from_linears([m.vf_head for m in members])
+        self.log_std: MemberParameter | None = None
+        if not self.discrete:
+            self.log_std = MemberParameter(self.k, tuple(first.log_std.shape))  # type: ignore[union-attr]
+            self.log_std.load_members([m.log_std for m in members])  # type: ignore[misc]
+
+    def _x(self, obs: torch.Tensor) -> torch.Tensor:
+        K, B = obs.shape[0], obs.shape[1]
+        if self.discrete_n is not None:
+            return nn.functional.one_hot(obs.long().reshape(K, B), self.discrete_n).float()
+        return obs.reshape(K, B, -1).float()
+
+    def heads(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = self._x(obs)
+        return self.pi_head(self.pi_features(x)), self.vf_head(self.vf_features(x)).squeeze(-1)
+
+    def value(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.vf_head(self.vf_features(self._x(obs))).squeeze(-1)
+
+    def member_value(self, k: int, obs: torch.Tensor) -> torch.Tensor:
+        """Member ``k``'s values of ``obs [B, *obs]`` -> ``[B]``, computed as its single agent's critic would."""
+        x = self._x(obs.unsqueeze(0))[0]
+        for layer in self.vf_features:
+            x = _member_linear(layer, k, x) if isinstance(layer, StackedLinear) else layer(x)
+        return _member_linear(self.vf_head, k, x).squeeze(-1)
+
+    def distribution(self, out: torch.Tensor, k: int | None = None) -> torch.distributions.Distribution:
+        """The policy over the head output ``out`` (``[K, B, A]``; or member ``k``'s ``[B, A]``)."""
+        if self.discrete:
+            return torch.distributions.Categorical(logits=out, validate_args=False)
+        assert self.log_std is not None
+        log_std = self.log_std.tensor() if k is None else self.log_std.member(k)
+        if k is None:
+            log_std = log_std.unsqueeze(1)  # [K, 1, A]
+        return torch.distributions.Normal(out, log_std.exp().expand_as(out), validate_args=False)
+
+    def evaluate_actions(self, obs: torch.Tensor, actions: torch.Tensor
+                         ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Log-probabilities, entropies and values, all ``[K, B]`` (ActorCritic's expressions, batched)."""
+        out, values = self.heads(obs)
+        dist = self.distribution(out)
+        if self.discrete:
+            return dist.log_prob(actions.long()), dist.entropy(), values
+        return dist.log_prob(actions).sum(-1), dist.entropy().sum(-1), values
+
+    def slots(self, k: int) -> list[Slot]:
+        """Member ``k``'s parameters in the order of a single :class:`ActorCritic`'s ``parameters()`` (its own
+        ``log_std`` parameter first, then the submodules')."""
+        out = self.pi_features.slots(k) + self.vf_features.slots(k) + self.pi_head.slots(k) + self.vf_head.slots(k)
+        return ([self.log_std.slot(k)] if self.log_std is not None else []) + out
+
+    def copy_member_to(self, k: int, policy: ActorCritic) -> None:
+        """Write member ``k``'s parameters into a single :class:`ActorCritic` of the same shape."""
+        self.pi_features.copy_member_to(k, policy.pi_features.net)  # type: ignore[arg-type]
+        self.vf_features.copy_member_to(k, policy.vf_features.net)  # type: ignore[arg-type]
+        self.pi_head.copy_member_to(k, policy.pi_head)
+        self.vf_head.copy_member_to(k, policy.vf_head)
+        if self.log_std is not None:
+            with torch.no_grad():
+                policy.log_std.copy_(self.log_std.member(k))  # type: ignore[union-attr]
+
+
+def sample_member(dist: torch.distributions.Distribution, generator: torch.Generator) -> torch.Tensor:
+    """``dist.sample()`` drawn from ``generator`` instead of torch's global one, with the same kernel and order
+    (Categorical: ``torch.multinomial`` on the 2-D probabilities; Normal: ``torch.normal``)."""
+    with torch.no_grad():
+        if isinstance(dist, torch.distributions.Categorical):
+            probs = dist.probs.reshape(-1, dist.probs.shape[-1])
+            return torch.multinomial(probs, 1, True, generator=generator).T.reshape(dist.batch_shape)
+        assert isinstance(dist, torch.distributions.Normal)
+        return torch.normal(dist.loc, dist.scale, generator=generator)
+
+
+class PopulationPPO:
+    """K independent PPO agents, one per seed, trained together; member k equals ``PPO(env, seed=seeds[k])``.
+
+    Example::
+
+        pop = PopulationPPO("CartPole-v1", seeds=range(5), n_envs=8, n_steps=32, batch_size=256).learn(100_000)
+        pop.member(3).save("seed3.pt")            # an ordinary PPO checkpoint: PPO.load("seed3.pt")
+
+    Args:
+        env: a registered Gymnasium env id (each member makes its own vector env).
+        seeds: one seed per member.
+        device: torch device.
+        **config: :class:`~dlfrontier.rl.ppo.PPOConfig` options, as for :class:`PPO`.
+
+    Raises:
+        ConfigError: an unknown option or value, an env instance, no seeds, or an option not supported by the
+            population path yet (``target_kl``, ``share_features``).
+    """
+
+    name = "PopulationPPO"
+
+    def __init__(self, env: str, seeds: Sequence[int] = (0, 1, 2, 3, 4), *, device: str | torch.device = "cpu",
+                 **config: Any) -> None:
+        self.config: PPOConfig = build_config(PPOConfig, config)
+        c = self.config
+        if not isinstance(env, str):
+            raise ConfigError(f"PopulationPPO needs a registered env id (it makes one vector env per member), "
+                              f"not a {type(env).__name__}")
+        if len(seeds) == 0:
+            raise ConfigError("PopulationPPO: seeds=[]: expected at least one seed")
+        if c.target_kl is not None:
+            raise ConfigError("PopulationPPO: target_kl is not supported yet (members would stop at different "
+                              "minibatches); train single PPO agents or set target_kl=None")
+        if c.share_features:
+            raise ConfigError("PopulationPPO: share_features=True is not supported yet; train single PPO agents")
+        self.env_id = env
+        self.seeds = [int(s) for s in seeds]
+        self.device = torch.device(device)
+        self.members: list[PPO] = []
+        self.generators: list[torch.Generator] = []
+        for s in self.seeds:
+            self.members.append(PPO(env, seed=s, device=device, **config))
+            g = torch.Generator(device=self.device)
+            g.set_state(torch.get_rng_state())  # where the single agent's global generator stands now
+            self.generators.append(g)
+        self.policy = StackedActorCritic([m.policy for m in self.members])
+        self.optimizer = adam(self.policy.parameters(), lr=c.learning_rate, eps=1e-5)
+        self.num_steps = 0
+        self.num_updates = 0
+        self._total_planned = 0
+        self.stats: dict[str, np.ndarray] = {}
+
+    @property
+    def k(self) -> int:
+        return len(self.seeds)
+
+    def __repr__(self) -> str:
+        return f"PopulationPPO(env={self.env_id!r}, seeds={self.seeds}, num_steps={self.num_steps})"
+
+    @property
+    def episode_returns(self) -> list[list[float]]:
+        """Each member's finished training episode returns."""
+        return [list(m.episode_returns) for m in self.members]
+
+    def torch_rng_state(self, k: int) -> torch.Tensor:
+        """Member ``k``'s torch generator state: what the single run's global generator holds at this point."""
+        return self.generators[k].get_state()
+
+    # -- training ----------------------------------------------------------------------------------------
+    def learn(self, total_timesteps: int, callback: Callable[[PopulationPPO], Any] | None = None, *,
+              callback_every: int = 0) -> PopulationPPO:
+        """Train every member for ``total_timesteps`` more env steps (each, summed over its own envs).
+
+        ``callback(self)`` is called after the rollout that reaches a multiple of ``callback_every`` (0: never), as
+        for a single :class:`PPO`.
+        """
+        total = check_total_steps(total_timesteps)
+        callback_every = check_total_steps(callback_every)
+        with cpu_threads(1 if self.device.type == "cpu" else None):
+            self._learn(total, callback, callback_every)
+        return self
+
+    def _learn(self, total_steps: int, callback: Callable[[PopulationPPO], Any] | None, callback_every: int) -> None:
+        c = self.config
+        end = self.num_steps + total_steps
+        self._total_planned = max(self._total_planned, end)
+        per_rollout = c.n_envs * c.n_steps
+        next_callback = (self.num_steps // callback_every + 1) * callback_every if callback_every > 0 else None
+        while self.num_steps < end:
+            frac = 1.0 - self.num_steps / self._total_planned if c.anneal else 1.0
+            for group in self.optimizer.param_groups:
+                group["lr"] = c.learning_rate * frac
+            ro = self._collect(c.n_steps)  # each field [K, T, N, ...]
+            self.num_steps += per_rollout
+            advs, rets = zip(*(gae(ro["rewards"][k], ro["values"][k], ro["next_values"][k], ro["terminated"][k],
+                                   ro["episode_end"][k], c.gamma, c.gae_lambda) for k in range(self.k)), strict=True)
+            adv, ret = np.stack(advs), np.stack(rets)
+
+            def flat(x: np.ndarray) -> torch.Tensor:  # [K, T, N, ...] -> [K, T*N, ...]
+                return torch.as_tensor(x.reshape(x.shape[0], -1, *x.shape[3:]), device=self.device)
+
+            self._update(flat(ro["obs"]), flat(ro["actions"]), flat(ro["log_probs"]), flat(ro["values"]), flat(adv),
+                         flat(ret), c.clip_range * frac)
+            explained = np.full(self.k, np.nan)
+            for k in range(self.k):
+                var_y = float(np.var(ret[k]))
+                if var_y != 0:
+                    explained[k] = 1 - float(np.var(ret[k] - ro["values"][k])) / var_y
+            self.stats["train/explained_variance"] = explained
+            if next_callback is not None and callback is not None and self.num_steps >= next_callback:
+                callback(self)
+                next_callback = (self.num_steps // callback_every + 1) * callback_every
+
+    def _collect(self, n_steps: int) -> dict[str, np.ndarray]:
+        """One rollout of every member (:class:`~dlfrontier.rl.common.rollout.RolloutCollector`'s steps, batched
+        over members): fields ``[K, T, N, ...]``."""
+        cols = [m.collector for m in self.members]
+        for col in cols:
+            if col.obs is None:
+                col.reset(col.seed)
+        K, N = self.k, cols[0].envs.num_envs
+        obs0 = cols[0].obs
+        assert obs0 is not None
+        obs_buf = np.zeros((K, n_steps, *obs0.shape), dtype=obs0.dtype)
+        act_buf = np.zeros((K, n_steps, N, *cols[0].action_shape), dtype=cols[0].action_dtype)
+        logp = np.zeros((K, n_steps, N), dtype=np.float32)
+        values = np.zeros((K, n_steps + 1, N), dtype=np.float32)
+        rewards = np.zeros((K, n_steps, N), dtype=np.float32)
+        term = np.zeros((K, n_steps, N), dtype=bool)
+        ended = np.zeros((K, n_steps, N), dtype=bool)
+        final_values: list[tuple[int, int, np.ndarray, np.ndarray]] = []
+        with torch.no_grad():
+            for t in range(n_steps):
+                obs = np.stack([col.obs for col in cols])  # type: ignore[arg-type]
+                obs_buf[:, t] = obs
+                out, v = self.policy.heads(torch.as_tensor(obs, device=self.device))
+                values[:, t] = v.cpu().numpy()
+                for k, col in enumerate(cols):
+                    dist = self.policy.distribution(out[k], k)
+                    a = sample_member(dist, self.generators[k])
+                    lp = dist.log_prob(a)
+                    a_np = a.cpu().numpy()
+                    act_buf[k, t] = a_np
+                    logp[k, t] = (lp if self.policy.discrete else lp.sum(-1)).cpu().numpy()
+                    next_obs, r, te, tr, infos = col.envs.step(a_np)
+                    rewards[k, t], term[k, t] = r, te
+                    done = te | tr
+                    ended[k, t] = done
+                    col.ep_returns += r
+                    if done.any():
+                        idx = np.flatnonzero(done)
+                        col.finished.extend(col.ep_returns[idx].tolist())
+                        col.ep_returns[idx] = 0.0
+                        trunc_idx = np.flatnonzero(tr & ~te)
+                        if trunc_idx.size:  # bootstrap time-limit ends from the true final observation
+                            fin = final_observations(next_obs, done, infos)[trunc_idx]
+                            fv = self.policy.member_value(k, torch.as_tensor(fin, device=self.device)).cpu().numpy()
+                            final_values.append((k, t, trunc_idx, fv))
+                    col.obs = next_obs
+            last = np.stack([col.obs for col in cols])  # type: ignore[arg-type]
+            values[:, n_steps] = self.policy.value(torch.as_tensor(last, device=self.device)).cpu().numpy()
+        next_values = values[:, 1:].copy()
+        for k, t, idx, v in final_values:
+            next_values[k, t, idx] = v
+        for m, col in zip(self.members, cols, strict=True):
+            m.episode_returns.extend(col.finished)
+            col.finished.clear()
+        return {"obs": obs_buf, "actions": act_buf, "log_probs": logp, "values": values[:, :-1], "rewards": rewards,
+                "next_values": next_values, "terminated": term, "episode_end": ended}
+
+    def _update(self, obs: torch.Tensor, actions: torch.Tensor, old_logp: torch.Tensor, old_values: torch.Tensor,
+                advantages: torch.Tensor, returns: torch.Tensor, clip: float) -> None:
+        """:meth:`PPO._update` for K members: inputs ``[K, n, ...]``; the sum of the members' losses."""
+        c = self.config
+        K, n = obs.shape[0], obs.shape[1]
+        rows = torch.arange(K)[:, None]
+        slots = [self.policy.slots(k) for k in range(K)]
+        stats = torch.zeros(5, K)
+        count = 0
+        for _ in range(c.n_epochs):
+            perms = torch.from_numpy(np.stack([m.rng.permutation(n) for m in self.members]))  # [K, n]
+            for start in range(0, n, c.batch_size):
+                mb = perms[:, start : start + c.batch_size]  # [K, b]
+                logp, entropy, values = self.policy.evaluate_actions(obs[rows, mb], actions[rows, mb])
+                adv = advantages[rows, mb]
+                if c.normalize_advantage and mb.shape[1] > 1:
+                    adv = (adv - adv.mean(dim=1, keepdim=True)) / (adv.std(dim=1, keepdim=True) + 1e-8)
+                old = old_logp[rows, mb]
+                ratio = torch.exp(logp - old)
+                pg = -torch.min(ratio * adv, ratio.clamp(1 - clip, 1 + clip) * adv).mean(dim=1)  # [K]
+                err = (values - returns[rows, mb]).pow(2)
+                if c.clip_range_vf is not None:
+                    old_v = old_values[rows, mb]
+                    clipped = old_v + (values - old_v).clamp(-c.clip_range_vf, c.clip_range_vf)
+                    err = torch.max(err, (clipped - returns[rows, mb]).pow(2))
+                vl = 0.5 * err.mean(dim=1)
+                ent = entropy.mean(dim=1)
+                loss = pg + c.vf_coef * vl - c.ent_coef * ent  # [K]: each member's PPO loss
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.sum().backward()
+                if c.max_grad_norm is not None:
+                    clip_grad_norm_per_member_(slots, c.max_grad_norm)
+                self.optimizer.step()
+                self.num_updates += 1
+                with torch.no_grad():
+                    log_ratio = logp - old
+                    approx_kl = ((log_ratio.exp() - 1) - log_ratio).mean(dim=1)
+                    clipfrac = ((log_ratio.exp() - 1).abs() > clip).float().mean(dim=1)
+                    stats += torch.stack([pg.detach(), vl.detach(), ent.detach(), approx_kl, clipfrac])
+                count += 1
+        s = (stats / max(count, 1)).numpy()
+        for i, key in enumerate(("policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction")):
+            self.stats[f"train/{key}"] = s[i]
+
+    # -- inference and members ---------------------------------------------------------------------------
+    def predict(self, obs: Any) -> np.ndarray:
+        """Deterministic actions (argmax logit or Gaussian mean): obs ``[K, B, *obs]`` -> ``[K, B, ...]``."""
+        x = torch.as_tensor(np.asarray(obs), device=self.device)
+        with torch.inference_mode():
+            out, _ = self.policy.heads(x)
+        return (out.argmax(-1) if self.policy.discrete else out).cpu().numpy()
+
+    def member(self, k: int) -> PPO:
+        """Member ``k`` (an index into ``seeds``) as an independent single :class:`PPO`: its networks, optimizer
+        state, counters, envs (mid-episode), generator and episode returns, copied. To continue it exactly as the
+        single run, also ``torch.set_rng_state(pop.torch_rng_state(k))`` before its next ``learn``."""
+        if not 0 <= k < self.k:
+            raise IndexError(f"member {k}: the population has {self.k} members")
+        m = self.members[k]
+        self.policy.copy_member_to(k, m.policy)
+        lr = self.optimizer.param_groups[0]["lr"]
+        for group in m.optimizer.param_groups:
+            group["lr"] = lr
+        m.optimizer.state.clear()
+        for slot, single in zip(self.policy.slots(k), m.policy.parameters(), strict=True):
+            state = self.optimizer.state.get(slot[0])
+            if not state:
+                continue
+            m.optimizer.state[single] = {  # Adam's exp_avg [K, ...] -> member k's; the shared step count as is
+                key: (slot_tensor(slot, v).reshape(single.shape).clone()  # type: ignore[union-attr]
+                      if torch.is_tensor(v) and v.shape == slot[0].shape and v.dim() > 0
+                      else (v.clone() if torch.is_tensor(v) else v))
+                for key, v in state.items()
+            }
+        m.num_steps, m.num_updates, m._total_planned = self.num_steps, self.num_updates, self._total_planned
+        m.stats = {key: float(v[k]) for key, v in self.stats.items()}
+        return copy.deepcopy(m)
+
+
+__all__ = ["PopulationPPO", "StackedActorCritic", "sample_member"]
