@@ -235,7 +235,7 @@ def _result_line(o: Any) -> str:
 def run_experiments(
     names: list[str], seeds: list[int], *, budget: str, device: str, overrides: dict[str, str], out: str,
     resume: bool, executor: str, workers: int | None, ray_address: str | None = None,
-    reuse: bool = False, threads: int = 1, ray_options: Any = None,
+    reuse: bool = False, threads: int = 1, ray_options: Any = None, batch_seeds: bool = True,
 ) -> list[Any]:
     """Validate everything first (so a typo costs nothing), then run every (name, seed).
 
@@ -255,7 +255,7 @@ def run_experiments(
     pin_threads(threads)
     # every plan first, so that a typo or a corrupt checkpoint costs nothing; the jobs carry these plans
     jobs = [Job(plan_run(n, s, budget=budget, device=device, overrides=overrides, out=out, resume=resume,
-                         reuse=reuse), threads=threads)
+                         reuse=reuse), threads=threads, batch_seeds=batch_seeds)
             for n in names for s in seeds]
     console = _console()
     outcomes = []
@@ -335,6 +335,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         args.names, parse_seeds(args.seeds), budget=args.budget, device=args.device,
         overrides=parse_set_args(args.set), out=args.out, resume=args.resume, executor=args.executor,
         workers=args.workers, ray_address=args.ray_address, threads=threads, ray_options=ray_options,
+        batch_seeds=args.batch_seeds,
     )
     bad = [o for o in outcomes if o.summary is None or o.summary["status"] != "done"]
     return EXIT_FAILED if bad else 0
@@ -539,6 +540,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--workers", type=int, default=None, help="process pool size (default: cores)")
     s.add_argument("--ray-address", default=None, help="Ray cluster address for --executor ray")
     s.add_argument("--threads", type=int, default=1, help=THREADS_HELP)
+    s.add_argument("--no-batch-seeds", dest="batch_seeds", action="store_false",
+                   help="train the seeds one by one even where the experiment can train them as one population "
+                        "(local executor; the default batches the fresh seeds of population-capable RL experiments)")
     add_ray_arguments(s)
     s.set_defaults(fn=cmd_run)
 

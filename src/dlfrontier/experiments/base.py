@@ -185,6 +185,10 @@ class Experiment:
             ``dlfrontier list`` shows it and ``run``/``demo`` estimate the time left from it.
         requires: ``(module, extra)`` pairs of optional dependencies a run imports (``("mujoco", "mujoco")``):
             a missing one is a one-line error naming ``pip install "dlfrontier[extra]"`` before a folder is written.
+        population: ``population(ctxs, cfg) -> [final metrics per seed]``: the seeds of one ``dlfrontier run`` trained
+            as one population (issue 17; :func:`~dlfrontier.experiments.runner.execute_population`), each seed's
+            folder what ``run`` would have written for it alone; None: seeds run one by one.
+        population_supports: ``cfg -> bool``: whether the population path handles this config (else one by one).
     """
 
     name: str
@@ -202,6 +206,8 @@ class Experiment:
     data: Sequence[str] | Callable[[Any], Sequence[str]] = ()
     typical_seconds: float | None = None
     requires: Sequence[tuple[str, str]] = ()
+    population: Callable[[list[RunContext], Any], list[Mapping[str, float]]] | None = None
+    population_supports: Callable[[Any], bool] | None = None
 
     def __post_init__(self) -> None:
         if self.group not in GROUPS:

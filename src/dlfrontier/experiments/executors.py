@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dlfrontier.errors import ConfigError, DLFrontierError
-from dlfrontier.experiments.runner import RunPlan, execute
+from dlfrontier.experiments.runner import RunPlan, execute, execute_population, population_ready
 from dlfrontier.runtime import Progress
 
 EXECUTORS = ("local", "process", "ray")
@@ -25,6 +25,7 @@ class Job:
     plan: RunPlan
     tensorboard: bool = True
     threads: int = 1  # torch CPU threads, pinned in the worker before the run builds anything
+    batch_seeds: bool = True  # local executor: train this run's seeds as one population where the experiment can
 
     @property
     def name(self) -> str:
@@ -51,6 +52,39 @@ def _run_job(job: Job, progress: Progress | None = None) -> Outcome:
         raise
     except Exception as e:  # the run folder holds error.log with the traceback
         return Outcome(job, None, f"{type(e).__name__}: {e}")
+
+
+def population_batches(jobs: Iterable[Job]) -> list[list[Job]]:
+    """``jobs`` in order, consecutive seeds of one experiment grouped where they can train as one population
+    (:func:`~dlfrontier.experiments.runner.population_ready`; every job's ``batch_seeds``); the rest one by one."""
+    groups: list[list[Job]] = []
+    for job in jobs:
+        last = groups[-1] if groups else None
+        if last is not None and job.batch_seeds and last[-1].batch_seeds and job.name == last[-1].name:
+            last.append(job)
+        else:
+            groups.append([job])
+    out: list[list[Job]] = []
+    for group in groups:
+        if population_ready([j.plan for j in group]):
+            out.append(group)
+        else:
+            out.extend([j] for j in group)
+    return out
+
+
+def _run_population(jobs: list[Job], progress_for: Callable[[Job], Progress | None] | None) -> list[Outcome]:
+    progresses = [progress_for(j) if progress_for else None for j in jobs]
+    try:
+        summaries = execute_population([j.plan for j in jobs], progresses=progresses,
+                                       tensorboard=jobs[0].tensorboard)
+        return [Outcome(j, s) for j, s in zip(jobs, summaries, strict=True)]
+    except DLFrontierError as e:
+        return [Outcome(j, None, str(e)) for j in jobs]
+    except KeyboardInterrupt:
+        raise
+    except Exception as e:  # each run folder holds error.log with the traceback
+        return [Outcome(j, None, f"{type(e).__name__}: {e}") for j in jobs]
 
 
 class _RelayProgress:
@@ -175,7 +209,8 @@ def run_jobs(
     """Run every job and return their outcomes in completion order.
 
     Args:
-        executor: ``local`` runs jobs one after another in this process (with live progress);
+        executor: ``local`` runs jobs one after another in this process (with live progress), the fresh seeds of
+            an experiment with a population path as one population (:func:`population_batches`);
             ``process`` runs them in a pool of ``workers`` processes; ``ray`` submits them to a Ray cluster.
         progress_for: gives the progress bar of a job (``local``; ``process`` relays each worker's progress, its
             phases included, to it through a queue).
@@ -191,9 +226,13 @@ def run_jobs(
         if on_outcome:
             on_outcome(o)
 
-    if executor == "local":
-        for job in jobs:
-            done(_run_job(job, progress_for(job) if progress_for else None))
+    if executor == "local":  # fresh seeds of a population-capable experiment train as one population (issue 17)
+        for group in population_batches(jobs):
+            if len(group) > 1:
+                for outcome in _run_population(group, progress_for):
+                    done(outcome)
+            else:
+                done(_run_job(group[0], progress_for(group[0]) if progress_for else None))
     elif executor == "process":
         n = max(1, min(workers or mp.cpu_count(), len(jobs)))
         ctx = mp.get_context("spawn")

@@ -32,6 +32,8 @@ from dlfrontier.rl.a2c import A2CConfig
 from dlfrontier.rl.common.replay import evaluate_classic
 from dlfrontier.rl.common.training import RLRun, run_classic
 from dlfrontier.rl.dqn import DQNConfig
+from dlfrontier.rl.population import PopulationDQN, PopulationPPO
+from dlfrontier.rl.population.runs import population_path
 from dlfrontier.rl.ppo import PPOConfig
 from dlfrontier.rl.reinforce import REINFORCEConfig
 from dlfrontier.rl.sac import SACConfig
@@ -94,6 +96,7 @@ register(Experiment(
     config=DQNRun,
     run=partial(run_classic, algo=DQN, env_id="CartPole-v1"),
     evaluate=partial(evaluate_classic, algo=DQN, env_id="CartPole-v1"),
+    **population_path(PopulationDQN, "CartPole-v1"),
     budgets=return_budgets({"total_steps": 50_000, "eval_every": 10_000, "algo": DQN_CARTPOLE}, 475.0,
                      {"total_steps": 500_000, "eval_every": 25_000, "algo": DQN_CARTPOLE}, 475.0),
     anchor=Anchor("eval/return", 488.7, "CleanRL dqn.py CartPole-v1 488.7±16.1 at 500k steps; rl-zoo DQN 500±0 at 50k"),
@@ -121,6 +124,7 @@ register(Experiment(
     config=DQNRun,
     run=partial(run_classic, algo=DQN, env_id="Acrobot-v1"),
     evaluate=partial(evaluate_classic, algo=DQN, env_id="Acrobot-v1"),
+    **population_path(PopulationDQN, "Acrobot-v1"),
     budgets=return_budgets({"total_steps": 50_000, "eval_every": 10_000, "algo": DQN_ACROBOT}, -150.0,
                      {"total_steps": 100_000, "eval_every": 10_000, "algo": {**DQN_ACROBOT, "gradient_steps": 4}},
                      -100.0),
@@ -148,6 +152,7 @@ register(Experiment(
     config=PPORun,
     run=partial(run_classic, algo=PPO, env_id="CartPole-v1"),
     evaluate=partial(evaluate_classic, algo=PPO, env_id="CartPole-v1"),
+    **population_path(PopulationPPO, "CartPole-v1"),
     budgets=return_budgets({"total_steps": 100_000, "eval_every": 20_480, "algo": PPO_CARTPOLE}, 475.0,
                      {"total_steps": 500_000, "eval_every": 25_600, "algo": PPO_CARTPOLE}, 475.0),
     anchor=Anchor("eval/return", 490.0, "CleanRL ppo.py CartPole-v1 490.0±6.1 at 500k steps"),
@@ -168,6 +173,7 @@ register(Experiment(
     config=PPORun,
     run=partial(run_classic, algo=PPO, env_id="Pendulum-v1"),
     evaluate=partial(evaluate_classic, algo=PPO, env_id="Pendulum-v1"),
+    **population_path(PopulationPPO, "Pendulum-v1"),
     budgets=return_budgets({"total_steps": 100_000, "eval_every": 16_384, "algo": PPO_PENDULUM}, -300.0,
                      {"total_steps": 1_000_000, "eval_every": 40_960, "algo": PPO_PENDULUM}, -200.0),
     anchor=Anchor("eval/return", -169.9, "rl-zoo benchmark.md: PPO Pendulum-v0 -169.9±104.9 (gSDE, 2M steps, one run)"),

@@ -7,6 +7,7 @@ checkpoint) without writing; :func:`execute` opens the run folder, calls the exp
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import platform
@@ -14,7 +15,7 @@ import signal
 import sys
 import time
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -178,19 +179,21 @@ def _summary(plan: RunPlan, exp: Experiment, run: RunDir, metrics: Mapping[str, 
             "run_dir": str(run.path)}
 
 
-def execute(plan: RunPlan, *, progress: Progress | None = None, tensorboard: bool = True,
-            on_save: Callable[[RunDir, str], None] | None = None) -> dict[str, Any]:
-    """Open the planned run folder, run, and finalize its summary; returns the summary.
+@dataclasses.dataclass
+class _Started:
+    """A run folder opened by :func:`_start`: what :func:`_finish` needs to write its summary."""
 
-    ``on_save(run, event)``: called with ``"open"`` once the folder holds its config and running summary, and with
-    ``"checkpoint"`` after each checkpoint is written (the Ray executor ships the folder to its driver then).
+    plan: RunPlan
+    run: RunDir
+    logger: Any
+    ctx: RunContext
+    previous_wall: float
+    start: float
 
-    Raises:
-        KeyboardInterrupt: after the run folder was marked ``interrupted`` (Ctrl-C or SIGTERM).
-        Exception: the run's own error, after the folder was marked ``failed`` (``error.log`` has the traceback).
-    """
-    if plan.done_summary is not None:
-        return plan.done_summary
+
+def _start(plan: RunPlan, progress: Progress | None, tensorboard: bool,
+           on_save: Callable[[RunDir, str], None] | None) -> _Started:
+    """Open the planned folder, mark it running, and build the run's context (logger, checkpoint hook)."""
     exp, dev = plan.experiment, resolve_device(plan.device)
     run = _open(plan, exp, dev)
     ckpt = plan.checkpoint
@@ -212,15 +215,56 @@ def execute(plan: RunPlan, *, progress: Progress | None = None, tensorboard: boo
     ctx = RunContext(experiment=plan.name, seed=plan.seed, budget=plan.budget, device=dev, run_dir=run.path,
                      logger=logger, progress=progress or NullProgress(),
                      resume_state=ckpt.state if ckpt is not None else None, checkpoint_hook=hook)
-    seed_everything(plan.seed)
+    return _Started(plan, run, logger, ctx, previous_wall, start)
+
+
+def _finish(st: _Started, status: str, metrics: Mapping[str, float], error: str | None) -> dict[str, Any]:
+    """Close the logger and write the final summary (the last logged metrics unless done)."""
+    st.logger.close()
+    summary = _summary(st.plan, st.plan.experiment, st.run, metrics if status == "done" else dict(st.logger.last),
+                       status, st.previous_wall + time.perf_counter() - st.start)
+    summary["finished"] = tracking._timestamp()
+    if error:
+        summary["error"] = error
+    st.run.write_summary(summary)
+    return summary
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM raises :class:`KeyboardInterrupt` inside the block (main thread only), as Ctrl-C does."""
     old_handler = None
     try:
         old_handler = signal.signal(signal.SIGTERM, _raise_terminate)
     except ValueError:  # not the main thread: leave SIGTERM alone
         pass
-    status, error, metrics = "failed", None, {}
     try:
-        metrics = {k: float(v) for k, v in dict(exp.run(ctx, plan.config)).items()}
+        yield
+    finally:
+        if old_handler is not None:
+            signal.signal(signal.SIGTERM, old_handler)
+
+
+def execute(plan: RunPlan, *, progress: Progress | None = None, tensorboard: bool = True,
+            on_save: Callable[[RunDir, str], None] | None = None) -> dict[str, Any]:
+    """Open the planned run folder, run, and finalize its summary; returns the summary.
+
+    ``on_save(run, event)``: called with ``"open"`` once the folder holds its config and running summary, and with
+    ``"checkpoint"`` after each checkpoint is written (the Ray executor ships the folder to its driver then).
+
+    Raises:
+        KeyboardInterrupt: after the run folder was marked ``interrupted`` (Ctrl-C or SIGTERM).
+        Exception: the run's own error, after the folder was marked ``failed`` (``error.log`` has the traceback).
+    """
+    if plan.done_summary is not None:
+        return plan.done_summary
+    st = _start(plan, progress, tensorboard, on_save)
+    seed_everything(plan.seed)
+    status, error, metrics = "failed", None, {}
+    summary: dict[str, Any] = {}
+    try:
+        with _sigterm_interrupts():
+            metrics = {k: float(v) for k, v in dict(plan.experiment.run(st.ctx, plan.config)).items()}
         status = "done"
     except KeyboardInterrupt:
         status = "interrupted"
@@ -230,19 +274,66 @@ def execute(plan: RunPlan, *, progress: Progress | None = None, tensorboard: boo
         raise
     except Exception as e:
         error = f"{type(e).__name__}: {e}"
-        tracking.atomic_write_text(run.path / "error.log", traceback.format_exc())
+        tracking.atomic_write_text(st.run.path / "error.log", traceback.format_exc())
         raise
     finally:
-        if old_handler is not None:
-            signal.signal(signal.SIGTERM, old_handler)
-        logger.close()
-        summary = _summary(plan, exp, run, metrics if status == "done" else dict(logger.last), status,
-                           previous_wall + time.perf_counter() - start)
-        summary["finished"] = tracking._timestamp()
-        if error:
-            summary["error"] = error
-        run.write_summary(summary)
+        summary = _finish(st, status, metrics, error)
     return summary
+
+
+def population_ready(plans: Sequence[RunPlan]) -> bool:
+    """Whether ``plans`` can run as one population (:func:`execute_population`): two or more fresh runs (no
+    folder to resume or reuse) of one experiment with one budget, config and device, whose experiment has a
+    population path that supports this config."""
+    if len(plans) < 2:
+        return False
+    first = plans[0]
+    exp = first.experiment
+    if exp.population is None or exp.population_supports is None:
+        return False
+    same = all(p.name == first.name and p.budget == first.budget and p.device == first.device
+               and p.config == first.config for p in plans)
+    fresh = all(p.run_dir is None and p.checkpoint is None and p.done_summary is None for p in plans)
+    return same and fresh and len({p.seed for p in plans}) == len(plans) and exp.population_supports(first.config)
+
+
+def execute_population(plans: Sequence[RunPlan], *, progresses: Sequence[Progress | None] | None = None,
+                       tensorboard: bool = True) -> list[dict[str, Any]]:
+    """Run the seeds of ``plans`` as one population (``experiment.population``): one run folder per seed with the
+    same contract as :func:`execute` (config, metrics, checkpoints a single run resumes, summary); returns the
+    summaries in the plans' order. Check :func:`population_ready` first.
+
+    Raises:
+        KeyboardInterrupt: after every folder was marked ``interrupted``.
+        Exception: the population's error, after every folder was marked ``failed``.
+    """
+    if not population_ready(plans):
+        raise ConfigError("these runs cannot train as one population: run them one by one (--no-batch-seeds)")
+    exp = plans[0].experiment
+    progresses = list(progresses) if progresses is not None else [None] * len(plans)
+    started = [_start(p, pr, tensorboard, None) for p, pr in zip(plans, progresses, strict=True)]
+    seed_everything(plans[0].seed)
+    status, error, results = "failed", None, None
+    try:
+        with _sigterm_interrupts():
+            assert exp.population is not None
+            results = exp.population([st.ctx for st in started], plans[0].config)
+        status = "done"
+    except KeyboardInterrupt:
+        status = "interrupted"
+        raise
+    except DLFrontierError as e:
+        error = str(e)
+        raise
+    except Exception as e:
+        error = f"{type(e).__name__}: {e}"
+        for st in started:
+            tracking.atomic_write_text(st.run.path / "error.log", traceback.format_exc())
+        raise
+    finally:
+        summaries = [_finish(st, status, {k: float(v) for k, v in dict(results[i]).items()} if results else {},
+                             error) for i, st in enumerate(started)]
+    return summaries
 
 
 @dataclasses.dataclass

@@ -234,15 +234,19 @@ class PopulationDQN:
                               f"not a {type(env).__name__}")
         if len(seeds) == 0:
             raise ConfigError("PopulationDQN: seeds=[]: expected at least one seed")
-        for option in ("prioritized", "frame_buffer"):
-            if getattr(c, option):
-                raise ConfigError(f"PopulationDQN: {option}=True is not supported yet; train single DQN agents")
+        problem = self.unsupported(c)
+        if problem:
+            raise ConfigError(f"PopulationDQN: {problem}")
         self.env_id = env
         self.seeds = [int(s) for s in seeds]
         self.device = torch.device(device)
         # Each member's single agent, built with its seed: the parameter templates (exactly the initial parameters
         # of DQN(seed=k)) and the holders of the member's env, generator, n-step adder and episode returns.
-        self.members: list[DQN] = [DQN(env, seed=s, device=device, **config) for s in self.seeds]
+        self.members: list[DQN] = []
+        self._torch_states: list[torch.Tensor] = []
+        for s in self.seeds:
+            self.members.append(DQN(env, seed=s, device=device, **config))
+            self._torch_states.append(torch.get_rng_state())  # a DQN draws nothing more from torch while learning
         first = self.members[0]
         if not isinstance(first.action_space, gym.spaces.Discrete):  # DQN already refused other spaces
             raise TypeError("PopulationDQN needs a Discrete action space")
@@ -259,9 +263,21 @@ class PopulationDQN:
         self._started = False
         self.stats: dict[str, np.ndarray] = {}
 
+    @staticmethod
+    def unsupported(config: DQNConfig) -> str | None:
+        """Why the population path cannot train ``config`` (None: it can)."""
+        for option in ("prioritized", "frame_buffer"):
+            if getattr(config, option):
+                return f"{option}=True is not supported yet; train single DQN agents"
+        return None
+
     @property
     def k(self) -> int:
         return len(self.seeds)
+
+    def torch_rng_state(self, k: int) -> torch.Tensor:
+        """What torch's global generator holds in the single run of member ``k`` (constant while it learns)."""
+        return self._torch_states[k].clone()
 
     def __repr__(self) -> str:
         return f"PopulationDQN(env={self.env_id!r}, seeds={self.seeds}, num_steps={self.num_steps})"

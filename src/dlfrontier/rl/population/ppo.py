@@ -187,11 +187,9 @@ class PopulationPPO:
                               f"not a {type(env).__name__}")
         if len(seeds) == 0:
             raise ConfigError("PopulationPPO: seeds=[]: expected at least one seed")
-        if c.target_kl is not None:
-            raise ConfigError("PopulationPPO: target_kl is not supported yet (members would stop at different "
-                              "minibatches); train single PPO agents or set target_kl=None")
-        if c.share_features:
-            raise ConfigError("PopulationPPO: share_features=True is not supported yet; train single PPO agents")
+        problem = self.unsupported(c)
+        if problem:
+            raise ConfigError(f"PopulationPPO: {problem}")
         self.env_id = env
         self.seeds = [int(s) for s in seeds]
         self.device = torch.device(device)
@@ -208,6 +206,16 @@ class PopulationPPO:
         self.num_updates = 0
         self._total_planned = 0
         self.stats: dict[str, np.ndarray] = {}
+
+    @staticmethod
+    def unsupported(config: PPOConfig) -> str | None:
+        """Why the population path cannot train ``config`` (None: it can)."""
+        if config.target_kl is not None:
+            return ("target_kl is not supported yet (members would stop at different minibatches); train single "
+                    "PPO agents or set target_kl=None")
+        if config.share_features:
+            return "share_features=True is not supported yet; train single PPO agents"
+        return None
 
     @property
     def k(self) -> int:
