@@ -12,7 +12,7 @@ from dlfrontier.rl.search.evaluation import SearchAgent, batched_match
 from dlfrontier.rl.search.mcts import BatchedMCTS, SearchConfig
 from dlfrontier.rl.search.network import NetworkEvaluator, build_network, network_from_state
 from dlfrontier.rl.search.selfplay import ReplayWindow, augment, self_play
-from dlfrontier.rl.search.training import AlphaZeroConfig, train_alphazero
+from dlfrontier.rl.search.training import AlphaZeroConfig, iteration_lr, train_alphazero
 from dlfrontier.runtime import RunContext, seed_everything
 
 
@@ -107,3 +107,20 @@ def test_resume_continues_from_the_checkpoint(tmp_path):
     assert steps == [3]
     timeless = [{k: v for k, v in rows[0][1].items() if "_per_s" not in k and "seconds" not in k} for rows, _ in runs]
     assert timeless[0] == timeless[1]
+
+
+def test_cosine_lr_decay_runs_from_lr_to_a_tenth():
+    cfg = AlphaZeroConfig(iterations=11, lr=1e-3, lr_decay=True)
+    lrs = [iteration_lr(cfg, it) for it in range(11)]
+    assert lrs[0] == pytest.approx(1e-3) and lrs[-1] == pytest.approx(1e-4) and lrs[5] == pytest.approx(5.5e-4)
+    assert all(a > b for a, b in zip(lrs[:-1], lrs[1:], strict=True))
+
+
+@pytest.mark.slow
+def test_lr_decay_sets_each_iterations_rate(tmp_path):
+    seed_everything(1)
+    ctx, saved = _ctx(tmp_path, seed=1)
+    cfg = AlphaZeroConfig(**{**TINY, "iterations": 3, "final_games": 2, "final_positions": 5, "lr_decay": True})
+    train_alphazero(ctx, cfg)
+    lrs = [state["optimizer"]["param_groups"][0]["lr"] for _, state in saved]
+    assert lrs == pytest.approx([iteration_lr(cfg, it) for it in range(3)])

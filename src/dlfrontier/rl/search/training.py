@@ -12,6 +12,7 @@ tensors, numbers and strings; ``--resume`` continues from it.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -50,6 +51,8 @@ class AlphaZeroConfig:
     channels: int = field(default=32, metadata={"help": "residual tower width", "range": "[1, inf)"})
     blocks: int = field(default=2, metadata={"help": "residual blocks", "range": "[0, inf)"})
     lr: float = field(default=2e-3, metadata={"help": "Adam learning rate", "range": "(0, inf)"})
+    lr_decay: bool = field(default=False, metadata={
+        "help": "cosine learning-rate decay over the iterations, to 10% of lr at the last one"})
     weight_decay: float = field(default=1e-4, metadata={"help": "Adam (L2) weight decay", "range": "[0, inf)"})
     batch_size: int = field(default=256, metadata={"help": "mini-batch size", "range": "[1, inf)"})
     train_steps: int = field(default=100, metadata={"help": "Adam steps per iteration", "range": "[1, inf)"})
@@ -129,6 +132,12 @@ def train_step(net: PolicyValueNet, opt: torch.optim.Optimizer, planes: np.ndarr
     return p_loss.item(), v_loss.item()
 
 
+def iteration_lr(cfg: AlphaZeroConfig, it: int) -> float:
+    """The learning rate of iteration ``it`` (0-based) with ``lr_decay``: cosine from ``lr`` to ``0.1 * lr``."""
+    frac = it / max(cfg.iterations - 1, 1)
+    return cfg.lr * (0.1 + 0.45 * (1 + math.cos(math.pi * frac)))
+
+
 def train_alphazero(ctx: RunContext, cfg: AlphaZeroConfig) -> dict[str, float]:
     """Train AlphaZero (PUCT or Gumbel search, ``cfg.search.algorithm``) on ``cfg.game``; final metrics."""
     with cpu_threads(cfg.threads):
@@ -166,6 +175,9 @@ def _train(ctx: RunContext, cfg: AlphaZeroConfig) -> dict[str, float]:
         sp_time = time.perf_counter() - t0
         replay.add(augment(game, samples) if cfg.augment else samples)
         data = replay.all()
+        if cfg.lr_decay:
+            for group in opt.param_groups:
+                group["lr"] = iteration_lr(cfg, it)
         losses = []
         for _ in range(cfg.train_steps):
             idx = rng.integers(0, len(data), size=min(cfg.batch_size, len(data)))
