@@ -53,6 +53,7 @@ BENCHMARK_MODULES: list[str] = [
     "dlfrontier.rl.search.bench",
     "dlfrontier.bench_executor",
     "dlfrontier.rl.robot.bench",
+    "dlfrontier.rl.population.bench",
 ]
 
 
