@@ -32,7 +32,7 @@ from dlfrontier.rl.a2c import A2CConfig
 from dlfrontier.rl.common.replay import evaluate_classic
 from dlfrontier.rl.common.training import RLRun, run_classic
 from dlfrontier.rl.dqn import DQNConfig
-from dlfrontier.rl.population import PopulationDQN, PopulationPPO
+from dlfrontier.rl.population import PopulationDQN, PopulationPPO, PopulationSAC
 from dlfrontier.rl.population.runs import population_path
 from dlfrontier.rl.ppo import PPOConfig
 from dlfrontier.rl.reinforce import REINFORCEConfig
@@ -234,6 +234,7 @@ register(Experiment(
     config=SACRun,
     run=partial(run_classic, algo=SAC, env_id="Pendulum-v1"),
     evaluate=partial(evaluate_classic, algo=SAC, env_id="Pendulum-v1"),
+    **population_path(PopulationSAC, "Pendulum-v1"),
     budgets=return_budgets(
         {"total_steps": 10_000, "eval_every": 1_000, "algo": {"learning_rate": 1e-3, "hidden": (64, 64)}}, -200.0,
         {"total_steps": 20_000, "eval_every": 2_000, "algo": {"learning_rate": 1e-3}}, -200.0),

@@ -67,7 +67,7 @@ from dlfrontier.rl.population.layers import (
     StackedLinear,
     StackedSequential,
     clip_grad_norm_per_member_,
-    slot_tensor,
+    load_member_optimizer_state,
 )
 from dlfrontier.runtime import cpu_threads
 
@@ -150,7 +150,8 @@ def population_dqn_loss(
 
 
 class MemberReplayBuffer:
-    """K uniform replay ring buffers in one set of arrays with a member axis: ``obs [K, capacity, *obs]``.
+    """K uniform replay ring buffers in one set of arrays with a member axis: ``obs [K, capacity, *obs]``
+    (actions ``[K, capacity, *action_shape]``: indices for DQN, vectors for SAC).
 
     Each member has its own position and size; :meth:`sample` draws member k's indices from member k's generator
     exactly as :meth:`ReplayBuffer.sample <dlfrontier.rl.common.buffers.ReplayBuffer.sample>` does, then gathers
@@ -160,11 +161,12 @@ class MemberReplayBuffer:
     FIELDS = ("obs", "next_obs", "actions", "rewards", "dones", "discounts")
 
     def __init__(self, k: int, capacity: int, obs_shape: tuple[int, ...], obs_dtype: Any = np.float32,
-                 device: torch.device | str = "cpu") -> None:
+                 device: torch.device | str = "cpu", action_shape: tuple[int, ...] = (),
+                 action_dtype: Any = np.int64) -> None:
         self.k, self.capacity = k, int(capacity)
         self.obs = np.zeros((k, self.capacity, *obs_shape), dtype=obs_dtype)
         self.next_obs = np.zeros((k, self.capacity, *obs_shape), dtype=obs_dtype)
-        self.actions = np.zeros((k, self.capacity), dtype=np.int64)
+        self.actions = np.zeros((k, self.capacity, *action_shape), dtype=action_dtype)
         self.rewards = np.zeros((k, self.capacity), dtype=np.float32)
         self.dones = np.zeros((k, self.capacity), dtype=np.float32)
         self.discounts = np.zeros((k, self.capacity), dtype=np.float32)
@@ -417,20 +419,7 @@ class PopulationDQN:
         m = self.members[k]
         self.q_net.copy_member_to(k, m.q_net)
         self.target_net.copy_member_to(k, m.target_net)
-        lr = self.optimizer.param_groups[0]["lr"]
-        for group in m.optimizer.param_groups:
-            group["lr"] = lr
-        m.optimizer.state.clear()
-        for slot, single in zip(self.q_net.slots(k), m.q_net.parameters(), strict=True):
-            state = self.optimizer.state.get(slot[0])
-            if not state:
-                continue
-            m.optimizer.state[single] = {  # Adam's exp_avg [K, ...] -> member k's; the shared step count as is
-                key: (slot_tensor(slot, v).reshape(single.shape).clone()  # type: ignore[union-attr]
-                      if torch.is_tensor(v) and v.shape == slot[0].shape and v.dim() > 0
-                      else (v.clone() if torch.is_tensor(v) else v))
-                for key, v in state.items()
-            }
+        load_member_optimizer_state(self.optimizer, self.q_net.slots(k), m.optimizer, list(m.q_net.parameters()))
         m.buffer.load_state_dict(self.buffer.member_state(k))
         m.num_steps, m.num_updates, m._total_planned = self.num_steps, self.num_updates, self._total_planned
         m.stats = {key: float(v[k]) for key, v in self.stats.items()}

@@ -234,3 +234,32 @@ def clip_grad_norm_per_member_(members: Sequence[Sequence[Slot]], max_norm: floa
         torch._foreach_mul_(grads, torch.clamp(max_norm / (total + 1e-6), max=1.0))
         norms.append(total)
     return torch.stack(norms)
+
+
+def load_member_optimizer_state(optimizer: torch.optim.Optimizer, slots: Sequence[Slot],
+                                single: torch.optim.Optimizer, params: Sequence[torch.Tensor]) -> None:
+    """Give ``single`` (a member's own optimizer over ``params``) member k's part of ``optimizer``'s state.
+
+    Args:
+        optimizer: the population's optimizer over stacked parameters.
+        slots: member k's slots, in the order of ``params``.
+        single, params: the single agent's optimizer and its parameters (same order).
+
+    Adam's ``exp_avg``/``exp_avg_sq`` ``[K, ...]`` become member k's; the shared step count is copied as is; the
+    learning rate is the population's.
+    """
+    lr = optimizer.param_groups[0]["lr"]
+    for group in single.param_groups:
+        group["lr"] = lr
+    single.state.clear()
+    for slot, param in zip(slots, params, strict=True):
+        state = optimizer.state.get(slot[0])
+        if not state:
+            continue
+        single.state[param] = {
+            key: (slot_tensor(slot, v).reshape(param.shape).clone()  # type: ignore[union-attr]
+                  if torch.is_tensor(v) and v.shape == slot[0].shape and v.dim() > 0
+                  else (v.clone() if torch.is_tensor(v) else v))
+            for key, v in state.items()
+        }
+

@@ -53,7 +53,7 @@ from dlfrontier.rl.population.layers import (
     StackedLinear,
     StackedSequential,
     clip_grad_norm_per_member_,
-    slot_tensor,
+    load_member_optimizer_state,
 )
 from dlfrontier.rl.ppo import PPO, PPOConfig
 from dlfrontier.runtime import cpu_threads
@@ -395,20 +395,7 @@ class PopulationPPO:
             raise IndexError(f"member {k}: the population has {self.k} members")
         m = self.members[k]
         self.policy.copy_member_to(k, m.policy)
-        lr = self.optimizer.param_groups[0]["lr"]
-        for group in m.optimizer.param_groups:
-            group["lr"] = lr
-        m.optimizer.state.clear()
-        for slot, single in zip(self.policy.slots(k), m.policy.parameters(), strict=True):
-            state = self.optimizer.state.get(slot[0])
-            if not state:
-                continue
-            m.optimizer.state[single] = {  # Adam's exp_avg [K, ...] -> member k's; the shared step count as is
-                key: (slot_tensor(slot, v).reshape(single.shape).clone()  # type: ignore[union-attr]
-                      if torch.is_tensor(v) and v.shape == slot[0].shape and v.dim() > 0
-                      else (v.clone() if torch.is_tensor(v) else v))
-                for key, v in state.items()
-            }
+        load_member_optimizer_state(self.optimizer, self.policy.slots(k), m.optimizer, list(m.policy.parameters()))
         m.num_steps, m.num_updates, m._total_planned = self.num_steps, self.num_updates, self._total_planned
         m.stats = {key: float(v[k]) for key, v in self.stats.items()}
         return copy.deepcopy(m)

@@ -1,0 +1,330 @@
+"""Population SAC: K independent SAC agents (one per seed) trained in one process with stacked actors and critics.
+
+The pattern of :mod:`dlfrontier.rl.population.dqn` (issue 17) for Soft Actor-Critic: each member's single agent
+``SAC(env, seed=k, **options)`` is built first (parameter template; holder of its env, NumPy generator and episode
+returns); actor, twin critics and target critics are stacked (:mod:`dlfrontier.rl.population.layers`), every
+gradient step is one forward/backward per loss for all members and one step of each optimizer.
+
+Members never share information, and member k *is* ``SAC(env, seed=k, **options)``:
+
+* warm-up actions come from its NumPy generator, replay indices too (in the single agent's order);
+* the Gaussian noise of the reparameterised actions is drawn from its own ``torch.Generator`` (started where the
+  single agent's global generator stands after construction), in the single agent's order: the acting draw each
+  step, then per gradient step the next-state draw and the current-state draw;
+* acting is member by member with the single actor's arithmetic (``F.linear`` on one observation), training is
+  stacked; the losses are sums of the members' own losses; each member has its own temperature ``log_alpha``
+  (a separate tensor, see :class:`~dlfrontier.rl.population.layers.MemberParameter`); Polyak averaging is
+  elementwise.
+
+``tests/rl/population/test_population_sac.py`` checks member k against the single run (identical episode returns,
+parameters within 1e-5). :meth:`PopulationSAC.member` returns member k as an ordinary :class:`~dlfrontier.rl.sac.SAC`.
+Custom ``features`` (CNNs) and env instances are not supported.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from dlfrontier.errors import ConfigError
+from dlfrontier.rl.common.algorithm import build_config, check_total_steps
+from dlfrontier.rl.common.networks import LOG_STD_MAX, LOG_STD_MIN, MLPFeatures, SquashedGaussianActor, TwinQ, adam
+from dlfrontier.rl.population.dqn import MemberReplayBuffer
+from dlfrontier.rl.population.layers import (
+    MemberParameter,
+    Slot,
+    StackedLinear,
+    StackedSequential,
+    load_member_optimizer_state,
+)
+from dlfrontier.rl.sac import SAC, SACConfig
+from dlfrontier.runtime import cpu_threads
+
+
+def _member_mlp(seq: StackedSequential, k: int, x: torch.Tensor) -> torch.Tensor:
+    """Member ``k`` of a stacked MLP on ``[B, d]`` with ``nn.Linear``'s arithmetic (``F.linear``)."""
+    for layer in seq:
+        if isinstance(layer, StackedLinear):
+            x = nn.functional.linear(x, layer.weight.member(k), layer.bias.member(k)[0])
+        else:
+            x = layer(x)
+    return x
+
+
+class StackedSquashedActor(nn.Module):
+    """K :class:`~dlfrontier.rl.common.networks.SquashedGaussianActor` MLPs, stacked.
+
+    Shapes:
+        input ``[K, B, *obs]``, noise ``[K, B, A]``; actions ``[K, B, A]`` and log-probabilities ``[K, B]``.
+    """
+
+    scale: torch.Tensor
+    bias: torch.Tensor
+
+    def __init__(self, members: Sequence[SquashedGaussianActor]) -> None:
+        super().__init__()
+        if not all(isinstance(m.features, MLPFeatures) for m in members):
+            raise TypeError("population actors support the default MLP features only")
+        self.k = len(members)
+        self.features = StackedSequential.from_sequentials([m.features.net for m in members])  # type: ignore
+        self.mu = StackedLinear.from_linears([m.mu for m in members])
+        self.log_std = StackedLinear.from_linears([m.log_std for m in members])
+        self.register_buffer("scale", members[0].scale.clone())
+        self.register_buffer("bias", members[0].bias.clone())
+
+    def forward(self, obs: torch.Tensor, noise: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`SquashedGaussianActor.forward` for K members with the given standard-normal ``noise``."""
+        K, B = obs.shape[0], obs.shape[1]
+        z = self.features(obs.reshape(K, B, -1).float())
+        return self._squash(self.mu(z), self.log_std(z), noise)
+
+    def member_act(self, k: int, obs: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """Member ``k``'s sampled actions for ``obs [B, *obs]``, as its single actor computes them."""
+        z = _member_mlp(self.features, k, obs.reshape(obs.shape[0], -1).float())
+        mu = nn.functional.linear(z, self.mu.weight.member(k), self.mu.bias.member(k)[0])
+        log_std = nn.functional.linear(z, self.log_std.weight.member(k), self.log_std.bias.member(k)[0])
+        return self._squash(mu, log_std, torch.randn(mu.shape, generator=generator))[0]
+
+    def _squash(self, mu: torch.Tensor, log_std: torch.Tensor, noise: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        log_std = log_std.clamp(LOG_STD_MIN, LOG_STD_MAX)  # the expressions of SquashedGaussianActor.forward
+        std = log_std.exp()
+        u = mu + std * noise
+        y = torch.tanh(u)
+        log_prob = (-0.5 * ((u - mu) / std) ** 2 - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
+        log_prob = log_prob - (torch.log(self.scale * (1 - y.pow(2)) + 1e-6)).sum(-1)
+        return y * self.scale + self.bias, log_prob
+
+    def slots(self, k: int) -> list[Slot]:
+        return self.features.slots(k) + self.mu.slots(k) + self.log_std.slots(k)
+
+    def copy_member_to(self, k: int, actor: SquashedGaussianActor) -> None:
+        self.features.copy_member_to(k, actor.features.net)  # type: ignore[arg-type]
+        self.mu.copy_member_to(k, actor.mu)
+        self.log_std.copy_member_to(k, actor.log_std)
+
+
+class StackedTwinQ(nn.Module):
+    """K :class:`~dlfrontier.rl.common.networks.TwinQ` critics, stacked: ``[K, B, *obs], [K, B, A] -> [K, B]`` x 2."""
+
+    def __init__(self, members: Sequence[TwinQ]) -> None:
+        super().__init__()
+        self.q1 = StackedSequential.from_sequentials([m.q1 for m in members])
+        self.q2 = StackedSequential.from_sequentials([m.q2 for m in members])
+
+    def forward(self, obs: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        K, B = obs.shape[0], obs.shape[1]
+        x = torch.cat([obs.reshape(K, B, -1).float(), actions], dim=2)
+        return self.q1(x).squeeze(-1), self.q2(x).squeeze(-1)
+
+    def slots(self, k: int) -> list[Slot]:
+        return self.q1.slots(k) + self.q2.slots(k)
+
+    def copy_member_to(self, k: int, critic: TwinQ) -> None:
+        self.q1.copy_member_to(k, critic.q1)
+        self.q2.copy_member_to(k, critic.q2)
+
+
+class PopulationSAC:
+    """K independent SAC agents, one per seed, trained together; member k equals ``SAC(env, seed=seeds[k])``.
+
+    Example::
+
+        pop = PopulationSAC("Pendulum-v1", seeds=range(5)).learn(20_000)
+        pop.member(0).save("seed0.pt")            # an ordinary SAC checkpoint: SAC.load("seed0.pt")
+
+    Args:
+        env: a registered Gymnasium env id with Box actions (each member makes its own copy).
+        seeds: one seed per member.
+        device: torch device.
+        **config: :class:`~dlfrontier.rl.sac.SACConfig` options, as for :class:`SAC`.
+    """
+
+    name = "PopulationSAC"
+
+    def __init__(self, env: str, seeds: Sequence[int] = (0, 1, 2, 3, 4), *, device: str | torch.device = "cpu",
+                 **config: Any) -> None:
+        self.config: SACConfig = build_config(SACConfig, config)
+        c = self.config
+        if not isinstance(env, str):
+            raise ConfigError(f"PopulationSAC needs a registered env id (it makes one copy per member), "
+                              f"not a {type(env).__name__}")
+        if len(seeds) == 0:
+            raise ConfigError("PopulationSAC: seeds=[]: expected at least one seed")
+        self.env_id = env
+        self.seeds = [int(s) for s in seeds]
+        self.device = torch.device(device)
+        self.members: list[SAC] = []
+        self.generators: list[torch.Generator] = []
+        for s in self.seeds:
+            self.members.append(SAC(env, seed=s, device=device, **config))
+            g = torch.Generator(device=self.device)
+            g.set_state(torch.get_rng_state())
+            self.generators.append(g)
+        first = self.members[0]
+        self.actor = StackedSquashedActor([m.actor for m in self.members])
+        self.critic = StackedTwinQ([m.critic for m in self.members])
+        self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
+        self._critic_params = list(self.critic.parameters())
+        self.log_alpha = MemberParameter(self.k, (1,))  # a [1] tensor per member, as each single agent's
+        self.log_alpha.load_members([m.log_alpha.detach() for m in self.members])
+        self.target_entropy = first.target_entropy
+        self.actor_opt = adam(self.actor.parameters(), lr=c.learning_rate)
+        self.critic_opt = adam(self.critic.parameters(), lr=c.learning_rate)
+        self.alpha_opt = adam(self.log_alpha.parameters(), lr=c.learning_rate)
+        space = first.action_space
+        self.buffer = MemberReplayBuffer(self.k, c.buffer_size, first.observation_space.shape or (),
+                                         np.float32, device=self.device, action_shape=space.shape or (),
+                                         action_dtype=np.float32)
+        self.num_steps = 0
+        self.num_updates = 0
+        self.stats: dict[str, np.ndarray] = {}
+
+    @staticmethod
+    def unsupported(config: SACConfig) -> str | None:
+        """Why the population path cannot train ``config`` (None: it can)."""
+        return None
+
+    @property
+    def k(self) -> int:
+        return len(self.seeds)
+
+    def __repr__(self) -> str:
+        return f"PopulationSAC(env={self.env_id!r}, seeds={self.seeds}, num_steps={self.num_steps})"
+
+    @property
+    def episode_returns(self) -> list[list[float]]:
+        return [list(m.episode_returns) for m in self.members]
+
+    def torch_rng_state(self, k: int) -> torch.Tensor:
+        """Member ``k``'s torch generator state: what the single run's global generator holds at this point."""
+        return self.generators[k].get_state()
+
+    def _noise(self, shape: tuple[int, ...]) -> torch.Tensor:
+        """Standard-normal noise ``[K, *shape]``, member k's from its generator (``randn_like`` of its actor)."""
+        return torch.stack([torch.randn(shape, generator=g) for g in self.generators])
+
+    # -- training ----------------------------------------------------------------------------------------
+    def learn(self, total_timesteps: int, callback: Callable[[PopulationSAC], Any] | None = None, *,
+              callback_every: int = 0) -> PopulationSAC:
+        """Train every member for ``total_timesteps`` more env steps (each); ``callback(self)`` every
+        ``callback_every`` steps (0: never)."""
+        total = check_total_steps(total_timesteps)
+        callback_every = check_total_steps(callback_every)
+        with cpu_threads(1 if self.device.type == "cpu" else None):
+            self._learn(total, callback, callback_every)
+        return self
+
+    def _learn(self, total_steps: int, callback: Callable[[PopulationSAC], Any] | None, callback_every: int) -> None:
+        c = self.config
+        end = self.num_steps + total_steps
+        members = self.members
+        for m in members:
+            if m._obs is None:
+                m._obs, _ = m.env.reset(seed=m.seed + self.num_steps)
+                m._ep_return = 0.0
+        space = members[0].action_space
+        acc, count = torch.zeros(4, self.k), 0
+        while self.num_steps < end:
+            for i, m in enumerate(members):
+                obs = m._obs
+                if self.num_steps < c.learning_starts:
+                    action = m.rng.uniform(space.low, space.high).astype(np.float32)  # type: ignore[attr-defined]
+                else:
+                    with torch.no_grad():
+                        x = torch.as_tensor(obs, device=self.device).unsqueeze(0)
+                        action = self.actor.member_act(i, x, self.generators[i])[0].cpu().numpy()
+                next_obs, reward, terminated, truncated, _ = m.env.step(action)
+                m._ep_return += float(reward)
+                self.buffer.add(i, obs, action, float(reward), next_obs, terminated, c.gamma)  # type: ignore[arg-type]
+                if terminated or truncated:
+                    m.episode_returns.append(m._ep_return)
+                    m._ep_return = 0.0
+                    next_obs, _ = m.env.reset()
+                m._obs = next_obs
+            self.num_steps += 1
+            if self.num_steps >= c.learning_starts and self.num_steps % c.train_freq == 0:
+                for _ in range(c.gradient_steps):
+                    acc += torch.stack(self._train_step())
+                    count += 1
+            at_callback = callback is not None and callback_every > 0 and self.num_steps % callback_every == 0
+            if at_callback or self.num_steps >= end:
+                if count:
+                    s = (acc / count).numpy()
+                    for j, key in enumerate(("critic_loss", "actor_loss", "alpha_loss", "entropy")):
+                        self.stats[f"train/{key}"] = s[j].copy()
+                    acc.zero_()
+                    count = 0
+                self.stats["train/alpha"] = self.log_alpha.tensor().detach().exp()[:, 0].numpy().astype(float)
+            if at_callback:
+                callback(self)  # type: ignore[misc]
+
+    def _train_step(self) -> tuple[torch.Tensor, ...]:
+        """:meth:`SAC._train_step` for K members: each loss is the sum of the members' own."""
+        c = self.config
+        b = self.buffer.sample(c.batch_size, [m.rng for m in self.members])
+        A = b.actions.shape[-1]
+        log_alpha = self.log_alpha.tensor()  # [K, 1]
+        alpha = log_alpha.exp().detach()
+        with torch.no_grad():
+            next_a, next_logp = self.actor(b.next_obs, self._noise((c.batch_size, A)))
+            tq1, tq2 = self.critic_target(b.next_obs, next_a)
+            y = b.rewards + b.discounts * (1.0 - b.dones) * (torch.min(tq1, tq2) - alpha * next_logp)
+        q1, q2 = self.critic(b.obs, b.actions)
+        lq = (q1 - y).pow(2).mean(dim=1) + (q2 - y).pow(2).mean(dim=1)  # [K]
+        self.critic_opt.zero_grad(set_to_none=True)
+        lq.sum().backward()
+        self.critic_opt.step()
+
+        a, logp = self.actor(b.obs, self._noise((c.batch_size, A)))
+        for p in self._critic_params:
+            p.requires_grad_(False)
+        pq1, pq2 = self.critic(b.obs, a)
+        for p in self._critic_params:
+            p.requires_grad_(True)
+        lpi = (alpha * logp - torch.min(pq1, pq2)).mean(dim=1)
+        self.actor_opt.zero_grad(set_to_none=True)
+        lpi.sum().backward()
+        self.actor_opt.step()
+
+        la = torch.zeros(self.k)
+        if c.autotune:
+            la = -(log_alpha * (logp.detach() + self.target_entropy)).mean(dim=1)
+            self.alpha_opt.zero_grad(set_to_none=True)
+            la.sum().backward()
+            self.alpha_opt.step()
+        with torch.no_grad():
+            for p, tp in zip(self.critic.parameters(), self.critic_target.parameters(), strict=True):
+                tp.lerp_(p, c.tau)
+        self.num_updates += 1
+        return lq.detach(), lpi.detach(), la.detach(), -logp.detach().mean(dim=1)
+
+    # -- inference and members ---------------------------------------------------------------------------
+    def member(self, k: int) -> SAC:
+        """Member ``k`` as an independent single :class:`SAC` (networks, optimizers, temperature, replay memory,
+        env, generator, counters), copied. To continue it exactly as the single run, also
+        ``torch.set_rng_state(pop.torch_rng_state(k))`` before its next ``learn``."""
+        if not 0 <= k < self.k:
+            raise IndexError(f"member {k}: the population has {self.k} members")
+        m = self.members[k]
+        self.actor.copy_member_to(k, m.actor)
+        self.critic.copy_member_to(k, m.critic)
+        self.critic_target.copy_member_to(k, m.critic_target)
+        with torch.no_grad():
+            m.log_alpha.copy_(self.log_alpha.member(k))
+        load_member_optimizer_state(self.actor_opt, self.actor.slots(k), m.actor_opt, list(m.actor.parameters()))
+        load_member_optimizer_state(self.critic_opt, self.critic.slots(k), m.critic_opt, list(m.critic.parameters()))
+        load_member_optimizer_state(self.alpha_opt, [self.log_alpha.slot(k)], m.alpha_opt, [m.log_alpha])
+        m.buffer.load_state_dict(self.buffer.member_state(k))
+        m.num_steps, m.num_updates = self.num_steps, self.num_updates
+        m.stats = {key: float(v[k]) for key, v in self.stats.items()}
+        return copy.deepcopy(m)
+
+
+__all__ = ["PopulationSAC", "StackedSquashedActor", "StackedTwinQ"]
