@@ -32,7 +32,7 @@ from dlfrontier.rl.a2c import A2CConfig
 from dlfrontier.rl.common.replay import evaluate_classic
 from dlfrontier.rl.common.training import RLRun, run_classic
 from dlfrontier.rl.dqn import DQNConfig
-from dlfrontier.rl.population import PopulationDQN, PopulationPPO, PopulationSAC
+from dlfrontier.rl.population import PopulationA2C, PopulationDQN, PopulationPPO, PopulationSAC
 from dlfrontier.rl.population.runs import population_path
 from dlfrontier.rl.ppo import PPOConfig
 from dlfrontier.rl.reinforce import REINFORCEConfig
@@ -197,6 +197,7 @@ register(Experiment(
     config=A2CRun,
     run=partial(run_classic, algo=A2C, env_id="CartPole-v1"),
     evaluate=partial(evaluate_classic, algo=A2C, env_id="CartPole-v1"),
+    **population_path(PopulationA2C, "CartPole-v1"),
     budgets=return_budgets({"total_steps": 200_000, "eval_every": 40_000, "algo": A2C_CARTPOLE}, 475.0,
                      {"total_steps": 500_000, "eval_every": 25_000, "algo": A2C_CARTPOLE}, 475.0),
     anchor=Anchor("eval/return", 500.0, "rl-zoo benchmark.md: A2C CartPole-v1 500±0 at 500k steps (one run)"),

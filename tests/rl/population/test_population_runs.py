@@ -23,6 +23,7 @@ TINY = {
                      "algo.hidden": "32,32", "algo.buffer_size": "1000"},
     "sac-pendulum": {"total_steps": "500", "eval_every": "200", "eval_episodes": "1", "algo.learning_starts": "100",
                      "algo.batch_size": "32", "algo.hidden": "32,32"},
+    "a2c-cartpole": {"total_steps": "800", "eval_every": "320", "eval_episodes": "1", "algo.hidden": "32,32"},
     "ppo-pendulum": {"total_steps": "768", "eval_every": "256", "eval_episodes": "1", "algo.n_envs": "2",
                      "algo.n_steps": "64", "algo.batch_size": "64", "algo.n_epochs": "2", "algo.hidden": "32,32"},
 }

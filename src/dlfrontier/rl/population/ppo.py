@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -146,6 +147,11 @@ class StackedActorCritic(nn.Module):
                 policy.log_std.copy_(self.log_std.member(k))  # type: ignore[union-attr]
 
 
+def flat_members(x: np.ndarray, device: torch.device) -> torch.Tensor:
+    """A members' rollout field ``[K, T, N, ...]`` as ``[K, T*N, ...]`` on ``device``."""
+    return torch.as_tensor(x.reshape(x.shape[0], -1, *x.shape[3:]), device=device)
+
+
 def sample_member(dist: torch.distributions.Distribution, generator: torch.Generator) -> torch.Tensor:
     """``dist.sample()`` drawn from ``generator`` instead of torch's global one, with the same kernel and order
     (Categorical: ``torch.multinomial`` on the 2-D probabilities; Normal: ``torch.normal``)."""
@@ -157,64 +163,52 @@ def sample_member(dist: torch.distributions.Distribution, generator: torch.Gener
         return torch.normal(dist.loc, dist.scale, generator=generator)
 
 
-class PopulationPPO:
-    """K independent PPO agents, one per seed, trained together; member k equals ``PPO(env, seed=seeds[k])``.
+class OnPolicyPopulation:
+    """What the on-policy populations share: members built per seed with their torch generators, the stacked
+    actor-critic, batched rollouts (:meth:`_collect`), deterministic actions, member extraction. A subclass sets
+    ``agent_cls`` and ``config_cls``, builds its optimizer in :meth:`_make_optimizer` and trains in ``_learn``."""
 
-    Example::
-
-        pop = PopulationPPO("CartPole-v1", seeds=range(5), n_envs=8, n_steps=32, batch_size=256).learn(100_000)
-        pop.member(3).save("seed3.pt")            # an ordinary PPO checkpoint: PPO.load("seed3.pt")
-
-    Args:
-        env: a registered Gymnasium env id (each member makes its own vector env).
-        seeds: one seed per member.
-        device: torch device.
-        **config: :class:`~dlfrontier.rl.ppo.PPOConfig` options, as for :class:`PPO`.
-
-    Raises:
-        ConfigError: an unknown option or value, an env instance, no seeds, or an option not supported by the
-            population path yet (``target_kl``, ``share_features``).
-    """
-
-    name = "PopulationPPO"
+    name = "OnPolicyPopulation"
+    agent_cls: Any = None
+    config_cls: Any = None
 
     def __init__(self, env: str, seeds: Sequence[int] = (0, 1, 2, 3, 4), *, device: str | torch.device = "cpu",
                  **config: Any) -> None:
-        self.config: PPOConfig = build_config(PPOConfig, config)
-        c = self.config
+        self.config = build_config(self.config_cls, config)
         if not isinstance(env, str):
-            raise ConfigError(f"PopulationPPO needs a registered env id (it makes one vector env per member), "
+            raise ConfigError(f"{self.name} needs a registered env id (it makes one vector env per member), "
                               f"not a {type(env).__name__}")
         if len(seeds) == 0:
-            raise ConfigError("PopulationPPO: seeds=[]: expected at least one seed")
-        problem = self.unsupported(c)
+            raise ConfigError(f"{self.name}: seeds=[]: expected at least one seed")
+        problem = self.unsupported(self.config)
         if problem:
-            raise ConfigError(f"PopulationPPO: {problem}")
+            raise ConfigError(f"{self.name}: {problem}")
         self.env_id = env
         self.seeds = [int(s) for s in seeds]
         self.device = torch.device(device)
-        self.members: list[PPO] = []
+        self.members: list[Any] = []
         self.generators: list[torch.Generator] = []
         for s in self.seeds:
-            self.members.append(PPO(env, seed=s, device=device, **config))
+            self.members.append(self.agent_cls(env, seed=s, device=device, **config))
             g = torch.Generator(device=self.device)
             g.set_state(torch.get_rng_state())  # where the single agent's global generator stands now
             self.generators.append(g)
         self.policy = StackedActorCritic([m.policy for m in self.members])
-        self.optimizer = adam(self.policy.parameters(), lr=c.learning_rate, eps=1e-5)
+        self.optimizer = self._make_optimizer()
         self.num_steps = 0
         self.num_updates = 0
         self._total_planned = 0
         self.stats: dict[str, np.ndarray] = {}
 
+    def _make_optimizer(self) -> torch.optim.Optimizer:
+        raise NotImplementedError
+
+    def _learn(self, total_steps: int, callback: Callable[[Any], Any] | None, callback_every: int) -> None:
+        raise NotImplementedError
+
     @staticmethod
-    def unsupported(config: PPOConfig) -> str | None:
+    def unsupported(config: Any) -> str | None:
         """Why the population path cannot train ``config`` (None: it can)."""
-        if config.target_kl is not None:
-            return ("target_kl is not supported yet (members would stop at different minibatches); train single "
-                    "PPO agents or set target_kl=None")
-        if config.share_features:
-            return "share_features=True is not supported yet; train single PPO agents"
         return None
 
     @property
@@ -222,7 +216,7 @@ class PopulationPPO:
         return len(self.seeds)
 
     def __repr__(self) -> str:
-        return f"PopulationPPO(env={self.env_id!r}, seeds={self.seeds}, num_steps={self.num_steps})"
+        return f"{self.name}(env={self.env_id!r}, seeds={self.seeds}, num_steps={self.num_steps})"
 
     @property
     def episode_returns(self) -> list[list[float]]:
@@ -233,50 +227,18 @@ class PopulationPPO:
         """Member ``k``'s torch generator state: what the single run's global generator holds at this point."""
         return self.generators[k].get_state()
 
-    # -- training ----------------------------------------------------------------------------------------
-    def learn(self, total_timesteps: int, callback: Callable[[PopulationPPO], Any] | None = None, *,
-              callback_every: int = 0) -> PopulationPPO:
+    def learn(self, total_timesteps: int, callback: Callable[[Any], Any] | None = None, *,
+              callback_every: int = 0) -> Any:
         """Train every member for ``total_timesteps`` more env steps (each, summed over its own envs).
 
         ``callback(self)`` is called after the rollout that reaches a multiple of ``callback_every`` (0: never), as
-        for a single :class:`PPO`.
+        for a single agent.
         """
         total = check_total_steps(total_timesteps)
         callback_every = check_total_steps(callback_every)
         with cpu_threads(1 if self.device.type == "cpu" else None):
             self._learn(total, callback, callback_every)
         return self
-
-    def _learn(self, total_steps: int, callback: Callable[[PopulationPPO], Any] | None, callback_every: int) -> None:
-        c = self.config
-        end = self.num_steps + total_steps
-        self._total_planned = max(self._total_planned, end)
-        per_rollout = c.n_envs * c.n_steps
-        next_callback = (self.num_steps // callback_every + 1) * callback_every if callback_every > 0 else None
-        while self.num_steps < end:
-            frac = 1.0 - self.num_steps / self._total_planned if c.anneal else 1.0
-            for group in self.optimizer.param_groups:
-                group["lr"] = c.learning_rate * frac
-            ro = self._collect(c.n_steps)  # each field [K, T, N, ...]
-            self.num_steps += per_rollout
-            advs, rets = zip(*(gae(ro["rewards"][k], ro["values"][k], ro["next_values"][k], ro["terminated"][k],
-                                   ro["episode_end"][k], c.gamma, c.gae_lambda) for k in range(self.k)), strict=True)
-            adv, ret = np.stack(advs), np.stack(rets)
-
-            def flat(x: np.ndarray) -> torch.Tensor:  # [K, T, N, ...] -> [K, T*N, ...]
-                return torch.as_tensor(x.reshape(x.shape[0], -1, *x.shape[3:]), device=self.device)
-
-            self._update(flat(ro["obs"]), flat(ro["actions"]), flat(ro["log_probs"]), flat(ro["values"]), flat(adv),
-                         flat(ret), c.clip_range * frac)
-            explained = np.full(self.k, np.nan)
-            for k in range(self.k):
-                var_y = float(np.var(ret[k]))
-                if var_y != 0:
-                    explained[k] = 1 - float(np.var(ret[k] - ro["values"][k])) / var_y
-            self.stats["train/explained_variance"] = explained
-            if next_callback is not None and callback is not None and self.num_steps >= next_callback:
-                callback(self)
-                next_callback = (self.num_steps // callback_every + 1) * callback_every
 
     def _collect(self, n_steps: int) -> dict[str, np.ndarray]:
         """One rollout of every member (:class:`~dlfrontier.rl.common.rollout.RolloutCollector`'s steps, batched
@@ -335,6 +297,102 @@ class PopulationPPO:
         return {"obs": obs_buf, "actions": act_buf, "log_probs": logp, "values": values[:, :-1], "rewards": rewards,
                 "next_values": next_values, "terminated": term, "episode_end": ended}
 
+    def _advantages(self, ro: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """GAE advantages and returns of each member's rollout, ``[K, T, N]`` each (the single agent's call)."""
+        c = self.config
+        advs, rets = zip(*(gae(ro["rewards"][k], ro["values"][k], ro["next_values"][k], ro["terminated"][k],
+                               ro["episode_end"][k], c.gamma, c.gae_lambda) for k in range(self.k)), strict=True)
+        return np.stack(advs), np.stack(rets)
+
+    # -- inference and members ---------------------------------------------------------------------------
+    def predict(self, obs: Any) -> np.ndarray:
+        """Deterministic actions (argmax logit or Gaussian mean): obs ``[K, B, *obs]`` -> ``[K, B, ...]``."""
+        x = torch.as_tensor(np.asarray(obs), device=self.device)
+        with torch.inference_mode():
+            out, _ = self.policy.heads(x)
+        return (out.argmax(-1) if self.policy.discrete else out).cpu().numpy()
+
+    def member(self, k: int) -> Any:
+        """Member ``k`` (an index into ``seeds``) as an independent single agent (a ``PPO`` or ``A2C``): its
+        networks, optimizer state, counters, envs (mid-episode), generator and episode returns, copied. To continue
+        it exactly as the single run, also ``torch.set_rng_state(pop.torch_rng_state(k))`` before its next
+        ``learn``."""
+        if not 0 <= k < self.k:
+            raise IndexError(f"member {k}: the population has {self.k} members")
+        m = self.members[k]
+        self.policy.copy_member_to(k, m.policy)
+        load_member_optimizer_state(self.optimizer, self.policy.slots(k), m.optimizer, list(m.policy.parameters()))
+        m.num_steps, m.num_updates = self.num_steps, self.num_updates
+        if hasattr(m, "_total_planned"):  # PPO's annealing horizon
+            m._total_planned = self._total_planned
+        m.stats = {key: float(v[k]) for key, v in self.stats.items()}
+        return copy.deepcopy(m)
+
+
+class PopulationPPO(OnPolicyPopulation):
+    """K independent PPO agents, one per seed, trained together; member k equals ``PPO(env, seed=seeds[k])``.
+
+    Example::
+
+        pop = PopulationPPO("CartPole-v1", seeds=range(5), n_envs=8, n_steps=32, batch_size=256).learn(100_000)
+        pop.member(3).save("seed3.pt")            # an ordinary PPO checkpoint: PPO.load("seed3.pt")
+
+    Args:
+        env: a registered Gymnasium env id (each member makes its own vector env).
+        seeds: one seed per member.
+        device: torch device.
+        **config: :class:`~dlfrontier.rl.ppo.PPOConfig` options, as for :class:`PPO`.
+
+    Raises:
+        ConfigError: an unknown option or value, an env instance, no seeds, or an option not supported by the
+            population path yet (``target_kl``, ``share_features``).
+    """
+
+    name = "PopulationPPO"
+    agent_cls = PPO
+    config_cls = PPOConfig
+    config: PPOConfig
+
+    def _make_optimizer(self) -> torch.optim.Optimizer:
+        return adam(self.policy.parameters(), lr=self.config.learning_rate, eps=1e-5)
+
+    @staticmethod
+    def unsupported(config: PPOConfig) -> str | None:
+        """Why the population path cannot train ``config`` (None: it can)."""
+        if config.target_kl is not None:
+            return ("target_kl is not supported yet (members would stop at different minibatches); train single "
+                    "PPO agents or set target_kl=None")
+        if config.share_features:
+            return "share_features=True is not supported yet; train single PPO agents"
+        return None
+
+    # -- training ----------------------------------------------------------------------------------------
+    def _learn(self, total_steps: int, callback: Callable[[Any], Any] | None, callback_every: int) -> None:
+        c = self.config
+        end = self.num_steps + total_steps
+        self._total_planned = max(self._total_planned, end)
+        per_rollout = c.n_envs * c.n_steps
+        next_callback = (self.num_steps // callback_every + 1) * callback_every if callback_every > 0 else None
+        while self.num_steps < end:
+            frac = 1.0 - self.num_steps / self._total_planned if c.anneal else 1.0
+            for group in self.optimizer.param_groups:
+                group["lr"] = c.learning_rate * frac
+            ro = self._collect(c.n_steps)  # each field [K, T, N, ...]
+            self.num_steps += per_rollout
+            adv, ret = self._advantages(ro)
+            flat = partial(flat_members, device=self.device)
+            self._update(flat(ro["obs"]), flat(ro["actions"]), flat(ro["log_probs"]), flat(ro["values"]), flat(adv),
+                         flat(ret), c.clip_range * frac)
+            explained = np.full(self.k, np.nan)
+            for k in range(self.k):
+                var_y = float(np.var(ret[k]))
+                if var_y != 0:
+                    explained[k] = 1 - float(np.var(ret[k] - ro["values"][k])) / var_y
+            self.stats["train/explained_variance"] = explained
+            if next_callback is not None and callback is not None and self.num_steps >= next_callback:
+                callback(self)
+                next_callback = (self.num_steps // callback_every + 1) * callback_every
+
     def _update(self, obs: torch.Tensor, actions: torch.Tensor, old_logp: torch.Tensor, old_values: torch.Tensor,
                 advantages: torch.Tensor, returns: torch.Tensor, clip: float) -> None:
         """:meth:`PPO._update` for K members: inputs ``[K, n, ...]``; the sum of the members' losses."""
@@ -379,26 +437,5 @@ class PopulationPPO:
         for i, key in enumerate(("policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction")):
             self.stats[f"train/{key}"] = s[i]
 
-    # -- inference and members ---------------------------------------------------------------------------
-    def predict(self, obs: Any) -> np.ndarray:
-        """Deterministic actions (argmax logit or Gaussian mean): obs ``[K, B, *obs]`` -> ``[K, B, ...]``."""
-        x = torch.as_tensor(np.asarray(obs), device=self.device)
-        with torch.inference_mode():
-            out, _ = self.policy.heads(x)
-        return (out.argmax(-1) if self.policy.discrete else out).cpu().numpy()
 
-    def member(self, k: int) -> PPO:
-        """Member ``k`` (an index into ``seeds``) as an independent single :class:`PPO`: its networks, optimizer
-        state, counters, envs (mid-episode), generator and episode returns, copied. To continue it exactly as the
-        single run, also ``torch.set_rng_state(pop.torch_rng_state(k))`` before its next ``learn``."""
-        if not 0 <= k < self.k:
-            raise IndexError(f"member {k}: the population has {self.k} members")
-        m = self.members[k]
-        self.policy.copy_member_to(k, m.policy)
-        load_member_optimizer_state(self.optimizer, self.policy.slots(k), m.optimizer, list(m.policy.parameters()))
-        m.num_steps, m.num_updates, m._total_planned = self.num_steps, self.num_updates, self._total_planned
-        m.stats = {key: float(v[k]) for key, v in self.stats.items()}
-        return copy.deepcopy(m)
-
-
-__all__ = ["PopulationPPO", "StackedActorCritic", "sample_member"]
+__all__ = ["OnPolicyPopulation", "flat_members", "PopulationPPO", "StackedActorCritic", "sample_member"]
