@@ -124,3 +124,20 @@ def test_lr_decay_sets_each_iterations_rate(tmp_path):
     train_alphazero(ctx, cfg)
     lrs = [state["optimizer"]["param_groups"][0]["lr"] for _, state in saved]
     assert lrs == pytest.approx([iteration_lr(cfg, it) for it in range(3)])
+
+
+def test_labelled_positions_by_ply_range_and_informative():
+    import numpy as np
+
+    from dlfrontier.errors import ConfigError
+    from dlfrontier.games import make_game
+    from dlfrontier.rl.search.training import labelled_positions
+
+    game = make_game("connect4-5x4")
+    positions, values = labelled_positions(game, 12, seed=3, plies=(6, 9), informative=True)
+    assert len(positions) == 12 and values.shape == (12, 5)
+    stones = [sum(1 for c in game.render(s) if c in "XO") for s in positions]
+    assert all(6 <= n <= 9 for n in stones), stones
+    assert all(np.nanmin(v) < np.nanmax(v) for v in values)  # some move is a mistake in each
+    with pytest.raises(ConfigError, match="final_plies"):
+        labelled_positions(game, 3, seed=0, plies=(9, 6))

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from dlfrontier.errors import ConfigError
 from dlfrontier.games import make_player
 from dlfrontier.games.arena import elo_from_score, wilson_ci
 from dlfrontier.rl.search.evaluation import (
@@ -72,21 +73,35 @@ class AlphaZeroConfig:
     final_positions: int | None = field(default=None, metadata={
         "help": "solver-labelled positions for the optimal-move rate (none: every reachable position)",
         "range": "[1, inf)"})
+    final_plies: tuple[int, ...] = field(default=(), metadata={
+        "help": "stones on the board of the labelled positions, as LO,HI (empty: any ply)", "range": "[0, inf)"})
+    final_informative: bool = field(default=False, metadata={
+        "help": "label only positions where some move is a mistake, each solved within 300k nodes per move (7x6)"})
     threads: int | None = field(default=1, metadata={
         "help": "torch CPU threads during the run (none: leave torch's setting)", "range": "[1, inf)"})
 
 
-_LABELLED: dict[tuple[str, int | None, int], tuple[list[Any], np.ndarray]] = {}
+_LABELLED: dict[tuple[Any, ...], tuple[list[Any], np.ndarray]] = {}
+INFORMATIVE_MAX_NODES = 300_000  # solver nodes per action: 7x6 positions labelled in about a second or less
 
 
-def labelled_positions(game: Any, n: int | None, seed: int) -> tuple[list[Any], np.ndarray]:
-    """``n`` reachable non-terminal positions (None: all of them) and their exact action values ``float[n, A]``
+def labelled_positions(game: Any, n: int | None, seed: int, plies: tuple[int, ...] = (),
+                       informative: bool = False) -> tuple[list[Any], np.ndarray]:
+    """``n`` reachable non-terminal positions (None: all of them; ``plies``: LO, HI stones on the board;
+    ``informative``: only positions where some move is a mistake) and their exact action values ``float[n, A]``
     (kept for the process: several agents of one run are measured on the same positions)."""
     from dlfrontier.games import all_positions, positions_for
 
-    key = (game.name, n, seed)
+    if len(plies) not in (0, 2) or (plies and plies[0] > plies[1]):
+        raise ConfigError(f"final_plies={','.join(map(str, plies))}: expected LO,HI with LO <= HI, or nothing")
+    key = (game.name, n, seed, tuple(plies), informative)
     if key not in _LABELLED:
-        positions = list(all_positions(game)) if n is None else list(positions_for(game, n, seed))
+        if n is None:
+            positions = list(all_positions(game))
+        else:
+            positions = list(positions_for(game, n, seed, plies=(plies[0], plies[1]) if plies else None,
+                                           informative=informative,
+                                           max_nodes=INFORMATIVE_MAX_NODES if informative else None))
         _LABELLED[key] = (positions, label(game, positions))
     return _LABELLED[key]
 
@@ -209,7 +224,8 @@ def final_evaluation(ctx: RunContext, game: Any, net: PolicyValueNet, cfg: Alpha
     t0 = time.perf_counter()
     out = evaluate_agent(game, net, cfg, cfg.final_opponents, cfg.final_games, seed=10_000 + ctx.seed)
     show_phase(ctx.progress, "labelling positions with the solver")
-    positions, values = labelled_positions(game, cfg.final_positions, seed=12_345)
+    positions, values = labelled_positions(game, cfg.final_positions, seed=12_345, plies=cfg.final_plies,
+                                           informative=cfg.final_informative)
     agent = SearchAgent(game, net, eval_search(cfg))
     ev = agent.evaluate
     t1 = time.perf_counter()
