@@ -38,11 +38,9 @@ slower single-agent step. Every member's returns equalled its single run's in th
 
 Not done yet: soft target updates (``tau < 1``) run but are not checked for bitwise equality (``lerp`` on stacked
 tensors may round a small tensor's tail differently, see :class:`~dlfrontier.rl.population.layers.MemberParameter`);
-prioritized replay and ``frame_buffer`` (a :class:`ConfigError`), custom ``features`` factories
-(CNNs: grouped convolutions or batched matmul), env instances (an env id is needed to make K copies),
-population checkpoints and resume (save members instead), callbacks with evaluation, and the experiment wiring
-(``dlfrontier run ... --seeds 0-4`` as one population); PPO and SAC are to follow the same pattern (single agents
-built per seed as parameter templates, stacked layers, member extraction).
+prioritized replay and ``frame_buffer`` (a :class:`ConfigError`; experiments with them run seed by seed), custom
+``features`` factories (CNNs: grouped convolutions or batched matmul), env instances (an env id is needed to make K
+copies). Population runs of experiments: :mod:`dlfrontier.rl.population.runs` (one folder and checkpoint per seed).
 """
 
 from __future__ import annotations
