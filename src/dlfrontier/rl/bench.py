@@ -54,18 +54,23 @@ def _run(task: tuple[str, str, int, int]) -> dict[str, Any]:
         return _train_and_score(*task)
 
 
+ENVS = {"dqn": "CartPole-v1", "ppo": "CartPole-v1", "sac": "Pendulum-v1"}  # SAC: SB3's defaults, lr 1e-3 (zoo)
+
+
 def _train_and_score(lib: str, algo: str, seed: int, steps: int) -> dict[str, Any]:
     import gymnasium as gym
 
     from dlfrontier.rl.common.evaluation import evaluate_policy, greedy
 
-    eval_env = gym.make("CartPole-v1")
+    eval_env = gym.make(ENVS[algo])
     t = time.perf_counter()
     if lib == "ours":
-        from dlfrontier.rl import DQN, PPO
+        from dlfrontier.rl import DQN, PPO, SAC
 
         if algo == "dqn":
             agent: Any = DQN("CartPole-v1", seed=seed, hidden=(256, 256), **DQN_ZOO).learn(steps)
+        elif algo == "sac":
+            agent = SAC("Pendulum-v1", seed=seed, learning_rate=1e-3).learn(steps)
         else:
             agent = PPO("CartPole-v1", seed=seed, n_envs=8).learn(steps)
         wall = time.perf_counter() - t
@@ -78,6 +83,8 @@ def _train_and_score(lib: str, algo: str, seed: int, steps: int) -> dict[str, An
 
         if algo == "dqn":
             model = sb3.DQN("MlpPolicy", "CartPole-v1", seed=seed, policy_kwargs={"net_arch": [256, 256]}, **DQN_ZOO)
+        elif algo == "sac":
+            model = sb3.SAC("MlpPolicy", "Pendulum-v1", seed=seed, learning_rate=1e-3)
         else:
             model = sb3.PPO("MlpPolicy", make_vec_env("CartPole-v1", n_envs=8, seed=seed), seed=seed)
         model.learn(steps)

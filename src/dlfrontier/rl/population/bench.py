@@ -2,7 +2,8 @@
 
 The issue's goals: DQN CartPole-v1 50k steps x 5 seeds and PPO CartPole-v1 100k steps x 5 seeds, our total wall
 time <= 0.35x Stable-Baselines3's with SB3 running the seeds in a 2-process pool, at an equal or better IQM of the
-final return; and how wall time grows with the population size K (which seeds are nearly free).
+final return; SAC Pendulum-v1 20k x 5 <= 0.4x; and how wall time grows with the population size K (which seeds are
+nearly free).
 
 Ours: :class:`~dlfrontier.rl.population.PopulationDQN` / :class:`~dlfrontier.rl.population.PopulationPPO` in this
 process on one torch thread (one core: the pool gives SB3 two). SB3: one run per seed in a spawn pool of 2
@@ -24,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from dlfrontier.bench import benchmark
-from dlfrontier.rl.bench import DQN_ZOO, EVAL_EPISODES, _run, raw_env_sps
+from dlfrontier.rl.bench import DQN_ZOO, ENVS, EVAL_EPISODES, _run, raw_env_sps
 
 ENV = "CartPole-v1"
 PPO_OPTIONS: dict[str, Any] = {"n_envs": 8}
@@ -36,20 +37,23 @@ def _population_returns(pop: Any) -> list[float]:
 
     from dlfrontier.rl.common.evaluation import evaluate_policy, greedy
 
-    env = gym.make(ENV)
+    env = gym.make(pop.env_id)
     return [float(np.mean(evaluate_policy(greedy(pop.member(k)), env, EVAL_EPISODES, seed=10_000)))
             for k in range(pop.k)]
 
 
 def train_population(algo: str, seeds: list[int], steps: int) -> dict[str, Any]:
-    """One population of ``algo`` on CartPole-v1 in this process (one torch thread): wall time and returns."""
-    from dlfrontier.rl.population import PopulationDQN, PopulationPPO
+    """One population of ``algo`` (its env of :data:`ENVS`) in this process (one torch thread): wall time and
+    returns."""
+    from dlfrontier.rl.population import PopulationDQN, PopulationPPO, PopulationSAC
     from dlfrontier.runtime import cpu_threads
 
     with cpu_threads(1):
         t = time.perf_counter()
         if algo == "dqn":
             pop: Any = PopulationDQN(ENV, seeds=seeds, **DQN_OPTIONS).learn(steps)
+        elif algo == "sac":
+            pop = PopulationSAC(ENVS["sac"], seeds=seeds, learning_rate=1e-3).learn(steps)
         else:
             pop = PopulationPPO(ENV, seeds=seeds, **PPO_OPTIONS).learn(steps)
         wall = time.perf_counter() - t
@@ -84,10 +88,10 @@ def scaling(ks: list[int], steps: int) -> list[dict[str, float]]:
     return rows
 
 
-@benchmark("rl-population", summary="5 seeds as one population (DQN, PPO on CartPole-v1) vs Stable-Baselines3's "
-                                    "5 runs in a 2-process pool; wall time vs population size")
+@benchmark("rl-population", summary="5 seeds as one population (DQN, PPO on CartPole-v1, SAC on Pendulum-v1) vs "
+                                    "Stable-Baselines3's 5 runs in a 2-process pool; wall time vs population size")
 def population_vs_sb3(quick: bool, out: Path) -> dict[str, Any]:
-    """``quick``: 2 seeds, 5k / 10k steps and K up to 5 over 2k steps (a noisy but real ratio); otherwise the
+    """``quick``: 2 seeds, 5k / 10k / 500 steps and K up to 5 over 2k steps (a noisy but real ratio); otherwise the
     issue's budgets."""
     from rich.console import Console
     from rich.table import Table
@@ -98,10 +102,10 @@ def population_vs_sb3(quick: bool, out: Path) -> dict[str, Any]:
 
     require("stable_baselines3", "dev")
     seeds = [0, 1] if quick else [0, 1, 2, 3, 4]
-    budgets = {"dqn": 5_000, "ppo": 10_000} if quick else {"dqn": 50_000, "ppo": 100_000}
+    budgets = {"dqn": 5_000, "ppo": 10_000, "sac": 500} if quick else {"dqn": 50_000, "ppo": 100_000, "sac": 20_000}
     results: dict[str, Any] = {"quick": quick, "seeds": seeds, "budgets": budgets, "raw_env_sps": raw_env_sps(ENV),
                                "algorithms": {}}
-    table = Table(title=f"{len(seeds)} seeds on {ENV}: one population vs Stable-Baselines3 (2-process pool); raw env "
+    table = Table(title=f"{len(seeds)} seeds: one population vs Stable-Baselines3 (2-process pool); raw CartPole env "
                         f"{results['raw_env_sps']:,.0f} steps/s")
     for col in ("algo", "steps", "ours s", "SB3 s", "ours/SB3", "ours IQM", "SB3 IQM", "ours returns", "SB3 returns"):
         table.add_column(col)
