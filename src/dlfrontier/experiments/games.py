@@ -117,12 +117,13 @@ register(Experiment(
 
 # alphazero-connect4: Connect Four on the full 7x6 board, the bar: >= 80% against depth-2 minimax (its line
 # heuristic at the leaves), the player the AlphaZero.jl documentation says no Python AlphaZero it knows beats on one
-# desktop. Settings chosen on tuning seeds 100-101 only: (a) the connect4-small recipe for 80 iterations (seed 100)
-# scored 0.1-0.64 against minimax-2 at 64 evaluation simulations, swinging between iterations; its iteration-41
-# network scored 0.635 at 64 simulations and 0.79 at 200 over 100 games, its iteration-43 network 0.515 at 400: the
-# search at evaluation matters and the late networks were unstable; (b) a replay window of 8 iterations, cosine
-# learning-rate decay to 10% and 200 evaluation simulations (seed 101): 0.79 mean score over iterations 33-42 (20
-# games each: 0.65-0.93), stopped there for time (the machine was needed for the publishing runs). The mistake rate is measured on 100 solver-labelled informative positions with 10-30 stones (each solved
+# desktop. Settings chosen on tuning seeds 100-101 only: (a) the connect4-small recipe (seed 100; stopped at
+# iteration 45 of 80) scored 0.1-0.64 against minimax-2 at 64 evaluation simulations, swinging between iterations;
+# its iteration-41 network scored 0.635 at 64 simulations and 0.79 at 200 over 100 games, its iteration-43 network
+# 0.515 at 400: the search at evaluation matters and the late networks were unstable; (b) a replay window of 8
+# iterations, cosine learning-rate decay to 10% and 200 evaluation simulations (seed 101): 0.79 mean score over
+# iterations 33-42 (20 games each: 0.65-0.93), stopped there for time (the machine was needed for the publishing
+# runs). The mistake rate is measured on 100 solver-labelled informative positions with 10-30 stones (each solved
 # within 300k nodes per move), split by phase.
 C4_FULL_BOARD_QUICK = {"game": "connect4", "iterations": 60, "temperature_moves": 8, "lr_decay": True,
                        "replay_iterations": 8, "channels": 64, "blocks": 3, "eval_simulations": 200, "eval_games": 20,
