@@ -98,8 +98,9 @@ def evaluate_comparison(loaded: Any, *, episodes: int = 10, out_dir: Path | str 
     cfg: GumbelVsPuctConfig = loaded.config
     nets = loaded.state.get("nets") or {}
     if not nets:
-        raise CheckpointError(f"{loaded.experiment} run has no finished agent to evaluate yet: resume it "
-                          "(`dlfrontier run ... --resume`) until one agent has finished")
+        raise CheckpointError(f"{loaded.experiment} run keeps no agent network: an unfinished run has one once an "
+                          "agent has finished (`dlfrontier run ... --resume`); runs made before networks were kept "
+                          "(2026-12-01) have only scores: run it again to evaluate its agents")
     game = make_game(cfg.base.game)
     rows, out = [], {}
     for i, (algo, n) in enumerate(_agents(cfg)):
