@@ -100,3 +100,15 @@ def test_eval_replays_every_agent_of_a_comparison_run(tmp_path: Path, monkeypatc
     table = json.loads(next((tmp_path / "ev").rglob("score.json")).read_text())
     assert [r[0] for r in table["rows"]] == ["puct_s2", "gumbel_s2"]
     assert all(r[1] + r[2] + r[3] == 4 for r in table["rows"])
+
+
+def test_eval_of_a_run_without_kept_networks_is_one_line():
+    from types import SimpleNamespace
+
+    from dlfrontier.errors import CheckpointError
+    from dlfrontier.rl.search.compare import evaluate_comparison
+
+    loaded = SimpleNamespace(config=_cfg(), state={"part": 4, "results": {}, "inner": {}},
+                             experiment="gumbel-vs-puct-connect4-small", seed=0)
+    with pytest.raises(CheckpointError, match="keeps no agent network"):
+        evaluate_comparison(loaded, episodes=2)
