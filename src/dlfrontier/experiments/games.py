@@ -142,6 +142,7 @@ register(Experiment(
     budgets={"quick": Budget(C4_FULL_BOARD_QUICK, Expect("eval/score_vs_minimax-2", ">=", 0.80,
                                                          name=">= 80% score vs minimax-2 (200 games)")),
              "full": Budget(C4_FULL_BOARD_FULL, [
+                 Expect("eval/score_vs_minimax-2", ">=", 0.95, name=">= 95% score vs minimax-2 (200 games)"),
                  Expect("eval/score_vs_uct-1000", ">=", 0.95, name=">= 95% score vs UCT-1000 (200 games)"),
                  Expect("eval/mistake_rate", "<=", 0.08)])},
     anchor=Anchor("eval/score_vs_minimax-2", 1.0, "AlphaZero.jl's Connect Four agent wins ~100% against minimax and "
