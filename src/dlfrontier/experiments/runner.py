@@ -260,11 +260,18 @@ def execute(plan: RunPlan, *, progress: Progress | None = None, tensorboard: boo
         return plan.done_summary
     st = _start(plan, progress, tensorboard, on_save)
     seed_everything(plan.seed)
-    status, error, metrics = "failed", None, {}
-    summary: dict[str, Any] = {}
+    return _train_and_finish([st], lambda: [plan.experiment.run(st.ctx, plan.config)])[0]
+
+
+def _train_and_finish(started: Sequence[_Started], train: Callable[[], Sequence[Mapping[str, float]]]
+                      ) -> list[dict[str, Any]]:
+    """Call ``train()`` (one metrics mapping per started folder) and write every folder's summary whatever happens:
+    done, failed (``error.log`` with the traceback) or interrupted (Ctrl-C or SIGTERM); re-raises."""
+    status, error, results = "failed", None, None
+    summaries: list[dict[str, Any]] = []
     try:
         with _sigterm_interrupts():
-            metrics = {k: float(v) for k, v in dict(plan.experiment.run(st.ctx, plan.config)).items()}
+            results = [{k: float(v) for k, v in dict(m).items()} for m in train()]
         status = "done"
     except KeyboardInterrupt:
         status = "interrupted"
@@ -274,11 +281,12 @@ def execute(plan: RunPlan, *, progress: Progress | None = None, tensorboard: boo
         raise
     except Exception as e:
         error = f"{type(e).__name__}: {e}"
-        tracking.atomic_write_text(st.run.path / "error.log", traceback.format_exc())
+        for st in started:
+            tracking.atomic_write_text(st.run.path / "error.log", traceback.format_exc())
         raise
     finally:
-        summary = _finish(st, status, metrics, error)
-    return summary
+        summaries = [_finish(st, status, results[i] if results else {}, error) for i, st in enumerate(started)]
+    return summaries
 
 
 def population_ready(plans: Sequence[RunPlan]) -> bool:
@@ -313,27 +321,9 @@ def execute_population(plans: Sequence[RunPlan], *, progresses: Sequence[Progres
     progresses = list(progresses) if progresses is not None else [None] * len(plans)
     started = [_start(p, pr, tensorboard, None) for p, pr in zip(plans, progresses, strict=True)]
     seed_everything(plans[0].seed)
-    status, error, results = "failed", None, None
-    try:
-        with _sigterm_interrupts():
-            assert exp.population is not None
-            results = exp.population([st.ctx for st in started], plans[0].config)
-        status = "done"
-    except KeyboardInterrupt:
-        status = "interrupted"
-        raise
-    except DLFrontierError as e:
-        error = str(e)
-        raise
-    except Exception as e:
-        error = f"{type(e).__name__}: {e}"
-        for st in started:
-            tracking.atomic_write_text(st.run.path / "error.log", traceback.format_exc())
-        raise
-    finally:
-        summaries = [_finish(st, status, {k: float(v) for k, v in dict(results[i]).items()} if results else {},
-                             error) for i, st in enumerate(started)]
-    return summaries
+    population = exp.population
+    assert population is not None
+    return _train_and_finish(started, lambda: population([st.ctx for st in started], plans[0].config))
 
 
 @dataclasses.dataclass

@@ -48,16 +48,20 @@ class A2CConfig:
 
 def a2c_loss(
     log_probs: torch.Tensor, entropy: torch.Tensor, values: torch.Tensor, advantages: torch.Tensor,
-    returns: torch.Tensor, *, vf_coef: float, ent_coef: float,
+    returns: torch.Tensor, *, vf_coef: float, ent_coef: float, dim: int | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``-mean(logp * A) + vf_coef * mean((V - R)^2) - ent_coef * mean(H)``.
 
     Shapes:
-        all inputs ``[B]``. Returns ``(loss, policy_loss, value_loss)``.
+        all inputs ``[B]``. Returns ``(loss, policy_loss, value_loss)`` (``dim``: means over that dim only, e.g.
+        ``[K, B] -> [K]`` for a population).
     """
-    pg = -(log_probs * advantages).mean()
-    vl = (values - returns).pow(2).mean()
-    return pg + vf_coef * vl - ent_coef * entropy.mean(), pg, vl
+    def mean(x: torch.Tensor) -> torch.Tensor:
+        return x.mean() if dim is None else x.mean(dim=dim)
+
+    pg = -mean(log_probs * advantages)
+    vl = mean((values - returns).pow(2))
+    return pg + vf_coef * vl - ent_coef * mean(entropy), pg, vl
 
 
 @register_algorithm

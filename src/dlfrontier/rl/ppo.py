@@ -58,26 +58,32 @@ class PPOConfig:
         check_off_or_positive(self, "clip_range_vf", "max_grad_norm", "target_kl")
 
 
+def _mean(x: torch.Tensor, dim: int | None) -> torch.Tensor:
+    return x.mean() if dim is None else x.mean(dim=dim)
+
+
 def ppo_clip_loss(
-    log_probs: torch.Tensor, old_log_probs: torch.Tensor, advantages: torch.Tensor, clip: float
+    log_probs: torch.Tensor, old_log_probs: torch.Tensor, advantages: torch.Tensor, clip: float,
+    dim: int | None = None,
 ) -> torch.Tensor:
     """The clipped surrogate ``-mean(min(rho * A, clip(rho, 1-eps, 1+eps) * A))``, ``rho = pi/pi_old``.
 
     Shapes:
-        all inputs ``[B]``; output a scalar.
+        all inputs ``[B]``; output a scalar (``dim``: the mean over that dim only, e.g. ``[K, B] -> [K]``).
     """
     ratio = torch.exp(log_probs - old_log_probs)
-    return -torch.min(ratio * advantages, ratio.clamp(1 - clip, 1 + clip) * advantages).mean()
+    return -_mean(torch.min(ratio * advantages, ratio.clamp(1 - clip, 1 + clip) * advantages), dim)
 
 
 def value_loss(values: torch.Tensor, old_values: torch.Tensor, returns: torch.Tensor,
-               clip: float | None) -> torch.Tensor:
-    """``0.5 * mean((V - R)^2)``; with a ``clip`` range the pessimistic max of clipped and unclipped errors."""
+               clip: float | None, dim: int | None = None) -> torch.Tensor:
+    """``0.5 * mean((V - R)^2)``; with a ``clip`` range the pessimistic max of clipped and unclipped errors
+    (``dim``: the mean over that dim only)."""
     err = (values - returns).pow(2)
     if clip is not None:
         clipped = old_values + (values - old_values).clamp(-clip, clip)
         err = torch.max(err, (clipped - returns).pow(2))
-    return 0.5 * err.mean()
+    return 0.5 * _mean(err, dim)
 
 
 @register_algorithm

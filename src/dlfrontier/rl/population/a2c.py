@@ -15,8 +15,7 @@ from typing import Any
 
 import torch
 
-from dlfrontier.rl.a2c import A2C, A2CConfig
-from dlfrontier.rl.population.layers import clip_grad_norm_per_member_
+from dlfrontier.rl.a2c import A2C, A2CConfig, a2c_loss
 from dlfrontier.rl.population.ppo import OnPolicyPopulation, flat_members
 
 
@@ -58,15 +57,8 @@ class PopulationA2C(OnPolicyPopulation):
             if c.normalize_advantage:
                 adv = (adv - adv.mean(dim=1, keepdim=True)) / (adv.std(dim=1, keepdim=True) + 1e-8)
             logp, entropy, values = self.policy.evaluate_actions(obs, actions)
-            pg = -(logp * adv).mean(dim=1)  # [K]: each member's a2c_loss terms
-            vl = (values - ret).pow(2).mean(dim=1)
-            loss = pg + c.vf_coef * vl - c.ent_coef * entropy.mean(dim=1)
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.sum().backward()
-            if c.max_grad_norm is not None:
-                clip_grad_norm_per_member_(slots, c.max_grad_norm)
-            self.optimizer.step()
-            self.num_updates += 1
+            loss, pg, vl = a2c_loss(logp, entropy, values, adv, ret, vf_coef=c.vf_coef, ent_coef=c.ent_coef, dim=1)
+            self._step(loss, slots)
             stats += torch.stack([pg.detach(), vl.detach(), entropy.mean(dim=1).detach()])
             count += 1
             if count == log_every or self.num_steps >= end or (next_callback and self.num_steps >= next_callback):

@@ -56,7 +56,7 @@ from dlfrontier.rl.population.layers import (
     clip_grad_norm_per_member_,
     load_member_optimizer_state,
 )
-from dlfrontier.rl.ppo import PPO, PPOConfig
+from dlfrontier.rl.ppo import PPO, PPOConfig, ppo_clip_loss, value_loss
 from dlfrontier.runtime import cpu_threads
 
 
@@ -202,6 +202,16 @@ class OnPolicyPopulation:
 
     def _make_optimizer(self) -> torch.optim.Optimizer:
         raise NotImplementedError
+
+    def _step(self, losses: torch.Tensor, slots: list[list[Slot]]) -> None:
+        """One optimizer step on the sum of the members' losses ``[K]``, each member's gradient clipped by its own
+        norm (``config.max_grad_norm``)."""
+        self.optimizer.zero_grad(set_to_none=True)
+        losses.sum().backward()
+        if self.config.max_grad_norm is not None:
+            clip_grad_norm_per_member_(slots, self.config.max_grad_norm)
+        self.optimizer.step()
+        self.num_updates += 1
 
     def _learn(self, total_steps: int, callback: Callable[[Any], Any] | None, callback_every: int) -> None:
         raise NotImplementedError
@@ -411,22 +421,11 @@ class PopulationPPO(OnPolicyPopulation):
                 if c.normalize_advantage and mb.shape[1] > 1:
                     adv = (adv - adv.mean(dim=1, keepdim=True)) / (adv.std(dim=1, keepdim=True) + 1e-8)
                 old = old_logp[rows, mb]
-                ratio = torch.exp(logp - old)
-                pg = -torch.min(ratio * adv, ratio.clamp(1 - clip, 1 + clip) * adv).mean(dim=1)  # [K]
-                err = (values - returns[rows, mb]).pow(2)
-                if c.clip_range_vf is not None:
-                    old_v = old_values[rows, mb]
-                    clipped = old_v + (values - old_v).clamp(-c.clip_range_vf, c.clip_range_vf)
-                    err = torch.max(err, (clipped - returns[rows, mb]).pow(2))
-                vl = 0.5 * err.mean(dim=1)
+                pg = ppo_clip_loss(logp, old, adv, clip, dim=1)  # [K]: each member's own loss terms
+                vl = value_loss(values, old_values[rows, mb], returns[rows, mb], c.clip_range_vf, dim=1)
                 ent = entropy.mean(dim=1)
                 loss = pg + c.vf_coef * vl - c.ent_coef * ent  # [K]: each member's PPO loss
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.sum().backward()
-                if c.max_grad_norm is not None:
-                    clip_grad_norm_per_member_(slots, c.max_grad_norm)
-                self.optimizer.step()
-                self.num_updates += 1
+                self._step(loss, slots)
                 with torch.no_grad():
                     log_ratio = logp - old
                     approx_kl = ((log_ratio.exp() - 1) - log_ratio).mean(dim=1)
