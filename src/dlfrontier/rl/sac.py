@@ -44,9 +44,14 @@ class SACConfig:
         "help": "MLP hidden widths (actor, critics)", "range": "[1, inf)"})
 
 
-def critic_loss(q1: torch.Tensor, q2: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """``mean((Q1 - y)^2) + mean((Q2 - y)^2)`` (SB3 halves each term; we follow the paper)."""
-    return (q1 - target).pow(2).mean() + (q2 - target).pow(2).mean()
+def _mean(x: torch.Tensor, dim: int | None) -> torch.Tensor:
+    return x.mean() if dim is None else x.mean(dim=dim)
+
+
+def critic_loss(q1: torch.Tensor, q2: torch.Tensor, target: torch.Tensor, dim: int | None = None) -> torch.Tensor:
+    """``mean((Q1 - y)^2) + mean((Q2 - y)^2)`` (SB3 halves each term; we follow the paper). ``dim``: the means over
+    that dim only (``[K, B] -> [K]`` for a population), as in the other losses here."""
+    return _mean((q1 - target).pow(2), dim) + _mean((q2 - target).pow(2), dim)
 
 
 def soft_q_target(
@@ -57,18 +62,20 @@ def soft_q_target(
     return rewards + discounts * (1.0 - dones) * (torch.min(next_q1, next_q2) - alpha * next_log_probs)
 
 
-def actor_loss(q1: torch.Tensor, q2: torch.Tensor, log_probs: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+def actor_loss(q1: torch.Tensor, q2: torch.Tensor, log_probs: torch.Tensor, alpha: torch.Tensor,
+               dim: int | None = None) -> torch.Tensor:
     """``mean(alpha * log pi(a|s) - min(Q1, Q2)(s, a))`` with ``a ~ pi`` reparameterized."""
-    return (alpha * log_probs - torch.min(q1, q2)).mean()
+    return _mean(alpha * log_probs - torch.min(q1, q2), dim)
 
 
-def temperature_loss(log_alpha: torch.Tensor, log_probs: torch.Tensor, target_entropy: float) -> torch.Tensor:
+def temperature_loss(log_alpha: torch.Tensor, log_probs: torch.Tensor, target_entropy: float,
+                     dim: int | None = None) -> torch.Tensor:
     """``-mean(log_alpha * (log pi(a|s) + target_entropy))`` (log-probs detached).
 
     Its gradient raises alpha when the policy's entropy ``-E[log pi]`` is below the target and lowers it
     when above.
     """
-    return -(log_alpha * (log_probs.detach() + target_entropy)).mean()
+    return -_mean(log_alpha * (log_probs.detach() + target_entropy), dim)
 
 
 @register_algorithm

@@ -43,7 +43,7 @@ from dlfrontier.rl.population.layers import (
     StackedSequential,
     load_member_optimizer_state,
 )
-from dlfrontier.rl.sac import SAC, SACConfig
+from dlfrontier.rl.sac import SAC, SACConfig, actor_loss, critic_loss, soft_q_target, temperature_loss
 from dlfrontier.runtime import cpu_threads
 
 
@@ -275,9 +275,9 @@ class PopulationSAC:
         with torch.no_grad():
             next_a, next_logp = self.actor(b.next_obs, self._noise((c.batch_size, A)))
             tq1, tq2 = self.critic_target(b.next_obs, next_a)
-            y = b.rewards + b.discounts * (1.0 - b.dones) * (torch.min(tq1, tq2) - alpha * next_logp)
+            y = soft_q_target(b.rewards, tq1, tq2, next_logp, b.dones, b.discounts, alpha)  # alpha [K, 1]
         q1, q2 = self.critic(b.obs, b.actions)
-        lq = (q1 - y).pow(2).mean(dim=1) + (q2 - y).pow(2).mean(dim=1)  # [K]
+        lq = critic_loss(q1, q2, y, dim=1)  # [K]: each member's own loss
         self.critic_opt.zero_grad(set_to_none=True)
         lq.sum().backward()
         self.critic_opt.step()
@@ -288,14 +288,14 @@ class PopulationSAC:
         pq1, pq2 = self.critic(b.obs, a)
         for p in self._critic_params:
             p.requires_grad_(True)
-        lpi = (alpha * logp - torch.min(pq1, pq2)).mean(dim=1)
+        lpi = actor_loss(pq1, pq2, logp, alpha, dim=1)
         self.actor_opt.zero_grad(set_to_none=True)
         lpi.sum().backward()
         self.actor_opt.step()
 
         la = torch.zeros(self.k)
         if c.autotune:
-            la = -(log_alpha * (logp.detach() + self.target_entropy)).mean(dim=1)
+            la = temperature_loss(log_alpha, logp, self.target_entropy, dim=1)
             self.alpha_opt.zero_grad(set_to_none=True)
             la.sum().backward()
             self.alpha_opt.step()
