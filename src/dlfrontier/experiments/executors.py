@@ -143,6 +143,37 @@ def _run_job_in_worker(job: Job, queue: Any = None, index: int = 0) -> Outcome:
         relay.flush()
 
 
+def _run_population_in_worker(jobs: list[Job], queue: Any = None, indices: list[int] | None = None
+                              ) -> list[Outcome]:
+    """:func:`_run_population` in a pool worker: each job's progress relayed under its own index."""
+    from dlfrontier.runtime import pin_threads
+
+    pin_threads(jobs[0].threads)
+    import dlfrontier.experiments  # noqa: F401  (registers experiments in a fresh process)
+
+    if queue is None:
+        return _run_population(jobs, None)
+    relays = {id(j): _RelayProgress(queue, i) for j, i in zip(jobs, indices or range(len(jobs)), strict=True)}
+    try:
+        return _run_population(jobs, lambda j: relays[id(j)])  # type: ignore[arg-type,return-value]
+    finally:
+        for relay in relays.values():
+            relay.flush()
+
+
+def split_population(group: list[Job], workers: int) -> list[list[Job]]:
+    """A population's jobs split into at most ``workers`` populations of consecutive seeds, as even as can be
+    (five seeds on two workers: three and two); a one-seed part runs as a single run."""
+    n = max(1, min(workers, len(group)))
+    size, extra = divmod(len(group), n)
+    parts, start = [], 0
+    for i in range(n):
+        end = start + size + (1 if i < extra else 0)
+        parts.append(group[start:end])
+        start = end
+    return parts
+
+
 def _show_relayed(queue: Any, jobs: list[Job], progress_for: Callable[[Job], Progress | None]) -> None:
     """Parent side of :class:`_RelayProgress`: forward each worker's messages to its job's progress, until the
     ``None`` that :func:`run_jobs` puts when every job is done."""
@@ -211,7 +242,9 @@ def run_jobs(
     Args:
         executor: ``local`` runs jobs one after another in this process (with live progress), the fresh seeds of
             an experiment with a population path as one population (:func:`population_batches`);
-            ``process`` runs them in a pool of ``workers`` processes; ``ray`` submits them to a Ray cluster.
+            ``process`` runs them in a pool of ``workers`` processes (an experiment's fresh seeds as up to
+            ``workers`` populations of consecutive seeds, :func:`split_population`); ``ray`` submits them to a Ray
+            cluster.
         progress_for: gives the progress bar of a job (``local``; ``process`` relays each worker's progress, its
             phases included, to it through a queue).
         on_outcome: called as each job finishes.
@@ -242,11 +275,19 @@ def run_jobs(
             if queue is not None and progress_for is not None:
                 relay = threading.Thread(target=_show_relayed, args=(queue, jobs, progress_for), daemon=True)
                 relay.start()
+            index = {id(job): i for i, job in enumerate(jobs)}
+            tasks: list[list[Job]] = []  # a population's seeds split across the workers (issue 17)
+            for group in population_batches(jobs):
+                tasks.extend(split_population(group, n) if len(group) > 1 else [group])
             try:
                 with ProcessPoolExecutor(max_workers=n, mp_context=ctx) as pool:
-                    futures = [pool.submit(_run_job_in_worker, job, queue, i) for i, job in enumerate(jobs)]
+                    futures = [pool.submit(_run_population_in_worker, task, queue, [index[id(j)] for j in task])
+                               if len(task) > 1 else pool.submit(_run_job_in_worker, task[0], queue, index[id(task[0])])
+                               for task in tasks]
                     for fut in as_completed(futures):
-                        done(fut.result())
+                        result = fut.result()
+                        for outcome in result if isinstance(result, list) else [result]:
+                            done(outcome)
             finally:
                 if relay is not None:
                     queue.put(None)

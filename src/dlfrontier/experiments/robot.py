@@ -31,6 +31,8 @@ from dlfrontier.rl import PPO, SAC, TD3, Algorithm, DrQ
 from dlfrontier.rl.common.replay import evaluate_classic
 from dlfrontier.rl.common.training import RLRun, run_classic
 from dlfrontier.rl.drq import DrQConfig
+from dlfrontier.rl.population import PopulationPPO, PopulationSAC, PopulationTD3
+from dlfrontier.rl.population.runs import population_path
 from dlfrontier.rl.ppo import PPOConfig
 from dlfrontier.rl.sac import SACConfig
 from dlfrontier.rl.td3 import TD3Config
@@ -70,9 +72,14 @@ class PPORun(RLRun):
 
 
 
+# the population classes that train an experiment's seeds as one population (issue 17; --no-batch-seeds: one by one)
+POPULATIONS: dict[type, type] = {SAC: PopulationSAC, TD3: PopulationTD3, PPO: PopulationPPO}
+
+
 def _robot(name: str, algo: type[Algorithm], config: type, env_id: str, summary: str, topic: str,
            budgets: dict[str, Budget], anchor: Anchor, demo: bool = False) -> None:
-    register(Experiment(
+    population = population_path(POPULATIONS[algo], env_id) if algo in POPULATIONS else {}
+    register(Experiment(**population,
         name=name, group="rl", summary=f"{summary} (v5)", topic=topic, config=config,
         run=partial(run_classic, algo=algo, env_id=env_id),
         evaluate=partial(evaluate_classic, algo=algo, env_id=env_id),

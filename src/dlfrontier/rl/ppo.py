@@ -22,7 +22,7 @@ from torch import nn
 from dlfrontier.rl.common.algorithm import Algorithm, Callback, check_off_or_positive, register_algorithm
 from dlfrontier.rl.common.env import make_vec_env
 from dlfrontier.rl.common.networks import Activation, ActorCritic, adam, mlp_features
-from dlfrontier.rl.common.returns import gae
+from dlfrontier.rl.common.returns import batch_mean, gae
 from dlfrontier.rl.common.rollout import RolloutCollector
 
 
@@ -58,10 +58,6 @@ class PPOConfig:
         check_off_or_positive(self, "clip_range_vf", "max_grad_norm", "target_kl")
 
 
-def _mean(x: torch.Tensor, dim: int | None) -> torch.Tensor:
-    return x.mean() if dim is None else x.mean(dim=dim)
-
-
 def ppo_clip_loss(
     log_probs: torch.Tensor, old_log_probs: torch.Tensor, advantages: torch.Tensor, clip: float,
     dim: int | None = None,
@@ -72,7 +68,7 @@ def ppo_clip_loss(
         all inputs ``[B]``; output a scalar (``dim``: the mean over that dim only, e.g. ``[K, B] -> [K]``).
     """
     ratio = torch.exp(log_probs - old_log_probs)
-    return -_mean(torch.min(ratio * advantages, ratio.clamp(1 - clip, 1 + clip) * advantages), dim)
+    return -batch_mean(torch.min(ratio * advantages, ratio.clamp(1 - clip, 1 + clip) * advantages), dim)
 
 
 def value_loss(values: torch.Tensor, old_values: torch.Tensor, returns: torch.Tensor,
@@ -83,7 +79,7 @@ def value_loss(values: torch.Tensor, old_values: torch.Tensor, returns: torch.Te
     if clip is not None:
         clipped = old_values + (values - old_values).clamp(-clip, clip)
         err = torch.max(err, (clipped - returns).pow(2))
-    return 0.5 * _mean(err, dim)
+    return 0.5 * batch_mean(err, dim)
 
 
 @register_algorithm

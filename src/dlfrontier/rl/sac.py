@@ -21,6 +21,7 @@ from dlfrontier.rl.common.algorithm import Algorithm, Callback, register_algorit
 from dlfrontier.rl.common.buffers import ReplayBuffer
 from dlfrontier.rl.common.env import make_env
 from dlfrontier.rl.common.networks import SquashedGaussianActor, TwinQ, adam, mlp_features
+from dlfrontier.rl.common.returns import batch_mean
 
 
 @dataclass
@@ -44,14 +45,10 @@ class SACConfig:
         "help": "MLP hidden widths (actor, critics)", "range": "[1, inf)"})
 
 
-def _mean(x: torch.Tensor, dim: int | None) -> torch.Tensor:
-    return x.mean() if dim is None else x.mean(dim=dim)
-
-
 def critic_loss(q1: torch.Tensor, q2: torch.Tensor, target: torch.Tensor, dim: int | None = None) -> torch.Tensor:
     """``mean((Q1 - y)^2) + mean((Q2 - y)^2)`` (SB3 halves each term; we follow the paper). ``dim``: the means over
     that dim only (``[K, B] -> [K]`` for a population), as in the other losses here."""
-    return _mean((q1 - target).pow(2), dim) + _mean((q2 - target).pow(2), dim)
+    return batch_mean((q1 - target).pow(2), dim) + batch_mean((q2 - target).pow(2), dim)
 
 
 def soft_q_target(
@@ -65,7 +62,7 @@ def soft_q_target(
 def actor_loss(q1: torch.Tensor, q2: torch.Tensor, log_probs: torch.Tensor, alpha: torch.Tensor,
                dim: int | None = None) -> torch.Tensor:
     """``mean(alpha * log pi(a|s) - min(Q1, Q2)(s, a))`` with ``a ~ pi`` reparameterized."""
-    return _mean(alpha * log_probs - torch.min(q1, q2), dim)
+    return batch_mean(alpha * log_probs - torch.min(q1, q2), dim)
 
 
 def temperature_loss(log_alpha: torch.Tensor, log_probs: torch.Tensor, target_entropy: float,
@@ -75,7 +72,7 @@ def temperature_loss(log_alpha: torch.Tensor, log_probs: torch.Tensor, target_en
     Its gradient raises alpha when the policy's entropy ``-E[log pi]`` is below the target and lowers it
     when above.
     """
-    return -_mean(log_alpha * (log_probs.detach() + target_entropy), dim)
+    return -batch_mean(log_alpha * (log_probs.detach() + target_entropy), dim)
 
 
 @register_algorithm

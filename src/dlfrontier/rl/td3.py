@@ -35,6 +35,7 @@ from dlfrontier.rl.common.algorithm import Algorithm, Callback, register_algorit
 from dlfrontier.rl.common.buffers import ReplayBuffer
 from dlfrontier.rl.common.env import make_env
 from dlfrontier.rl.common.networks import FeaturesFactory, TwinQ, adam, mlp_features
+from dlfrontier.rl.common.returns import batch_mean
 
 
 @dataclass
@@ -89,14 +90,15 @@ def td3_target(
     return rewards + discounts * (1.0 - dones) * torch.min(next_q1, next_q2)
 
 
-def critic_loss(q1: torch.Tensor, q2: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """``mean((Q1 - y)^2) + mean((Q2 - y)^2)``, both critics regressed on the same target (paper, SB3)."""
-    return (q1 - target).pow(2).mean() + (q2 - target).pow(2).mean()
+def critic_loss(q1: torch.Tensor, q2: torch.Tensor, target: torch.Tensor, dim: int | None = None) -> torch.Tensor:
+    """``mean((Q1 - y)^2) + mean((Q2 - y)^2)``, both critics regressed on the same target (paper, SB3). ``dim``: the
+    means over that dim only (``[K, B] -> [K]``, a population's per-member losses)."""
+    return batch_mean((q1 - target).pow(2), dim) + batch_mean((q2 - target).pow(2), dim)
 
 
-def actor_loss(q1: torch.Tensor) -> torch.Tensor:
+def actor_loss(q1: torch.Tensor, dim: int | None = None) -> torch.Tensor:
     """``-mean(Q1(s, mu(s)))``: the deterministic policy gradient through the first critic only (paper)."""
-    return -q1.mean()
+    return -batch_mean(q1, dim)
 
 
 class DeterministicActor(nn.Module):

@@ -23,6 +23,8 @@ TINY = {
                      "algo.hidden": "32,32", "algo.buffer_size": "1000"},
     "sac-pendulum": {"total_steps": "500", "eval_every": "200", "eval_episodes": "1", "algo.learning_starts": "100",
                      "algo.batch_size": "32", "algo.hidden": "32,32"},
+    "td3-inverted-pendulum": {"total_steps": "500", "eval_every": "200", "eval_episodes": "1",
+                              "algo.learning_starts": "100", "algo.batch_size": "32", "algo.hidden": "32,32"},
     "a2c-cartpole": {"total_steps": "800", "eval_every": "320", "eval_episodes": "1", "algo.hidden": "32,32"},
     "ppo-pendulum": {"total_steps": "768", "eval_every": "256", "eval_episodes": "1", "algo.n_envs": "2",
                      "algo.n_steps": "64", "algo.batch_size": "64", "algo.n_epochs": "2", "algo.hidden": "32,32"},
@@ -126,3 +128,17 @@ def test_no_batch_seeds_and_unsupported_configs_run_one_by_one(tmp_path: Path) -
     sets = [a for k, v in TINY["dqn-cartpole"].items() for a in ("--set", f"{k}={v}")]
     assert main(["run", "dqn-cartpole", "--seeds", "0-1", "--no-batch-seeds", "--device", "cpu", "--out",
                  str(tmp_path / "cli"), *sets]) == 0
+
+
+def test_the_process_executor_splits_a_population_across_its_workers(tmp_path: Path) -> None:
+    from dlfrontier.experiments.executors import split_population
+
+    jobs = _jobs("sac-pendulum", [0, 1, 2], tmp_path / "pool", True)
+    assert [[j.seed for j in part] for part in split_population(jobs, 2)] == [[0, 1], [2]]
+    assert [[j.seed for j in part] for part in split_population(jobs, 5)] == [[0], [1], [2]]
+    pooled = run_jobs(jobs, executor="process", workers=2)  # seeds 0-1 as one population, seed 2 as a single run
+    single = run_jobs(_jobs("sac-pendulum", [0, 1, 2], tmp_path / "one", False))
+    assert sorted(o.summary["metrics"].get("time/population", 1.0) for o in pooled) == [1.0, 2.0, 2.0]
+    for p, s in zip(sorted(pooled, key=lambda o: o.job.seed), sorted(single, key=lambda o: o.job.seed), strict=True):
+        assert p.summary["status"] == s.summary["status"] == "done"
+        assert _eval_rows(Path(p.summary["run_dir"])) == _eval_rows(Path(s.summary["run_dir"]))

@@ -121,3 +121,9 @@ def discounted_returns(rewards: np.ndarray, episode_end: np.ndarray, bootstrap: 
         running = rewards[t] + gamma * (1.0 - episode_end[t].astype(np.float32)) * running
         out[t] = running
     return out
+
+
+def batch_mean(x: torch.Tensor, dim: int | None = None) -> torch.Tensor:
+    """The mean over all of ``x`` (``dim=None``, a single agent's loss) or over ``dim`` only (``[K, B] -> [K]``: a
+    population's per-member losses, :mod:`dlfrontier.rl.population`)."""
+    return x.mean() if dim is None else x.mean(dim=dim)

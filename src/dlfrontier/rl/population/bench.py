@@ -60,6 +60,23 @@ def train_population(algo: str, seeds: list[int], steps: int) -> dict[str, Any]:
         return {"wall_s": wall, "returns": _population_returns(pop)}
 
 
+def _train_population_task(args: tuple[str, list[int], int]) -> dict[str, Any]:
+    return train_population(*args)
+
+
+def train_population_pool(algo: str, seeds: list[int], steps: int, workers: int = 2) -> dict[str, Any]:
+    """The seeds split into ``workers`` populations of consecutive seeds (0-2 and 3-4 for five seeds on two), each
+    trained in its own process of a spawn pool (one torch thread each), as ``dlfrontier run --executor process``
+    does: the pool's wall time (process start-up included, as for SB3's pool) and each seed's return."""
+    n = min(workers, len(seeds))
+    chunks = [list(c) for c in np.array_split(np.asarray(seeds), n)]
+    ctx = mp.get_context("spawn")
+    t = time.perf_counter()
+    with ctx.Pool(processes=n, maxtasksperchild=1) as pool:
+        runs = pool.map(_train_population_task, [(algo, [int(s) for s in c], steps) for c in chunks], chunksize=1)
+    return {"wall_s": time.perf_counter() - t, "returns": [r for run in runs for r in run["returns"]]}
+
+
 def train_sb3_pool(algo: str, seeds: list[int], steps: int) -> dict[str, Any]:
     """Stable-Baselines3's runs of ``seeds`` in a 2-process pool: the pool's wall time and each seed's return."""
     ctx = mp.get_context("spawn")
@@ -107,18 +124,28 @@ def population_vs_sb3(quick: bool, out: Path) -> dict[str, Any]:
                                "algorithms": {}}
     table = Table(title=f"{len(seeds)} seeds: one population vs Stable-Baselines3 (2-process pool); raw CartPole env "
                         f"{results['raw_env_sps']:,.0f} steps/s")
-    for col in ("algo", "steps", "ours s", "SB3 s", "ours/SB3", "ours IQM", "SB3 IQM", "ours returns", "SB3 returns"):
+    for col in ("algo", "steps", "ours 1 proc s", "ours 2 procs s", "SB3 s", "ours/SB3 (1 proc)",
+                "ours/SB3 (2 procs)", "ours IQM", "SB3 IQM", "ours returns", "SB3 returns"):
         table.add_column(col)
     for algo, steps in budgets.items():
         ours = train_population(algo, seeds, steps)
         sb3 = train_sb3_pool(algo, seeds, steps)
-        row = {"steps": steps, "ours_wall_s": ours["wall_s"], "sb3_wall_s": sb3["wall_s"],
-               "ratio": ours["wall_s"] / sb3["wall_s"], "ours_returns": ours["returns"],
-               "sb3_returns": sb3["returns"], "ours_iqm": iqm(ours["returns"]), "sb3_iqm": iqm(sb3["returns"]),
-               "ours_train_sps": steps * len(seeds) / ours["wall_s"]}
+        ours2 = train_population_pool(algo, seeds, steps)
+        row = {"steps": steps, "ours_wall_s": ours["wall_s"], "ours_2proc_wall_s": ours2["wall_s"],
+               "sb3_wall_s": sb3["wall_s"], "ratio": ours["wall_s"] / sb3["wall_s"],
+               "ratio_2proc": ours2["wall_s"] / sb3["wall_s"], "ours_returns": ours["returns"],
+               "ours_2proc_returns": ours2["returns"], "sb3_returns": sb3["returns"], "ours_iqm": iqm(ours["returns"]),
+               "sb3_iqm": iqm(sb3["returns"]), "ours_train_sps": steps * len(seeds) / ours["wall_s"],
+               "ours_2proc_train_sps": steps * len(seeds) / ours2["wall_s"]}
         results["algorithms"][algo] = row
-        table.add_row(algo, f"{steps:,}", f"{row['ours_wall_s']:.1f}", f"{row['sb3_wall_s']:.1f}",
-                      f"{row['ratio']:.2f}", f"{row['ours_iqm']:.1f}", f"{row['sb3_iqm']:.1f}",
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(out / "rl_population.json", results)  # partial results survive an interrupted run
+        print(f"{algo}: ours {row['ours_wall_s']:.1f} s (1 proc), {row['ours_2proc_wall_s']:.1f} s (2 procs), SB3 "
+              f"{row['sb3_wall_s']:.1f} s: ratio {row['ratio']:.2f} / {row['ratio_2proc']:.2f}, IQM "
+              f"{row['ours_iqm']:.1f} vs {row['sb3_iqm']:.1f}", flush=True)
+        table.add_row(algo, f"{steps:,}", f"{row['ours_wall_s']:.1f}", f"{row['ours_2proc_wall_s']:.1f}",
+                      f"{row['sb3_wall_s']:.1f}", f"{row['ratio']:.2f}", f"{row['ratio_2proc']:.2f}",
+                      f"{row['ours_iqm']:.1f}", f"{row['sb3_iqm']:.1f}",
                       " ".join(f"{r:.0f}" for r in ours["returns"]), " ".join(f"{r:.0f}" for r in sb3["returns"]))
     console = Console()
     console.print(table)

@@ -43,11 +43,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from dlfrontier.errors import ConfigError
-from dlfrontier.rl.common.algorithm import build_config, check_total_steps
 from dlfrontier.rl.common.env import final_observations
 from dlfrontier.rl.common.networks import ActorCritic, MLPFeatures, adam
 from dlfrontier.rl.common.returns import gae
+from dlfrontier.rl.population.base import Population
 from dlfrontier.rl.population.layers import (
     MemberParameter,
     Slot,
@@ -57,7 +56,6 @@ from dlfrontier.rl.population.layers import (
     load_member_optimizer_state,
 )
 from dlfrontier.rl.ppo import PPO, PPOConfig, ppo_clip_loss, value_loss
-from dlfrontier.runtime import cpu_threads
 
 
 def _member_linear(layer: StackedLinear, k: int, x: torch.Tensor) -> torch.Tensor:
@@ -163,42 +161,17 @@ def sample_member(dist: torch.distributions.Distribution, generator: torch.Gener
         return torch.normal(dist.loc, dist.scale, generator=generator)
 
 
-class OnPolicyPopulation:
-    """What the on-policy populations share: members built per seed with their torch generators, the stacked
-    actor-critic, batched rollouts (:meth:`_collect`), deterministic actions, member extraction. A subclass sets
+class OnPolicyPopulation(Population):
+    """What the on-policy populations share: the stacked actor-critic, batched rollouts (:meth:`_collect`),
+    deterministic actions, member extraction (members and generators: :class:`~.base.Population`). A subclass sets
     ``agent_cls`` and ``config_cls``, builds its optimizer in :meth:`_make_optimizer` and trains in ``_learn``."""
 
     name = "OnPolicyPopulation"
-    agent_cls: Any = None
-    config_cls: Any = None
 
-    def __init__(self, env: str, seeds: Sequence[int] = (0, 1, 2, 3, 4), *, device: str | torch.device = "cpu",
-                 **config: Any) -> None:
-        self.config = build_config(self.config_cls, config)
-        if not isinstance(env, str):
-            raise ConfigError(f"{self.name} needs a registered env id (it makes one vector env per member), "
-                              f"not a {type(env).__name__}")
-        if len(seeds) == 0:
-            raise ConfigError(f"{self.name}: seeds=[]: expected at least one seed")
-        problem = self.unsupported(self.config)
-        if problem:
-            raise ConfigError(f"{self.name}: {problem}")
-        self.env_id = env
-        self.seeds = [int(s) for s in seeds]
-        self.device = torch.device(device)
-        self.members: list[Any] = []
-        self.generators: list[torch.Generator] = []
-        for s in self.seeds:
-            self.members.append(self.agent_cls(env, seed=s, device=device, **config))
-            g = torch.Generator(device=self.device)
-            g.set_state(torch.get_rng_state())  # where the single agent's global generator stands now
-            self.generators.append(g)
+    def _build(self) -> None:
         self.policy = StackedActorCritic([m.policy for m in self.members])
         self.optimizer = self._make_optimizer()
-        self.num_steps = 0
-        self.num_updates = 0
         self._total_planned = 0
-        self.stats: dict[str, np.ndarray] = {}
 
     def _make_optimizer(self) -> torch.optim.Optimizer:
         raise NotImplementedError
@@ -212,43 +185,6 @@ class OnPolicyPopulation:
             clip_grad_norm_per_member_(slots, self.config.max_grad_norm)
         self.optimizer.step()
         self.num_updates += 1
-
-    def _learn(self, total_steps: int, callback: Callable[[Any], Any] | None, callback_every: int) -> None:
-        raise NotImplementedError
-
-    @staticmethod
-    def unsupported(config: Any) -> str | None:
-        """Why the population path cannot train ``config`` (None: it can)."""
-        return None
-
-    @property
-    def k(self) -> int:
-        return len(self.seeds)
-
-    def __repr__(self) -> str:
-        return f"{self.name}(env={self.env_id!r}, seeds={self.seeds}, num_steps={self.num_steps})"
-
-    @property
-    def episode_returns(self) -> list[list[float]]:
-        """Each member's finished training episode returns."""
-        return [list(m.episode_returns) for m in self.members]
-
-    def torch_rng_state(self, k: int) -> torch.Tensor:
-        """Member ``k``'s torch generator state: what the single run's global generator holds at this point."""
-        return self.generators[k].get_state()
-
-    def learn(self, total_timesteps: int, callback: Callable[[Any], Any] | None = None, *,
-              callback_every: int = 0) -> Any:
-        """Train every member for ``total_timesteps`` more env steps (each, summed over its own envs).
-
-        ``callback(self)`` is called after the rollout that reaches a multiple of ``callback_every`` (0: never), as
-        for a single agent.
-        """
-        total = check_total_steps(total_timesteps)
-        callback_every = check_total_steps(callback_every)
-        with cpu_threads(1 if self.device.type == "cpu" else None):
-            self._learn(total, callback, callback_every)
-        return self
 
     def _collect(self, n_steps: int) -> dict[str, np.ndarray]:
         """One rollout of every member (:class:`~dlfrontier.rl.common.rollout.RolloutCollector`'s steps, batched

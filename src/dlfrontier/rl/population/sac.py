@@ -32,9 +32,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from dlfrontier.errors import ConfigError
-from dlfrontier.rl.common.algorithm import build_config, check_total_steps
 from dlfrontier.rl.common.networks import LOG_STD_MAX, LOG_STD_MIN, MLPFeatures, SquashedGaussianActor, TwinQ, adam
+from dlfrontier.rl.population.base import Population
 from dlfrontier.rl.population.dqn import MemberReplayBuffer
 from dlfrontier.rl.population.layers import (
     MemberParameter,
@@ -44,10 +43,9 @@ from dlfrontier.rl.population.layers import (
     load_member_optimizer_state,
 )
 from dlfrontier.rl.sac import SAC, SACConfig, actor_loss, critic_loss, soft_q_target, temperature_loss
-from dlfrontier.runtime import cpu_threads
 
 
-def _member_mlp(seq: StackedSequential, k: int, x: torch.Tensor) -> torch.Tensor:
+def member_mlp(seq: StackedSequential, k: int, x: torch.Tensor) -> torch.Tensor:
     """Member ``k`` of a stacked MLP on ``[B, d]`` with ``nn.Linear``'s arithmetic (``F.linear``)."""
     for layer in seq:
         if isinstance(layer, StackedLinear):
@@ -86,7 +84,7 @@ class StackedSquashedActor(nn.Module):
 
     def member_act(self, k: int, obs: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """Member ``k``'s sampled actions for ``obs [B, *obs]``, as its single actor computes them."""
-        z = _member_mlp(self.features, k, obs.reshape(obs.shape[0], -1).float())
+        z = member_mlp(self.features, k, obs.reshape(obs.shape[0], -1).float())
         mu = nn.functional.linear(z, self.mu.weight.member(k), self.mu.bias.member(k)[0])
         log_std = nn.functional.linear(z, self.log_std.weight.member(k), self.log_std.bias.member(k)[0])
         return self._squash(mu, log_std, torch.randn(mu.shape, generator=generator))[0]
@@ -131,7 +129,7 @@ class StackedTwinQ(nn.Module):
         self.q2.copy_member_to(k, critic.q2)
 
 
-class PopulationSAC:
+class PopulationSAC(Population):
     """K independent SAC agents, one per seed, trained together; member k equals ``SAC(env, seed=seeds[k])``.
 
     Example::
@@ -147,26 +145,12 @@ class PopulationSAC:
     """
 
     name = "PopulationSAC"
+    agent_cls = SAC
+    config_cls = SACConfig
+    config: SACConfig
 
-    def __init__(self, env: str, seeds: Sequence[int] = (0, 1, 2, 3, 4), *, device: str | torch.device = "cpu",
-                 **config: Any) -> None:
-        self.config: SACConfig = build_config(SACConfig, config)
+    def _build(self) -> None:
         c = self.config
-        if not isinstance(env, str):
-            raise ConfigError(f"PopulationSAC needs a registered env id (it makes one copy per member), "
-                              f"not a {type(env).__name__}")
-        if len(seeds) == 0:
-            raise ConfigError("PopulationSAC: seeds=[]: expected at least one seed")
-        self.env_id = env
-        self.seeds = [int(s) for s in seeds]
-        self.device = torch.device(device)
-        self.members: list[SAC] = []
-        self.generators: list[torch.Generator] = []
-        for s in self.seeds:
-            self.members.append(SAC(env, seed=s, device=device, **config))
-            g = torch.Generator(device=self.device)
-            g.set_state(torch.get_rng_state())
-            self.generators.append(g)
         first = self.members[0]
         self.actor = StackedSquashedActor([m.actor for m in self.members])
         self.critic = StackedTwinQ([m.critic for m in self.members])
@@ -182,53 +166,16 @@ class PopulationSAC:
         self.buffer = MemberReplayBuffer(self.k, c.buffer_size, first.observation_space.shape or (),
                                          np.float32, device=self.device, action_shape=space.shape or (),
                                          action_dtype=np.float32)
-        self.num_steps = 0
-        self.num_updates = 0
-        self.stats: dict[str, np.ndarray] = {}
-
-    @staticmethod
-    def unsupported(config: SACConfig) -> str | None:
-        """Why the population path cannot train ``config`` (None: it can)."""
-        return None
-
-    @property
-    def k(self) -> int:
-        return len(self.seeds)
-
-    def __repr__(self) -> str:
-        return f"PopulationSAC(env={self.env_id!r}, seeds={self.seeds}, num_steps={self.num_steps})"
-
-    @property
-    def episode_returns(self) -> list[list[float]]:
-        return [list(m.episode_returns) for m in self.members]
-
-    def torch_rng_state(self, k: int) -> torch.Tensor:
-        """Member ``k``'s torch generator state: what the single run's global generator holds at this point."""
-        return self.generators[k].get_state()
 
     def _noise(self, shape: tuple[int, ...]) -> torch.Tensor:
         """Standard-normal noise ``[K, *shape]``, member k's from its generator (``randn_like`` of its actor)."""
         return torch.stack([torch.randn(shape, generator=g) for g in self.generators])
 
-    # -- training ----------------------------------------------------------------------------------------
-    def learn(self, total_timesteps: int, callback: Callable[[PopulationSAC], Any] | None = None, *,
-              callback_every: int = 0) -> PopulationSAC:
-        """Train every member for ``total_timesteps`` more env steps (each); ``callback(self)`` every
-        ``callback_every`` steps (0: never)."""
-        total = check_total_steps(total_timesteps)
-        callback_every = check_total_steps(callback_every)
-        with cpu_threads(1 if self.device.type == "cpu" else None):
-            self._learn(total, callback, callback_every)
-        return self
-
     def _learn(self, total_steps: int, callback: Callable[[PopulationSAC], Any] | None, callback_every: int) -> None:
         c = self.config
         end = self.num_steps + total_steps
         members = self.members
-        for m in members:
-            if m._obs is None:
-                m._obs, _ = m.env.reset(seed=m.seed + self.num_steps)
-                m._ep_return = 0.0
+        self._start_episodes()
         space = members[0].action_space
         acc, count = torch.zeros(4, self.k), 0
         while self.num_steps < end:
@@ -240,14 +187,7 @@ class PopulationSAC:
                     with torch.no_grad():
                         x = torch.as_tensor(obs, device=self.device).unsqueeze(0)
                         action = self.actor.member_act(i, x, self.generators[i])[0].cpu().numpy()
-                next_obs, reward, terminated, truncated, _ = m.env.step(action)
-                m._ep_return += float(reward)
-                self.buffer.add(i, obs, action, float(reward), next_obs, terminated, c.gamma)  # type: ignore[arg-type]
-                if terminated or truncated:
-                    m.episode_returns.append(m._ep_return)
-                    m._ep_return = 0.0
-                    next_obs, _ = m.env.reset()
-                m._obs = next_obs
+                self._env_step(i, action)
             self.num_steps += 1
             if self.num_steps >= c.learning_starts and self.num_steps % c.train_freq == 0:
                 for _ in range(c.gradient_steps):

@@ -1,0 +1,78 @@
+"""Population TD3: member k of a population run equals the single run ``TD3(seed=k)`` (identical episode returns,
+parameters and optimizer state within float tolerance); extraction, save/load, refusals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from dlfrontier import ConfigError
+from dlfrontier.rl import TD3
+from dlfrontier.rl.population import PopulationTD3
+
+# warm-up, then 2 critic updates every 2 env steps with a policy delay of 2 (Pendulum: 200-step truncated episodes),
+# and the MuJoCo robot task with terminations and a policy delay of 3
+CASES = {
+    "pendulum": ("Pendulum-v1", dict(hidden=(32, 32), learning_starts=100, batch_size=32, buffer_size=2_000,
+                                     train_freq=2, gradient_steps=2), 600),
+    "inverted-pendulum": ("InvertedPendulum-v5", dict(hidden=(32, 32), learning_starts=64, batch_size=32,
+                                                      policy_delay=3, tau=0.02), 500),
+}
+
+
+def _max_diff(a: nn.Module, b: nn.Module) -> float:
+    return max(float((p - q).detach().abs().max()) for p, q in zip(a.parameters(), b.parameters(), strict=True))
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_member_k_equals_the_single_run_with_seed_k(case: str) -> None:
+    env, options, steps = CASES[case]
+    seeds = [0, 1, 2]
+    pop = PopulationTD3(env, seeds=seeds, **options).learn(steps)
+    for k, seed in enumerate(seeds):
+        single = TD3(env, seed=seed, **options).learn(steps)
+        member = pop.member(k)
+        assert len(single.episode_returns) >= 2 and member.episode_returns == single.episode_returns
+        assert (member.num_steps, member.num_updates) == (single.num_steps, single.num_updates)
+        for name in ("actor", "actor_target", "critic", "critic_target"):
+            assert _max_diff(getattr(member, name), getattr(single, name)) < 1e-5, name
+        for opt in ("actor_opt", "critic_opt"):
+            net = "actor" if opt == "actor_opt" else "critic"
+            for p, q in zip(getattr(member, net).parameters(), getattr(single, net).parameters(), strict=True):
+                s_m, s_s = getattr(member, opt).state[p], getattr(single, opt).state[q]
+                assert float(s_m["step"]) == float(s_s["step"])
+                torch.testing.assert_close(s_m["exp_avg"], s_s["exp_avg"], atol=1e-6, rtol=1e-4)
+        for key in ("train/critic_loss", "train/actor_loss"):
+            assert member.stats[key] == pytest.approx(single.stats[key], rel=1e-4, abs=1e-6)
+        assert torch.equal(pop.torch_rng_state(k), torch.get_rng_state())  # the same number of noise draws
+
+
+def test_extracted_member_continues_and_loads_as_a_single_td3(tmp_path: Path) -> None:
+    _, options, _ = CASES["pendulum"]
+    pop = PopulationTD3("Pendulum-v1", seeds=[2, 9], **options).learn(300)
+    member = pop.member(1)
+    torch.set_rng_state(pop.torch_rng_state(1))
+    member.learn(300)
+    single = TD3("Pendulum-v1", seed=9, **options).learn(300).learn(300)
+    assert member.episode_returns == single.episode_returns
+    assert _max_diff(member.actor, single.actor) < 1e-5
+    loaded = TD3.load(pop.member(0).save(tmp_path / "m0.pt"))
+    obs = np.random.default_rng(0).uniform(-1, 1, size=(4, 3)).astype(np.float32)
+    with torch.no_grad():
+        mu = pop.member(0).actor(torch.as_tensor(obs))
+    np.testing.assert_allclose(loaded.predict(obs, deterministic=True)[0], mu.numpy(), atol=1e-6)
+    assert loaded.num_steps == 300 and loaded.seed == 2
+
+
+def test_refusals_are_one_line_errors() -> None:
+    with pytest.raises(ConfigError, match="at least one seed"):
+        PopulationTD3("Pendulum-v1", seeds=[])
+    with pytest.raises(ConfigError, match="registered env id"):
+        PopulationTD3(gym.make("Pendulum-v1"), seeds=[0])  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="unknown option"):
+        PopulationTD3("Pendulum-v1", seeds=[0], bogus=1)
