@@ -5,11 +5,14 @@ time <= 0.35x Stable-Baselines3's with SB3 running the seeds in a 2-process pool
 final return; SAC Pendulum-v1 20k x 5 <= 0.4x; and how wall time grows with the population size K (which seeds are
 nearly free).
 
-Ours: :class:`~dlfrontier.rl.population.PopulationDQN` / :class:`~dlfrontier.rl.population.PopulationPPO` in this
-process on one torch thread (one core: the pool gives SB3 two). SB3: one run per seed in a spawn pool of 2
-workers, one torch thread each, the same hyperparameters (:mod:`dlfrontier.rl.bench`: rl-zoo DQN with 256x256
-networks; PPO with SB3's defaults and 8 envs). The two sides alternate per algorithm (ours, SB3, ours, SB3), so
-they see the same machine load over the run. Final returns: 10 deterministic episodes per seed from seed 10,000.
+Ours, twice: :class:`~dlfrontier.rl.population.PopulationDQN` / :class:`~dlfrontier.rl.population.PopulationPPO` /
+:class:`~dlfrontier.rl.population.PopulationSAC` in this process on one torch thread (one core: the pool gives SB3
+two), and as two populations of consecutive seeds in a 2-process pool (both cores, as ``dlfrontier run --executor
+process --workers 2`` trains them; every seed's return is the same either way). SB3: one run per seed in a spawn
+pool of 2 workers, one torch thread each, the same hyperparameters (:mod:`dlfrontier.rl.bench`: rl-zoo DQN with
+256x256 networks; PPO with SB3's defaults and 8 envs; SAC with SB3's defaults and learning rate 1e-3). Per
+algorithm the order is ours on one core, SB3, ours on two, so they see similar machine load. Final returns: 10
+deterministic episodes per seed from seed 10,000.
 
 The scaling curve trains DQN for ``scale_steps`` env steps with K = 1, 2, 5, 10, 20 members and one single DQN
 for the same steps: ``population seconds / (K x single seconds)`` is the price of a seed in a population.
