@@ -128,34 +128,20 @@ class _RelayProgress:
             self._send("update", completed, info)
 
 
-def _run_job_in_worker(job: Job, queue: Any = None, index: int = 0) -> Outcome:
+def _run_in_worker(jobs: list[Job], queue: Any = None, indices: list[int] | None = None) -> list[Outcome]:
+    """Run ``jobs`` in a pool worker: one job as a single run, several (consecutive seeds of one experiment) as one
+    population; each job's progress relayed under its index in the parent's job list."""
     from dlfrontier.runtime import pin_threads
 
-    pin_threads(job.threads)  # first: results depend on the thread count and on its history in a process
+    pin_threads(jobs[0].threads)  # first: results depend on the thread count and on its history in a process
     import dlfrontier.experiments  # noqa: F401  (registers experiments in a fresh process)
 
-    if queue is None:
-        return _run_job(job)
-    relay = _RelayProgress(queue, index)
+    relays = {} if queue is None else {
+        id(j): _RelayProgress(queue, i) for j, i in zip(jobs, indices or range(len(jobs)), strict=True)}
     try:
-        return _run_job(job, relay)
-    finally:
-        relay.flush()
-
-
-def _run_population_in_worker(jobs: list[Job], queue: Any = None, indices: list[int] | None = None
-                              ) -> list[Outcome]:
-    """:func:`_run_population` in a pool worker: each job's progress relayed under its own index."""
-    from dlfrontier.runtime import pin_threads
-
-    pin_threads(jobs[0].threads)
-    import dlfrontier.experiments  # noqa: F401  (registers experiments in a fresh process)
-
-    if queue is None:
-        return _run_population(jobs, None)
-    relays = {id(j): _RelayProgress(queue, i) for j, i in zip(jobs, indices or range(len(jobs)), strict=True)}
-    try:
-        return _run_population(jobs, lambda j: relays[id(j)])  # type: ignore[arg-type,return-value]
+        if len(jobs) == 1:
+            return [_run_job(jobs[0], relays.get(id(jobs[0])))]  # type: ignore[arg-type]
+        return _run_population(jobs, lambda j: relays.get(id(j)))  # type: ignore[arg-type,return-value]
     finally:
         for relay in relays.values():
             relay.flush()
@@ -276,17 +262,13 @@ def run_jobs(
                 relay = threading.Thread(target=_show_relayed, args=(queue, jobs, progress_for), daemon=True)
                 relay.start()
             index = {id(job): i for i, job in enumerate(jobs)}
-            tasks: list[list[Job]] = []  # a population's seeds split across the workers (issue 17)
-            for group in population_batches(jobs):
-                tasks.extend(split_population(group, n) if len(group) > 1 else [group])
+            # one task per job, but a population's seeds split across the workers (issue 17)
+            tasks = [part for group in population_batches(jobs) for part in split_population(group, n)]
             try:
                 with ProcessPoolExecutor(max_workers=n, mp_context=ctx) as pool:
-                    futures = [pool.submit(_run_population_in_worker, task, queue, [index[id(j)] for j in task])
-                               if len(task) > 1 else pool.submit(_run_job_in_worker, task[0], queue, index[id(task[0])])
-                               for task in tasks]
+                    futures = [pool.submit(_run_in_worker, task, queue, [index[id(j)] for j in task]) for task in tasks]
                     for fut in as_completed(futures):
-                        result = fut.result()
-                        for outcome in result if isinstance(result, list) else [result]:
+                        for outcome in fut.result():
                             done(outcome)
             finally:
                 if relay is not None:

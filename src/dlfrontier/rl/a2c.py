@@ -19,7 +19,7 @@ from torch import nn
 from dlfrontier.rl.common.algorithm import Algorithm, Callback, check_off_or_positive, register_algorithm
 from dlfrontier.rl.common.env import make_vec_env
 from dlfrontier.rl.common.networks import Activation, ActorCritic, mlp_features
-from dlfrontier.rl.common.returns import gae
+from dlfrontier.rl.common.returns import batch_mean, gae
 from dlfrontier.rl.common.rollout import RolloutCollector
 
 
@@ -56,12 +56,9 @@ def a2c_loss(
         all inputs ``[B]``. Returns ``(loss, policy_loss, value_loss)`` (``dim``: means over that dim only, e.g.
         ``[K, B] -> [K]`` for a population).
     """
-    def mean(x: torch.Tensor) -> torch.Tensor:
-        return x.mean() if dim is None else x.mean(dim=dim)
-
-    pg = -mean(log_probs * advantages)
-    vl = mean((values - returns).pow(2))
-    return pg + vf_coef * vl - ent_coef * mean(entropy), pg, vl
+    pg = -batch_mean(log_probs * advantages, dim)
+    vl = batch_mean((values - returns).pow(2), dim)
+    return pg + vf_coef * vl - ent_coef * batch_mean(entropy, dim), pg, vl
 
 
 @register_algorithm

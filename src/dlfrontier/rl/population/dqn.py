@@ -54,12 +54,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from dlfrontier.errors import ConfigError
-from dlfrontier.rl.common.algorithm import build_config, check_total_steps
 from dlfrontier.rl.common.buffers import ReplayBatch
 from dlfrontier.rl.common.networks import MLPFeatures, QNetwork
 from dlfrontier.rl.common.returns import double_q_target, td_target
 from dlfrontier.rl.dqn import DQN, DQNConfig, linear_schedule, make_optimizer
+from dlfrontier.rl.population.base import Population
 from dlfrontier.rl.population.layers import (
     Slot,
     StackedLinear,
@@ -67,7 +66,6 @@ from dlfrontier.rl.population.layers import (
     clip_grad_norm_per_member_,
     load_member_optimizer_state,
 )
-from dlfrontier.runtime import cpu_threads
 
 
 class StackedQNetwork(nn.Module):
@@ -204,7 +202,7 @@ class MemberReplayBuffer:
         return {"arrays": arrays, "pos": int(self.pos[m]), "size": n}
 
 
-class PopulationDQN:
+class PopulationDQN(Population):
     """K independent DQN agents, one per seed, trained together; member k equals ``DQN(env, seed=seeds[k])``.
 
     Example::
@@ -224,29 +222,16 @@ class PopulationDQN:
     """
 
     name = "PopulationDQN"
+    agent_cls = DQN
+    config_cls = DQNConfig
+    config: DQNConfig
 
-    def __init__(self, env: str, seeds: Sequence[int] = (0, 1, 2, 3, 4), *, device: str | torch.device = "cpu",
-                 **config: Any) -> None:
-        self.config: DQNConfig = build_config(DQNConfig, config)
+    def _build(self) -> None:
+        # Each member's single agent, built with its seed (Population.__init__): the parameter templates (exactly the
+        # initial parameters of DQN(seed=k)) and the holders of the member's env, generator, n-step adder and episode
+        # returns. A DQN draws nothing more from torch while learning, so each member's torch generator state stays
+        # what the single run's global generator holds.
         c = self.config
-        if not isinstance(env, str):
-            raise ConfigError(f"PopulationDQN needs a registered env id (it makes one copy per member), "
-                              f"not a {type(env).__name__}")
-        if len(seeds) == 0:
-            raise ConfigError("PopulationDQN: seeds=[]: expected at least one seed")
-        problem = self.unsupported(c)
-        if problem:
-            raise ConfigError(f"PopulationDQN: {problem}")
-        self.env_id = env
-        self.seeds = [int(s) for s in seeds]
-        self.device = torch.device(device)
-        # Each member's single agent, built with its seed: the parameter templates (exactly the initial parameters
-        # of DQN(seed=k)) and the holders of the member's env, generator, n-step adder and episode returns.
-        self.members: list[DQN] = []
-        self._torch_states: list[torch.Tensor] = []
-        for s in self.seeds:
-            self.members.append(DQN(env, seed=s, device=device, **config))
-            self._torch_states.append(torch.get_rng_state())  # a DQN draws nothing more from torch while learning
         first = self.members[0]
         if not isinstance(first.action_space, gym.spaces.Discrete):  # DQN already refused other spaces
             raise TypeError("PopulationDQN needs a Discrete action space")
@@ -257,11 +242,8 @@ class PopulationDQN:
         obs_space = first.observation_space
         self.buffer = MemberReplayBuffer(len(self.seeds), c.buffer_size, obs_space.shape or (),
                                          obs_space.dtype or np.float32, device=self.device)
-        self.num_steps = 0
-        self.num_updates = 0
         self._total_planned = 0
         self._started = False
-        self.stats: dict[str, np.ndarray] = {}
 
     @staticmethod
     def unsupported(config: DQNConfig) -> str | None:
@@ -271,40 +253,12 @@ class PopulationDQN:
                 return f"{option}=True is not supported yet; train single DQN agents"
         return None
 
-    @property
-    def k(self) -> int:
-        return len(self.seeds)
-
-    def torch_rng_state(self, k: int) -> torch.Tensor:
-        """What torch's global generator holds in the single run of member ``k`` (constant while it learns)."""
-        return self._torch_states[k].clone()
-
-    def __repr__(self) -> str:
-        return f"PopulationDQN(env={self.env_id!r}, seeds={self.seeds}, num_steps={self.num_steps})"
-
-    @property
-    def episode_returns(self) -> list[list[float]]:
-        """Each member's finished training episode returns."""
-        return [list(m.episode_returns) for m in self.members]
-
     def epsilon(self) -> float:
         c = self.config
         progress = self.num_steps / max(1, self._total_planned)
         return linear_schedule(c.exploration_initial_eps, c.exploration_final_eps, c.exploration_fraction, progress)
 
     # -- training ----------------------------------------------------------------------------------------
-    def learn(self, total_timesteps: int, callback: Callable[[PopulationDQN], Any] | None = None, *,
-              callback_every: int = 0) -> PopulationDQN:
-        """Train every member for ``total_timesteps`` more env steps (each; not summed over members).
-
-        ``callback(self)`` is called each time ``num_steps`` reaches a multiple of ``callback_every`` (0: never).
-        """
-        total = check_total_steps(total_timesteps)
-        callback_every = check_total_steps(callback_every)
-        with cpu_threads(1 if self.device.type == "cpu" else None):
-            self._learn(total, callback, callback_every)
-        return self
-
     def _learn(self, total_steps: int, callback: Callable[[PopulationDQN], Any] | None, callback_every: int) -> None:
         c = self.config
         end = self.num_steps + total_steps
