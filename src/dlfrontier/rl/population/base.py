@@ -3,7 +3,8 @@ template and holder of its env, NumPy generator, counters and episode returns), 
 started where that agent's global generator stands after construction, the checks, ``learn``.
 
 A subclass sets ``agent_cls`` and ``config_cls``, stacks the members' networks in ``_build`` (called at the end of
-``__init__``) and trains in ``_learn``. :class:`~dlfrontier.rl.population.ppo.OnPolicyPopulation` (PPO, A2C),
+``__init__``) and trains in ``_learn``. :class:`~dlfrontier.rl.population.dqn.PopulationDQN`,
+:class:`~dlfrontier.rl.population.ppo.OnPolicyPopulation` (PPO, A2C),
 :class:`~dlfrontier.rl.population.sac.PopulationSAC` and :class:`~dlfrontier.rl.population.td3.PopulationTD3`
 derive from it.
 """
