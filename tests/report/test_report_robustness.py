@@ -63,6 +63,26 @@ def test_a_repeat_with_another_config_is_its_own_run(tmp_path):
     assert len(results[0].runs) == 2
 
 
+def test_a_repeat_written_before_a_field_existed_is_still_a_repeat(tmp_path):
+    """A field added since (here: absent from the older config.json, nested too) does not make the older run of
+    the same seed another run; a value that differs on a key both configs have does."""
+    runs = tmp_path / "runs"
+    old, new = _toy_runs(runs, seeds=(0, 0))
+    cfg = json.loads((old / "config.json").read_text())
+    cfg["config"].pop(sorted(cfg["config"])[0])
+    cfg["config"]["nested"] = {"a": 1}
+    (old / "config.json").write_text(json.dumps(cfg))
+    newer = json.loads((new / "config.json").read_text())
+    newer["config"]["nested"] = {"a": 1, "b": 2}
+    (new / "config.json").write_text(json.dumps(newer))
+    _, _, results = write_report(runs, tmp_path / "r.html", tmp_path / "r.md")
+    assert [r.path for r in results[0].runs] == [new] and results[0].ignored == 1
+    newer["config"]["nested"] = {"a": 3, "b": 2}
+    (new / "config.json").write_text(json.dumps(newer))
+    _, _, results = write_report(runs, tmp_path / "r.html", tmp_path / "r.md")
+    assert len(results[0].runs) == 2
+
+
 def test_an_unfinished_newer_repeat_does_not_hide_the_finished_run(tmp_path):
     runs = tmp_path / "runs"
     done, newer = _toy_runs(runs, seeds=(0, 0))

@@ -47,6 +47,24 @@ def test_self_play_labels_results_from_the_mover_view():
     assert len(aug) == 8 * len(samples) and np.allclose(aug.value[:8], samples.value[0])
 
 
+def test_value_mix_averages_the_result_and_the_root_value():
+    """Same games (the mix changes only the targets): m = 0 gives z, m = 1 the search's root value q (from the
+    view of the player to move, checked against a fresh search of the first position), m = 0.25 their average."""
+    game = make_game("tictactoe")
+    torch.manual_seed(0)
+    net = build_network(game, 8, 1)
+    mcts, ev = BatchedMCTS(SearchConfig(simulations=8)), NetworkEvaluator(game, net)
+    out = {m: self_play(game, mcts, ev, 4, np.random.default_rng(3), temperature_moves=9, value_mix=m)[0]
+           for m in (0.0, 1.0, 0.25)}
+    z, q = out[0.0].value, out[1.0].value
+    assert np.array_equal(out[0.0].planes, out[1.0].planes) and np.array_equal(out[0.0].policy, out[0.25].policy)
+    assert set(np.unique(np.abs(z))) <= {0.0, 1.0} and not set(np.unique(np.abs(q))) <= {0.0, 1.0}
+    np.testing.assert_allclose(out[0.25].value, 0.75 * z + 0.25 * q, rtol=1e-6, atol=1e-7)
+    # q of the first position = the root value of the same search (same generator state, so same noise)
+    root = mcts.search(game, [game.initial()], ev, np.random.default_rng(3), temperature=1.0, add_noise=True)
+    assert q[0] == pytest.approx(root.value[0], abs=1e-6)
+
+
 def test_replay_window_keeps_the_last_iterations():
     game = make_game("tictactoe")
     net = build_network(game, 8, 1)
@@ -124,6 +142,16 @@ def test_lr_decay_sets_each_iterations_rate(tmp_path):
     train_alphazero(ctx, cfg)
     lrs = [state["optimizer"]["param_groups"][0]["lr"] for _, state in saved]
     assert lrs == pytest.approx([iteration_lr(cfg, it) for it in range(3)])
+
+
+@pytest.mark.slow
+def test_eval_every_evaluates_every_nth_iteration_and_the_last(tmp_path):
+    ctx, _ = _ctx(tmp_path, seed=1)
+    cfg = AlphaZeroConfig(**{**TINY, "iterations": 5, "games_per_iteration": 4, "train_steps": 2, "eval_every": 2,
+                             "eval_games": 2, "opponents": ("random",), "final_games": 2, "final_positions": 5})
+    train_alphazero(ctx, cfg)
+    steps = [s for s, m in ctx.logger.rows if "eval/score_vs_random" in m]
+    assert steps == [0, 2, 4, 5, 5]  # the untrained network, iterations 2, 4 and the last, then the final match
 
 
 def test_labelled_positions_by_ply_range_and_informative():

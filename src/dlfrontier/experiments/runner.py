@@ -359,8 +359,12 @@ def load_run(run_dir: str | Path) -> LoadedRun:
 
 
 # Fields added since runs were published, per config class, with the value those runs ran as (so that they still
-# resume, are reused by demo, and compare equal): the captioning data source (issue 20's COCO path)
-ADDED_KEYS: dict[str, dict[str, Any]] = {"CaptionConfig": {"data": "generated", "max_regions": 50}}
+# resume, are reused by demo, and compare equal): the captioning data source (issue 20's COCO path); AlphaZero's
+# learning-rate decay, labelled-position range, value-target mix and evaluation interval (issue 18)
+ADDED_KEYS: dict[str, dict[str, Any]] = {
+    "CaptionConfig": {"data": "generated", "max_regions": 50},
+    "AlphaZeroConfig": {"lr_decay": False, "final_plies": [], "final_informative": False, "value_mix": 0.0,
+                        "eval_every": 1}}
 # config keys that earlier versions saved and this one sets elsewhere: dropped when a saved config is read
 RETIRED_KEYS = ("threads",)  # torch CPU threads: the CLI's --threads since issue 16, recorded beside the config
 

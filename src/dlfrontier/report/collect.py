@@ -208,11 +208,35 @@ def _saved(run: Run) -> Any:
         return None
 
 
-def _config_key(run: Run) -> str:
+def _flat_config(run: Run) -> dict[str, str] | None:
+    """The run's saved config as ``{dotted key: JSON of the value}`` (``None``: no readable config.json)."""
     saved = _saved(run)
     if saved is None:
-        return ""
-    return json.dumps(saved.get("config") if isinstance(saved, dict) else saved, sort_keys=True)
+        return None
+    values = saved.get("config") if isinstance(saved, dict) else saved
+    if not isinstance(values, dict):
+        return {"": json.dumps(values, sort_keys=True)}
+    out: dict[str, str] = {}
+
+    def walk(d: dict[str, Any], prefix: str) -> None:
+        for k, v in d.items():
+            if isinstance(v, dict) and v:
+                walk(v, f"{prefix}{k}.")
+            else:
+                out[prefix + str(k)] = json.dumps(v, sort_keys=True)
+
+    walk(values, "")
+    return out
+
+
+def same_config(a: dict[str, str] | None, b: dict[str, str] | None) -> bool:
+    """Two saved configs describe the same run settings: equal on every key both have. A key only one has is a
+    field added (or retired) between the versions that wrote them; fields are added with the default that keeps
+    the earlier behaviour (a run written before ``lr_decay`` existed ran without decay), so it does not tell two
+    repeats apart. Unreadable configs match only each other."""
+    if a is None or b is None:
+        return a is None and b is None
+    return all(a[k] == b[k] for k in a.keys() & b.keys())
 
 
 MALFORMED_SWEEP = "malformed-sweep"
@@ -247,13 +271,20 @@ def _age(run: Run) -> tuple[str, str]:
 def latest(runs: list[Run]) -> tuple[list[Run], dict[tuple[str, str], int]]:
     """Of the runs of one (experiment, budget, seed, config), the newest finished one (or the newest, if none
     finished); returns the kept runs and, per (experiment, budget), how many older repeats were ignored."""
-    groups: dict[tuple[str, str, int, str, str], list[Run]] = {}
-    for r in runs:
+    groups: dict[tuple[str, str, int, int, str], list[Run]] = {}
+    configs: dict[tuple[str, str, int, str], list[dict[str, str] | None]] = {}
+    for r in sorted(runs, key=_age):
         s = r.summary
         sweep = sweep_entry(r)  # a sweep's run is not a repeat of the same config run outside it (or in another)
-        key = (s["experiment"], s.get("budget", "quick"), int(s.get("seed", 0)), _config_key(r),
-               sweep["id"] if sweep else "")
-        groups.setdefault(key, []).append(r)
+        where = (s["experiment"], s.get("budget", "quick"), int(s.get("seed", 0)), sweep["id"] if sweep else "")
+        flat, seen = _flat_config(r), configs.setdefault(where, [])
+        i = next((j for j, c in enumerate(seen) if same_config(c, flat)), None)
+        if i is None:
+            seen.append(flat)
+            i = len(seen) - 1
+        elif flat is not None:
+            seen[i] = {**seen[i], **flat}  # the newest version's keys
+        groups.setdefault((*where[:3], i, where[3]), []).append(r)
     kept, ignored = [], {}
     for key, group in groups.items():
         group.sort(key=_age)

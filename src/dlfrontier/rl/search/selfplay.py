@@ -52,12 +52,15 @@ class SelfPlayStats:
 
 
 def self_play(game: Any, mcts: BatchedMCTS, evaluate: Evaluate, n_games: int, rng: np.random.Generator, *,
-              temperature_moves: int) -> tuple[Samples, SelfPlayStats]:
+              temperature_moves: int, value_mix: float = 0.0) -> tuple[Samples, SelfPlayStats]:
     """Play ``n_games`` games against itself, all at once; PUCT samples moves from the visit counts (temperature
     1) for the first ``temperature_moves`` moves of a game, then plays the most visited; Gumbel plays the search's
-    own choice (its root Gumbel noise explores). Returns the positions with their policy targets and results."""
+    own choice (its root Gumbel noise explores). Returns the positions with their policy targets and value
+    targets: the game's result z from the view of the player to move, or with ``value_mix`` = m the average
+    ``(1 - m) * z + m * q`` with the search's root value q (the "average z and q" target, which trades z's
+    noise for q's bias)."""
     states = [game.initial() for _ in range(n_games)]
-    records: list[list[tuple[Any, np.ndarray, int]]] = [[] for _ in range(n_games)]  # (state, policy, player)
+    records: list[list[tuple[Any, np.ndarray, int, float]]] = [[] for _ in range(n_games)]  # state, policy, player, q
     results = np.zeros(n_games)                                   # first player's result
     active = list(range(n_games))
     moves = 0
@@ -74,7 +77,7 @@ def self_play(game: Any, mcts: BatchedMCTS, evaluate: Evaluate, n_games: int, rn
         still = []
         for i, g in enumerate(active):
             s = states[g]
-            records[g].append((s, out.policy[i].astype(np.float32), game.to_move(s)))
+            records[g].append((s, out.policy[i].astype(np.float32), game.to_move(s), float(out.value[i])))
             s = game.play(s, int(actions[i]))
             moves += 1
             states[g] = s
@@ -86,10 +89,11 @@ def self_play(game: Any, mcts: BatchedMCTS, evaluate: Evaluate, n_games: int, rn
         active = still
     planes, policies, values = [], [], []
     for g in range(n_games):
-        for s, pi, player in records[g]:
+        for s, pi, player, q in records[g]:
             planes.append(s)
             policies.append(pi)
-            values.append(results[g] if player == 0 else -results[g])
+            z = results[g] if player == 0 else -results[g]
+            values.append(z if value_mix == 0.0 else (1.0 - value_mix) * z + value_mix * q)
     samples = Samples(encode_states(game, planes), np.stack(policies), np.asarray(values, np.float32))
     stats = SelfPlayStats(n_games, moves, float(results.mean()), moves / n_games, [len(r) for r in records])
     return samples, stats

@@ -49,6 +49,9 @@ class AlphaZeroConfig:
         "help": "self-play games per iteration, played at once", "range": "[1, inf)"})
     temperature_moves: int = field(default=4, metadata={
         "help": "PUCT self-play: moves sampled from the visit counts before playing greedily", "range": "[0, inf)"})
+    value_mix: float = field(default=0.0, metadata={
+        "help": "value target (1 - m) * z + m * q: weight m of the search's root value q (0: the game result z)",
+        "range": "[0, 1]"})
     channels: int = field(default=32, metadata={"help": "residual tower width", "range": "[1, inf)"})
     blocks: int = field(default=2, metadata={"help": "residual blocks", "range": "[0, inf)"})
     lr: float = field(default=2e-3, metadata={"help": "Adam learning rate", "range": "(0, inf)"})
@@ -64,6 +67,8 @@ class AlphaZeroConfig:
         "help": "simulations per move when the agent is evaluated", "range": "[1, inf)"})
     eval_games: int = field(default=40, metadata={
         "help": "games per opponent at each iteration's evaluation", "range": "[0, inf)"})
+    eval_every: int = field(default=1, metadata={
+        "help": "evaluate every N iterations (and at the last one)", "range": "[1, inf)"})
     opponents: tuple[Opponent, ...] = field(default=("random", "perfect"), metadata={
         "help": "opponents of each iteration's evaluation (score and Elo difference curves)"})
     final_games: int = field(default=200, metadata={
@@ -186,7 +191,7 @@ def _train(ctx: RunContext, cfg: AlphaZeroConfig) -> dict[str, float]:
         ev = NetworkEvaluator(game, net)
         t0 = time.perf_counter()
         samples, stats = self_play(game, mcts, ev, cfg.games_per_iteration, rng,
-                                   temperature_moves=cfg.temperature_moves)
+                                   temperature_moves=cfg.temperature_moves, value_mix=cfg.value_mix)
         sp_time = time.perf_counter() - t0
         replay.add(augment(game, samples) if cfg.augment else samples)
         data = replay.all()
@@ -203,8 +208,9 @@ def _train(ctx: RunContext, cfg: AlphaZeroConfig) -> dict[str, float]:
                    "selfplay/simulations_per_s": stats.moves * cfg.search.simulations / sp_time,
                    "selfplay/first_player_score": stats.first_player_score,
                    "selfplay/mean_length": stats.mean_length, "replay/size": float(len(data))}
-        show_phase(ctx.progress, f"iteration {it + 1}: evaluation")
-        metrics.update(evaluate_agent(game, net, cfg, cfg.opponents, cfg.eval_games, seed=it + 1))
+        if (it + 1) % cfg.eval_every == 0 or it + 1 == cfg.iterations:
+            show_phase(ctx.progress, f"iteration {it + 1}: evaluation")
+            metrics.update(evaluate_agent(game, net, cfg, cfg.opponents, cfg.eval_games, seed=it + 1))
         ctx.logger.log(metrics, step=it + 1)
         ctx.save_checkpoint(_state(net, opt, replay, rng, it + 1), step=it + 1)
         ctx.progress.update(it + 1, **{k.split("/")[-1]: v for k, v in metrics.items() if k.startswith("eval/score")})
