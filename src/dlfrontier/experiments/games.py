@@ -133,8 +133,8 @@ register(Experiment(
 # (value_mix 0.5), 90 iterations, and the 20-game evaluation every 3rd iteration (its time went into the extra
 # iterations): tuning seeds 100 / 101 scored 0.85-1.0 / 0.65-1.0 over iterations 42-69 (20 games each) and
 # 0.98 / 0.9525 in the final 200 games (0 / 7 losses; mistake rates 5% / 4%); seed 101 used 46 CPU-minutes (one
-# thread; 74 min wall beside 3-5 other trainings). The mistake rate is measured on 100 solver-labelled informative positions with 10-30 stones
-# (each solved within 300k nodes per move), split by phase.
+# thread; 74 min wall beside 3-5 other trainings). The mistake rate is measured on 100 solver-labelled informative
+# positions with 10-30 stones (each solved within 300k nodes per move), split by phase.
 C4_FULL_BOARD_QUICK = {"game": "connect4", "iterations": 90, "temperature_moves": 8, "lr_decay": True,
                        "replay_iterations": 8, "value_mix": 0.5, "eval_every": 3,
                        "channels": 64, "blocks": 3, "eval_simulations": 200, "eval_games": 20,
