@@ -31,10 +31,11 @@ from dlfrontier.rl.search.play import evaluate_run
 from dlfrontier.rl.search.training import AlphaZeroConfig, train_alphazero
 from dlfrontier.runtime import RunContext
 
-# Seconds per quick run (wall time, 1 torch thread), the ETA of `dlfrontier run` and `dlfrontier list`: measured
-# in the publishing runs of issue 18 (beside other work on the shared 2-core machine)
-TYPICAL_SECONDS: dict[str, float] = {"alphazero-tictactoe": 48, "alphazero-connect4-small": 200,
-                                    "gumbel-vs-puct-connect4-small": 300, "alphazero-connect4": 3180}
+# Seconds per quick run (1 torch thread), the ETA of `dlfrontier run` and `dlfrontier list`: measured in the
+# publishing runs of issue 18 (wall time beside other work on the shared 2-core machine; for the two Connect Four
+# recipes of 2026-12-01 evening, whose runs shared the machine with four others, their CPU time: one busy core)
+TYPICAL_SECONDS: dict[str, float] = {"alphazero-tictactoe": 48, "alphazero-connect4-small": 500,
+                                    "gumbel-vs-puct-connect4-small": 300, "alphazero-connect4": 2800}
 
 
 def alphazero(ctx: RunContext, cfg: AlphaZeroConfig) -> dict[str, float]:
