@@ -173,7 +173,7 @@ def compare(ctx: RunContext, cfg: GumbelVsPuctConfig) -> dict[str, float]:
     return gumbel_vs_puct(ctx, cfg)
 
 
-# gumbel-vs-puct-connect4-small: the connect4-small recipe (15 iterations, 64 x 3 network) with 2 and 4 simulations
+# gumbel-vs-puct-connect4-small: the first connect4-small recipe (15 iterations, 64 x 3 network) with 2 and 4 sims
 # per move, scored over 200 colour-balanced games against minimax-2 (the fastest opponent that separates them),
 # not tuned further: seed 100 gave Gumbel - PUCT = +0.117 at 2 simulations (scores 0.250 / 0.133; mistake rates
 # 20.4% / 38.4%) and +0.025 at 4 (0.250 / 0.225; 23.0% / 23.4%), 308 s.
