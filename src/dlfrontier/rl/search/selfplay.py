@@ -93,7 +93,7 @@ def self_play(game: Any, mcts: BatchedMCTS, evaluate: Evaluate, n_games: int, rn
             planes.append(s)
             policies.append(pi)
             z = results[g] if player == 0 else -results[g]
-            values.append(z if value_mix == 0.0 else (1.0 - value_mix) * z + value_mix * q)
+            values.append((1.0 - value_mix) * z + value_mix * q)  # m = 0: exactly z
     samples = Samples(encode_states(game, planes), np.stack(policies), np.asarray(values, np.float32))
     stats = SelfPlayStats(n_games, moves, float(results.mean()), moves / n_games, [len(r) for r in records])
     return samples, stats
