@@ -405,7 +405,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from dlfrontier.report import write_report
 
-    html_path, md_path, results = write_report(args.runs_dir, args.output, args.markdown)
+    html_path, md_path, results = write_report(args.runs_dir, args.output, args.markdown,
+                                               previous=args.previous)
     print(f"report: {html_path} ({len(results)} experiment/budget rows); markdown: {md_path}")
     return 0
 
@@ -575,6 +576,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("runs_dir", nargs="?", default="runs", help="folder with run folders (default runs)")
     s.add_argument("-o", "--output", default=None, help="HTML file (default RUNS_DIR/report.html)")
     s.add_argument("--markdown", default=None, help="markdown file (default: the HTML path with .md)")
+    s.add_argument("--previous", default=None, metavar="MD",
+                   help="an earlier markdown report: keep its rows (with plots and tables) for experiments "
+                        "without run folders in RUNS_DIR, marked as carried")
     s.set_defaults(fn=cmd_report)
 
     s = sub.add_parser("demo", help="run the curated quick experiments and write the report")

@@ -15,6 +15,7 @@ from typing import Any
 
 from dlfrontier.errors import DLFrontierError
 from dlfrontier.report.collect import ExperimentResult, Scan, at_step0, curves, extras, group_runs, judge, scan_runs
+from dlfrontier.report.previous import CarriedRow, Previous, carried_cells, read_previous
 from dlfrontier.tracking import atomic_write_bytes, atomic_write_text
 
 _TAG = re.compile(r"<(?=[A-Za-z/!?])")
@@ -218,6 +219,28 @@ def _html_table(t: dict[str, Any]) -> str:
     return f"<h3>{html.escape(t['title'])}</h3><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+def _entries(
+    results: list[ExperimentResult],
+    carried: list[CarriedRow],
+    plot_keys: list[str],
+    tables: dict[str, list[dict[str, Any]]],
+    groups: dict[str, list[str]] | None,
+) -> tuple[list[tuple[str, dict[str, str]]], list[tuple[str, dict[str, str], list[str], list[dict[str, Any]]]]]:
+    """The summary rows ``(name, cells)`` and the sections ``(name, cells, plot keys, tables)`` of the fresh
+    results and the carried rows together, in (experiment, budget) order."""
+    index = _index(results)
+    fresh = {id(r): _row(r, index) for r in results}
+    rows = [((r.experiment, r.budget), f"{r.experiment}-{r.budget}", fresh[id(r)]) for r in results]
+    rows += [((c.experiment, c.budget), f"{c.experiment}-{c.budget}", carried_cells(c)) for c in carried]
+    rows.sort(key=lambda t: t[0])
+    secs = [((r.experiment, r.budget), name, fresh[id(r)], keys, ts)
+            for name, r, keys, ts in _sections(results, plot_keys, tables, groups)]
+    secs += [((c.experiment, c.budget), f"{c.experiment}-{c.budget}", carried_cells(c),
+              [k for k in c.plots if k in plot_keys], c.tables) for c in carried if c.plots or c.tables]
+    secs.sort(key=lambda t: t[0])
+    return [(n, cells) for _, n, cells in rows], [(n, cells, keys, ts) for _, n, cells, keys, ts in secs]
+
+
 def markdown(
     results: list[ExperimentResult],
     plots: dict[str, str] | None = None,
@@ -225,10 +248,12 @@ def markdown(
     notes: str = "",
     groups: dict[str, list[str]] | None = None,
     appendix: list[dict[str, Any]] | None = None,
+    carried: list[CarriedRow] | None = None,
 ) -> str:
     """The markdown twin of :func:`html_page`: the summary table, then per experiment and budget its key figures,
     its plots (``plots``: name -> relative path) and its tables; then the ``appendix`` sections (sweeps, RL
-    aggregates: ``{"title", "text", "tables", "plots"}``)."""
+    aggregates: ``{"title", "text", "tables", "plots"}``). ``carried``: rows of an earlier report shown as they
+    were (see :mod:`dlfrontier.report.previous`)."""
     lines = [
         "# dlfrontier results",
         "",
@@ -243,18 +268,15 @@ def markdown(
         "| " + " | ".join(COLUMNS) + " |",
         "|" + "|".join("---" for _ in COLUMNS) + "|",
     ]
-    index = _index(results)
-    rows = {id(r): _row(r, index) for r in results}
-    for r in results:
-        lines.append("| " + " | ".join(_md(rows[id(r)][c]) for c in COLUMNS) + " |")
-    sections = _sections(results, list((plots or {}).keys()), tables or {}, groups)
+    rows, sections = _entries(results, carried or [], list((plots or {}).keys()), tables or {}, groups)
+    for _, cells in rows:
+        lines.append("| " + " | ".join(_md(cells[c]) for c in COLUMNS) + " |")
     if sections:
         lines += ["", "## Results by experiment and budget", ""]
-    for name, r, keys, ts in sections:
-        row = rows[id(r)]
+    for name, row, keys, ts in sections:
         lines += [f"### {_md(name)}", "",
-                  f"{_md(r.experiment)} ({_md(r.budget)}), {_md(r.metric)}: {_md(row['mean ± std'])}; IQM "
-                  f"{_md(row['IQM'])}; {_md(row['verdict'])}; seeds: {_md(row['seeds'])} (its row in the table "
+                  f"{_md(row['experiment'])} ({_md(row['budget'])}), {_md(row['metric'])}: {_md(row['mean ± std'])};"
+                  f" IQM {_md(row['IQM'])}; {_md(row['verdict'])}; seeds: {_md(row['seeds'])} (its row in the table "
                   "above)", ""]
         for key in keys:
             lines += [f"![{_md(key)}]({(plots or {})[key]})", ""]
@@ -288,6 +310,7 @@ def html_page(
     notes: str = "",
     groups: dict[str, list[str]] | None = None,
     appendix: list[dict[str, Any]] | None = None,
+    carried: list[CarriedRow] | None = None,
 ) -> str:
     """One self-contained page: the summary table (a row per experiment and budget, linking to its section), then
     per experiment and budget its learning curve, its other plots and its tables (``images``: name -> PNG)."""
@@ -296,15 +319,15 @@ def html_page(
         "<!doctype html><html><head><meta charset='utf-8'>",
         f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>",
         f"<h1>{html.escape(title)}</h1>",
-        f"<p>Generated {now} from {sum(len(r.runs) for r in results)} run folder(s). "
+        f"<p>Generated {now} from {sum(len(r.runs) for r in results)} run folder(s)"
+        + (f" and {len(carried)} row(s) carried from the previous report" if carried else "") + ". "
         + (f"{html.escape(notes)} " if notes else "") +
         "IQM: interquartile mean over seeds; CI: 95% percentile bootstrap of the IQM; the verdict applies "
         "the budget's criterion to the IQM.</p>",
         "<table><thead><tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in COLUMNS) + "</tr></thead><tbody>",
     ]
-    index = _index(results)
-    for r in results:
-        row = _row(r, index)
+    rows, sections = _entries(results, carried or [], list(images), tables or {}, groups)
+    for name, row in rows:
         cells = []
         for c in COLUMNS:
             cls = ""
@@ -312,15 +335,14 @@ def html_page(
                 word = row[c].split(" ")[0]
                 cls = f" class='{word}'" if word in ("pass", "FAIL") else ""
             cells.append(f"<td{cls}>{html.escape(row[c])}</td>")
-        out.append(f"<tr id='{html.escape(r.experiment)}-{html.escape(r.budget)}'>" + "".join(cells) + "</tr>")
+        out.append(f"<tr id='{html.escape(name)}'>" + "".join(cells) + "</tr>")
     out.append("</tbody></table>")
-    sections = _sections(results, list(images), tables or {}, groups)
     if sections:
         out.append("<h2>Results by experiment and budget</h2>")
-    for name, r, keys, ts in sections:
+    for name, row, keys, ts in sections:
         anchor = html.escape(name)
-        out.append(f"<section id='section-{anchor}'><h3><a href='#{anchor}'>{html.escape(r.experiment)} "
-                   f"({html.escape(r.budget)})</a></h3>")
+        out.append(f"<section id='section-{anchor}'><h3><a href='#{anchor}'>{html.escape(row['experiment'])} "
+                   f"({html.escape(row['budget'])})</a></h3>")
         if keys:
             out.append("<div class='plots'>")
             for key in keys:
@@ -378,13 +400,46 @@ def _inside(base: Path, name: str) -> Path:
     return path
 
 
+KEPT = "Carried from the previous report, not recomputed while rows are carried:"
+
+
+def _carry(
+    prev: Previous, results: list[ExperimentResult], appendix: list[dict[str, Any]], images: dict[str, bytes],
+) -> tuple[list[CarriedRow], list[dict[str, Any]]]:
+    """The previous report's rows without fresh results, and the appendix with its sections merged in (``images``
+    gains their plots)."""
+    fresh = {(r.experiment, r.budget) for r in results}
+    carried = [c for c in prev.rows if (c.experiment, c.budget) not in fresh]
+    for c in carried:
+        for key in c.plots:
+            images.setdefault(key, prev.images[key])
+    by_title = {sec["title"]: sec for sec in appendix}
+    for sec in prev.appendix:
+        new = by_title.get(sec["title"])
+        if new is not None and (sec["title"].startswith("Sweep ") or not carried):
+            continue  # a fresh sweep holds all its runs; a fresh aggregate holds every row
+        kept = dict(sec, text=sec["text"] if sec["text"].startswith(KEPT) else f"{KEPT} {sec['text']}")
+        for key in kept["plots"]:
+            images[key] = prev.images[key]  # its own plot, over a fresh one of the same name
+        by_title[sec["title"]] = kept
+    order = [sec["title"] for sec in appendix] + [s["title"] for s in prev.appendix
+                                                  if s["title"] not in {a["title"] for a in appendix}]
+    return carried, [by_title[t] for t in order]
+
+
 def write_report(
     runs_dir: str | os.PathLike[str] = "runs",
     html_path: str | os.PathLike[str] | None = None,
     md_path: str | os.PathLike[str] | None = None,
     warn: Callable[[str], None] | None = _warn,
+    previous: str | os.PathLike[str] | None = None,
 ) -> tuple[Path, Path, list[ExperimentResult]]:
     """Write the HTML report and its markdown twin (plots beside it in ``<md stem>_plots/``).
+
+    ``previous``: an earlier markdown report; its rows for experiment/budget pairs without run folders here are
+    carried over as they were (their plots and tables too), each marked in its seeds cell. Its sweep sections give
+    way to fresh ones of the same sweep; its other appendix sections (aggregates across experiments) are kept,
+    marked, while any row is carried, since the run folders here alone would aggregate fewer experiments.
 
     Every file written lies in the HTML file's folder, the markdown file's folder or its ``_plots`` folder. Folders
     with a malformed ``summary.json`` (or symbolic links) are skipped with one ``warn`` line each and counted in
@@ -408,6 +463,12 @@ def write_report(
     if not scan.runs:
         raise DLFrontierError(f"no usable run folders (summary.json) under {runs_dir}"
                               + (f" ({len(scan.skipped)} skipped)" if scan.skipped else ""))
+    prev = None
+    if previous is not None:
+        prev, problems = read_previous(previous, COLUMNS)
+        for line in problems:
+            if warn is not None:
+                warn(f"dlfrontier report: warning: {line}")
     from dlfrontier.report.collect import sweep_entry
     from dlfrontier.report.scaleout import group_sweeps, sections
 
@@ -438,16 +499,23 @@ def write_report(
     appendix, extra_images = sections(results, group_sweeps(swept))
     for key, png in extra_images.items():
         images.setdefault(key, png)
+    carried: list[CarriedRow] = []
+    if prev is not None:
+        carried, appendix = _carry(prev, results, appendix, images)
     plot_dir = md_path.parent / f"{md_path.stem}_plots"
     rel = {}
-    notes = _notes(scan)
+    notes = _notes(scan) + (f" {len(carried)} row(s) carried from the previous report ({prev.path.name}): their "
+                             "run folders were not among these; their cells, plots and tables are as it showed them."
+                             if prev is not None and carried else "")
+    notes = notes.strip()
     try:
         for name, png in images.items():
             atomic_write_bytes(_inside(plot_dir, f"{name}.png"), png)
             rel[name] = f"{plot_dir.name}/{name}.png"
         atomic_write_text(html_path, html_page(results, images, tables=tables, notes=notes, groups=groups,
-                                               appendix=appendix))
-        atomic_write_text(md_path, markdown(results, rel, tables, notes=notes, groups=groups, appendix=appendix))
+                                               appendix=appendix, carried=carried))
+        atomic_write_text(md_path, markdown(results, rel, tables, notes=notes, groups=groups, appendix=appendix,
+                                            carried=carried))
     except OSError as e:
         where = e.filename if isinstance(e.filename, str) else str(md_path.parent)
         raise DLFrontierError(f"cannot write the report into {where}: {e.strerror or type(e).__name__}") from None
