@@ -169,13 +169,14 @@ _robot("td3-halfcheetah", TD3, TD3Run, "HalfCheetah-v5",
               "HalfCheetah-v3 9656"))
 
 # ---------------------------------------------------------------------------------------------------------
-# PPO. rl-baselines3-zoo hyperparams/ppo.yml HalfCheetah (normalize=true there; here no observation normalization):
-# 1 env, n_steps 512, batch 64, gamma 0.98, lambda 0.92, 20 epochs, lr 2.06e-5, clip 0.1, ent 4e-4, vf 0.58, grad
-# norm 0.8, log std init -2, 256x256 ReLU networks (rl-zoo also sets ortho_init=False; ours keeps orthogonal init).
+# PPO. rl-baselines3-zoo hyperparams/ppo.yml HalfCheetah: normalize=true (VecNormalize: observations and rewards, clip
+# 10; here PPOConfig's normalize_obs / normalize_reward, the same semantics), 1 env, n_steps 512, batch 64, gamma 0.98,
+# lambda 0.92, 20 epochs, lr 2.06e-5, clip 0.1, ent 4e-4, vf 0.58, grad norm 0.8, log std init -2, 256x256 ReLU
+# networks (rl-zoo also sets ortho_init=False; ours keeps orthogonal init). Not tuned here.
 PPO_HALFCHEETAH: dict[str, Any] = {
     "n_envs": 1, "n_steps": 512, "batch_size": 64, "gamma": 0.98, "gae_lambda": 0.92, "n_epochs": 20,
     "learning_rate": 2.0633e-05, "clip_range": 0.1, "ent_coef": 0.000401762, "vf_coef": 0.58096, "max_grad_norm": 0.8,
-    "log_std_init": -2.0, "activation": "relu", "hidden": (256, 256),
+    "log_std_init": -2.0, "activation": "relu", "hidden": (256, 256), "normalize_obs": True, "normalize_reward": True,
 }
 _robot("ppo-halfcheetah", PPO, PPORun, "HalfCheetah-v5",
        "PPO (clip, GAE; rl-zoo settings) running forward on HalfCheetah", WALK,

@@ -15,6 +15,7 @@ import signal
 import sys
 import time
 import traceback
+import typing
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -358,15 +359,30 @@ def load_run(run_dir: str | Path) -> LoadedRun:
                      ckpt.state)
 
 
-# Fields added since runs were published, per config class, with the value those runs ran as (so that they still
-# resume, are reused by demo, and compare equal): the captioning data source (issue 20's COCO path); AlphaZero's
-# learning-rate decay, labelled-position range, value-target mix and evaluation interval (issue 18)
+# Fields added since runs were published, per config class (top-level or nested, e.g. an RL run's ``algo``), with the
+# value those runs ran as (so that they still resume, are reused by demo, and compare equal): the captioning data
+# source (issue 20's COCO path); AlphaZero's learning-rate decay, labelled-position range, value-target mix and
+# evaluation interval (issue 18); PPO's observation/reward normalization (issue 24)
 ADDED_KEYS: dict[str, dict[str, Any]] = {
     "CaptionConfig": {"data": "generated", "max_regions": 50},
     "AlphaZeroConfig": {"lr_decay": False, "final_plies": [], "final_informative": False, "value_mix": 0.0,
-                        "eval_every": 1}}
+                        "eval_every": 1},
+    "PPOConfig": {"normalize_obs": False, "normalize_reward": False, "norm_clip": 10.0}}
 # config keys that earlier versions saved and this one sets elsewhere: dropped when a saved config is read
 RETIRED_KEYS = ("threads",)  # torch CPU threads: the CLI's --threads since issue 16, recorded beside the config
+
+
+def _with_added(cls: type, values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` (a saved config of dataclass ``cls``) with the fields added since, nested configs included."""
+    hints = typing.get_type_hints(cls)
+    out = dict(values)
+    for f in dataclasses.fields(cls):
+        sub = hints.get(f.name)
+        if dataclasses.is_dataclass(sub) and isinstance(out.get(f.name), Mapping):
+            out[f.name] = _with_added(sub, out[f.name])  # type: ignore[arg-type]
+        elif f.name not in out and f.name in ADDED_KEYS.get(cls.__name__, {}):
+            out[f.name] = ADDED_KEYS[cls.__name__][f.name]  # written before the field existed: it ran as this
+    return out
 
 
 def saved_config(exp: Experiment, saved: Mapping[str, Any]) -> dict[str, Any]:
@@ -376,10 +392,7 @@ def saved_config(exp: Experiment, saved: Mapping[str, Any]) -> dict[str, Any]:
         return values  # build_config names the problem
     fields = {f.name for f in dataclasses.fields(exp.config)}
     out = {k: v for k, v in values.items() if k in fields or k not in RETIRED_KEYS}
-    for key, value in ADDED_KEYS.get(exp.config.__name__, {}).items():
-        if key in fields and key not in out:  # written before the field existed: it ran as this value
-            out[key] = value
-    return out
+    return _with_added(exp.config, out)
 
 
 def json_roundtrip(obj: Any) -> Any:

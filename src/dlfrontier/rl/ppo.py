@@ -19,9 +19,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from dlfrontier.errors import ConfigError
 from dlfrontier.rl.common.algorithm import Algorithm, Callback, check_off_or_positive, register_algorithm
 from dlfrontier.rl.common.env import make_vec_env
 from dlfrontier.rl.common.networks import Activation, ActorCritic, adam, mlp_features
+from dlfrontier.rl.common.normalize import ObsNormalizer, RewardScaler
 from dlfrontier.rl.common.returns import batch_mean, gae
 from dlfrontier.rl.common.rollout import RolloutCollector
 
@@ -53,6 +55,12 @@ class PPOConfig:
     activation: Activation = field(default="tanh", metadata={"help": "MLP activation"})
     log_std_init: float = field(default=0.0, metadata={"help": "initial log std of a Gaussian policy"})
     share_features: bool = field(default=False, metadata={"help": "one feature extractor for actor and critic"})
+    normalize_obs: bool = field(default=False, metadata={
+        "help": "running mean/std observation normalization, clipped (SB3 VecNormalize; frozen when evaluating)"})
+    normalize_reward: bool = field(default=False, metadata={
+        "help": "scale rewards by the running std of the discounted return, clipped (SB3 VecNormalize)"})
+    norm_clip: float = field(default=10.0, metadata={
+        "help": "clip of normalized observations and scaled rewards", "range": "(0, inf)"})
 
     def __post_init__(self) -> None:
         check_off_or_positive(self, "clip_range_vf", "max_grad_norm", "target_kl")
@@ -103,11 +111,22 @@ class PPO(Algorithm):
                                   c.share_features).to(self.device)
         self.optimizer = adam(self.policy.parameters(), lr=c.learning_rate, eps=1e-5)
         self.envs = make_vec_env(self._env_arg, c.n_envs, clip_actions=True)
-        self.collector = RolloutCollector(self.envs, self.policy, self.seed, self.device)
+        shape = tuple(self.observation_space.shape or ())
+        if c.normalize_obs and not isinstance(self.observation_space, gym.spaces.Box):
+            raise ConfigError("normalize_obs needs a Box observation space; set normalize_obs=False")
+        self.obs_norm = ObsNormalizer(shape, c.norm_clip) if c.normalize_obs else None
+        self.reward_norm = RewardScaler(c.n_envs, c.gamma, c.norm_clip) if c.normalize_reward else None
+        self.collector = RolloutCollector(self.envs, self.policy, self.seed, self.device, self.obs_norm,
+                                          self.reward_norm)
         self._total_planned = 0
 
     def _modules(self) -> dict[str, Any]:
-        return {"policy": self.policy, "optimizer": self.optimizer}
+        out: dict[str, Any] = {"policy": self.policy, "optimizer": self.optimizer}
+        if self.obs_norm is not None:
+            out["obs_norm"] = self.obs_norm
+        if self.reward_norm is not None:
+            out["reward_norm"] = self.reward_norm
+        return out
 
     def _extra_state(self) -> dict[str, Any]:
         return {"total_planned": self._total_planned}
@@ -117,6 +136,8 @@ class PPO(Algorithm):
         self.collector.seed = self.seed + self.num_steps  # resumed runs restart their episodes
 
     def _act(self, obs: torch.Tensor, deterministic: bool) -> torch.Tensor:
+        if self.obs_norm is not None:
+            obs = self.obs_norm(obs)  # the training stats, frozen
         return self.policy.mode(obs) if deterministic else self.policy.act(obs)[0]
 
     def _update(self, obs: torch.Tensor, actions: torch.Tensor, old_logp: torch.Tensor, old_values: torch.Tensor,

@@ -18,6 +18,7 @@ import torch
 
 from dlfrontier.rl.common.env import final_observations
 from dlfrontier.rl.common.networks import ActorCritic
+from dlfrontier.rl.common.normalize import ObsNormalizer, RewardScaler
 
 
 class Rollout(NamedTuple):
@@ -41,10 +42,15 @@ class RolloutCollector:
         policy: the actor-critic.
         seed: seeds the first reset.
         device: where the policy lives.
+        obs_norm: if given, every observation updates its running stats and the policy sees (and the rollout
+            stores) it normalized; ``reward_norm``: if given, the rollout's rewards are scaled by it (episode
+            returns are still reported in the env's own reward).
     """
 
-    def __init__(self, envs: gym.vector.VectorEnv, policy: ActorCritic, seed: int, device: torch.device) -> None:
+    def __init__(self, envs: gym.vector.VectorEnv, policy: ActorCritic, seed: int, device: torch.device,
+                 obs_norm: ObsNormalizer | None = None, reward_norm: RewardScaler | None = None) -> None:
         self.envs, self.policy, self.device = envs, policy, device
+        self.obs_norm, self.reward_norm = obs_norm, reward_norm
         self.seed = seed
         self.obs: np.ndarray | None = None
         self.ep_returns = np.zeros(envs.num_envs)
@@ -62,7 +68,8 @@ class RolloutCollector:
             self.reset(self.seed)
         assert self.obs is not None
         N = self.envs.num_envs
-        obs_buf = np.zeros((n_steps, *self.obs.shape), dtype=self.obs.dtype)
+        norm = self.obs_norm
+        obs_buf = np.zeros((n_steps, *self.obs.shape), dtype=np.float32 if norm is not None else self.obs.dtype)
         act_buf = np.zeros((n_steps, N, *self.action_shape), dtype=self.action_dtype)
         logp = np.zeros((n_steps, N), dtype=np.float32)
         values = np.zeros((n_steps + 1, N), dtype=np.float32)
@@ -73,16 +80,20 @@ class RolloutCollector:
         obs = self.obs
         with torch.no_grad():
             for t in range(n_steps):
-                obs_buf[t] = obs
-                x = torch.as_tensor(obs, device=self.device)
+                if norm is not None:
+                    norm.update(obs)
+                seen = norm.normalize(obs) if norm is not None else obs
+                obs_buf[t] = seen
+                x = torch.as_tensor(seen, device=self.device)
                 a, lp = self.policy.act(x)
                 values[t] = self.policy.value(x).cpu().numpy()
                 a_np = a.cpu().numpy()
                 act_buf[t] = a_np
                 logp[t] = lp.cpu().numpy()
                 obs, r, te, tr, infos = self.envs.step(a_np)
-                rewards[t], term[t] = r, te
                 done = te | tr
+                rewards[t] = self.reward_norm(r, done) if self.reward_norm is not None else r
+                term[t] = te
                 ended[t] = done
                 self.ep_returns += r
                 if done.any():
@@ -92,9 +103,11 @@ class RolloutCollector:
                     trunc_idx = np.flatnonzero(tr & ~te)
                     if trunc_idx.size:  # bootstrap time-limit ends from the true final observation
                         fin = final_observations(obs, done, infos)[trunc_idx]
+                        fin = norm.normalize(fin) if norm is not None else fin
                         v = self.policy.value(torch.as_tensor(fin, device=self.device)).cpu().numpy()
                         final_values.append((t, trunc_idx, v))
-            values[n_steps] = self.policy.value(torch.as_tensor(obs, device=self.device)).cpu().numpy()
+            last = norm.normalize(obs) if norm is not None else obs  # (its stats update comes with the next step)
+            values[n_steps] = self.policy.value(torch.as_tensor(last, device=self.device)).cpu().numpy()
         self.obs = obs
         next_values = values[1:].copy()
         for t, idx, v in final_values:

@@ -310,6 +310,8 @@ class PopulationPPO(OnPolicyPopulation):
                     "PPO agents or set target_kl=None")
         if config.share_features:
             return "share_features=True is not supported yet; train single PPO agents"
+        if config.normalize_obs or config.normalize_reward:
+            return "normalize_obs / normalize_reward are not supported yet; train single PPO agents"
         return None
 
     # -- training ----------------------------------------------------------------------------------------
