@@ -110,3 +110,15 @@ def test_unfinished_runs_are_counted_by_status(tmp_path):
     _, md_path, _ = write_report(runs, tmp_path / "r.html", tmp_path / "r.md")
     row = next(line for line in md_path.read_text().splitlines() if line.startswith("| toy-regression | quick"))
     assert "| 1 (+1 failed, +1 interrupted) |" in row, row
+
+
+def test_a_row_without_finished_runs_judges_nothing(tmp_path):
+    runs = tmp_path / "runs"
+    run_one("toy-regression-slow", 0, out=runs, tensorboard=False)
+    folder = next((runs / "toy-regression-slow").glob("*-*"))
+    s = json.loads((folder / "summary.json").read_text())
+    (folder / "summary.json").write_text(json.dumps({**s, "status": "running"}))
+    _, md_path, _ = write_report(runs, tmp_path / "r.html", tmp_path / "r.md")
+    row = next(line for line in md_path.read_text().splitlines() if line.startswith("| toy-regression-slow | quick"))
+    assert "| 0 (+1 running) |" in row and "FAIL" not in row and "loss finite" in row, row
+    assert "no finished runs" in row and "no paired runs" in row, row

@@ -407,6 +407,9 @@ def judge(result: ExperimentResult, others: dict[tuple[str, str], ExperimentResu
             k = sum(1 for v in verdicts for x in v if isinstance(x, dict) and x.get("name") == c.get("name")
                     and x.get("metric") == c.get("metric") and x.get("passed"))
             text = f"{c.get('metric')} {c.get('op')} {c.get('threshold')}"
+            if not runs:  # nothing finished yet: nothing judged (not a failure)
+                out.append({"name": name, "text": text, "verdict": "no finished runs", "passed": None})
+                continue
             out.append({"name": name, "text": text, "passed": bool(runs) and k == len(runs),
                         "verdict": f"{'pass' if runs and k == len(runs) else 'FAIL'} ({k}/{len(runs)} seeds)"})
     return out
