@@ -179,6 +179,8 @@ def compare(ctx: RunContext, cfg: GumbelVsPuctConfig) -> dict[str, float]:
 # 20.4% / 38.4%) and +0.025 at 4 (0.250 / 0.225; 23.0% / 23.4%), 308 s.
 # Untrained, the two searches already differ (Gumbel's deterministic halving vs PUCT's visit counts): the smaller
 # difference averages +0.008, so "Gumbel >= PUCT" (0.0) would not clear it; the criterion asks for +0.02.
+# Published on seeds 0-4 (2026-12-01 evening): +0.122 / +0.263 / +0.192 / +0.200 / -0.032, IQM +0.172 (an earlier
+# machine's seeds 0-2: +0.135 / -0.318 / +0.268; runs are deterministic per machine only). 571-688 s per run there.
 GVP_BASELINE = Baseline(0.0076, "untrained network (64 channels, 3 blocks), PUCT and Gumbel with 2 and 4 simulations, "
                         "200 games each vs minimax-2, init seeds 0-4, measured: smaller difference 0.120 / -0.075 / "
                         "0.065 / -0.087 / 0.015 (scores 0.00-0.27)")
