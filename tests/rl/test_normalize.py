@@ -114,12 +114,11 @@ def test_ppo_saves_its_statistics_and_evaluates_with_them_frozen(tmp_path: Path)
     assert np.array_equal(loaded.predict(obs, deterministic=True)[0], actions)
 
 
-def test_population_ppo_refuses_normalization_so_runs_fall_back_to_single_agents():
+def test_population_ppo_trains_normalized_configs_so_runs_stay_batched():
     check = supports(PopulationPPO)
     for option in ("normalize_obs", "normalize_reward"):
         cfg = PPO.config_cls(**{option: True})
-        assert "normalize" in PopulationPPO.unsupported(cfg) and not check(SimpleNamespace(algo=cfg))
-    assert check(SimpleNamespace(algo=PPO.config_cls()))
+        assert PopulationPPO.unsupported(cfg) is None and check(SimpleNamespace(algo=cfg))
 
 
 def test_runs_saved_before_the_normalization_fields_still_match_their_config():

@@ -14,6 +14,7 @@ from torch import nn
 from dlfrontier import ConfigError
 from dlfrontier.rl import PPO
 from dlfrontier.rl.population import PopulationPPO
+from tests.rl.population.common import same_returns
 
 CASES = {
     # anneal, value clipping, entropy bonus, a last minibatch smaller than the others (2 x 40 = 80 = 64 + 16)
@@ -21,6 +22,9 @@ CASES = {
                                      clip_range_vf=0.2, ent_coef=0.01, hidden=(32, 32)), 800),
     # Gaussian policy (a log std per member), time-limit truncations every 200 steps (bootstrapped values)
     "pendulum": ("Pendulum-v1", dict(n_envs=2, n_steps=128, batch_size=64, n_epochs=2, hidden=(32, 32)), 1_024),
+    # each member's own observation statistics and return scaling (VecNormalize semantics), truncations included
+    "pendulum-normalized": ("Pendulum-v1", dict(n_envs=2, n_steps=128, batch_size=64, n_epochs=2, hidden=(32, 32),
+                                                normalize_obs=True, normalize_reward=True), 1_024),
 }
 
 
@@ -37,7 +41,7 @@ def test_member_k_equals_the_single_run_with_seed_k(case: str) -> None:
         single = PPO(env, seed=seed, **options).learn(steps)
         member = pop.member(k)
         assert len(single.episode_returns) >= 4
-        assert member.episode_returns == single.episode_returns  # the same sampled actions all along
+        same_returns(member.episode_returns, single.episode_returns, env)  # the same actions all along
         assert (member.num_steps, member.num_updates) == (single.num_steps, single.num_updates)
         assert _max_diff(member.policy, single.policy) < 1e-5
         for p, q in zip(member.policy.parameters(), single.policy.parameters(), strict=True):
@@ -47,6 +51,12 @@ def test_member_k_equals_the_single_run_with_seed_k(case: str) -> None:
         assert member.optimizer.param_groups[0]["lr"] == single.optimizer.param_groups[0]["lr"]
         for key in ("train/policy_loss", "train/value_loss", "train/explained_variance"):
             assert member.stats[key] == pytest.approx(single.stats[key], rel=1e-4, abs=1e-6)
+        for name, option in (("obs_norm", "normalize_obs"), ("reward_norm", "normalize_reward")):
+            a, b = getattr(member, name), getattr(single, name)  # normalization statistics: the single run's
+            assert (a is None) == (b is None) == (option not in options)
+            if a is not None:
+                for key, value in a.state_dict().items():  # (continuous actions: see same_returns)
+                    torch.testing.assert_close(value, b.state_dict()[key], rtol=1e-6, atol=1e-9, msg=f"{name} {key}")
         # the member's torch generator stands where the single run's global one does
         assert torch.equal(pop.torch_rng_state(k), torch.get_rng_state())
 
@@ -64,8 +74,9 @@ def test_extracted_member_continues_as_the_single_run() -> None:
     assert pop.num_steps == 480 and pop.member(1).num_steps == 480
 
 
-def test_saved_member_loads_as_an_ordinary_ppo(tmp_path: Path) -> None:
-    env, options, _ = CASES["pendulum"]
+@pytest.mark.parametrize("case", ["pendulum", "pendulum-normalized"])
+def test_saved_member_loads_as_an_ordinary_ppo(tmp_path: Path, case: str) -> None:
+    env, options, _ = CASES[case]
     pop = PopulationPPO(env, seeds=[0, 1], **options).learn(256)
     obs = np.random.default_rng(0).uniform(-1, 1, size=(2, 5, 3)).astype(np.float32)
     means = pop.predict(obs)  # [K, B, 1]

@@ -16,6 +16,7 @@ from dlfrontier.experiments.executors import Job, population_batches, run_jobs
 from dlfrontier.experiments.runner import plan_run
 from dlfrontier.rl.population import runs
 from dlfrontier.tracking import RunDir
+from tests.rl.population.common import same_rows
 
 TINY = {
     "dqn-cartpole": {"total_steps": "600", "eval_every": "200", "eval_episodes": "2", "algo.learning_starts": "100",
@@ -29,6 +30,10 @@ TINY = {
     "ppo-pendulum": {"total_steps": "768", "eval_every": "256", "eval_episodes": "1", "algo.n_envs": "2",
                      "algo.n_steps": "64", "algo.batch_size": "64", "algo.n_epochs": "2", "algo.hidden": "32,32"},
 }
+
+# continuous actions: the stacked networks' outputs may differ from a single network's in the last bit on some CPUs
+# (see tests/rl/population/common.py), so their rows are compared within 1e-5
+CONTINUOUS = {"sac-pendulum", "td3-inverted-pendulum", "ppo-pendulum"}
 
 
 def _eval_rows(run: Path) -> list[tuple[str, str, str]]:
@@ -51,10 +56,11 @@ def test_population_folders_equal_the_single_runs_folders(name: str, tmp_path: P
     assert all(o.summary and o.summary["status"] == "done" for o in pop + single)
     for p, s in zip(sorted(pop, key=lambda o: o.job.seed), sorted(single, key=lambda o: o.job.seed), strict=True):
         rows = _eval_rows(Path(p.summary["run_dir"]))
-        assert rows == _eval_rows(Path(s.summary["run_dir"]))
+        same_rows(rows, _eval_rows(Path(s.summary["run_dir"])), exact=name not in CONTINUOUS)
         assert sum(1 for r in rows if r[1] == "eval/return") == 4  # steps 0, 200 (256), ...
         pm, sm = p.summary["metrics"], s.summary["metrics"]
-        assert pm["eval/return"] == sm["eval/return"] and pm["time/population"] == 3.0
+        assert pm["eval/return"] == pytest.approx(sm["eval/return"], rel=0 if name not in CONTINUOUS else 1e-5)
+        assert pm["time/population"] == 3.0
         assert p.summary["criteria"] == s.summary["criteria"]
 
 
@@ -76,6 +82,8 @@ def _same(a: Any, b: Any, path: str = "") -> None:
         np.testing.assert_allclose(a, b, atol=1e-6, rtol=0, err_msg=path)
     elif path.endswith(("train_seconds", "sps")):
         pass  # wall-clock timers
+    elif isinstance(a, float) and isinstance(b, float):
+        assert a == pytest.approx(b, rel=1e-6, abs=1e-6, nan_ok=True), path
     else:
         assert a == b or (a != a and b != b), path
 
@@ -117,7 +125,8 @@ def test_an_interrupted_population_resumes_per_seed_as_a_single_run_would(name: 
     done = {out: run_jobs(jobs) for out, jobs in resumed.items()}
     for r, s in zip(done["pop"], done["one"], strict=True):
         assert r.summary["status"] == s.summary["status"] == "done"
-        assert _eval_rows(Path(r.summary["run_dir"])) == _eval_rows(Path(s.summary["run_dir"]))
+        same_rows(_eval_rows(Path(r.summary["run_dir"])), _eval_rows(Path(s.summary["run_dir"])),
+                  exact=name not in CONTINUOUS)
 
 
 def test_no_batch_seeds_and_unsupported_configs_run_one_by_one(tmp_path: Path) -> None:

@@ -27,6 +27,9 @@ an ordinary :class:`~dlfrontier.rl.ppo.PPO` (networks, optimizer state, counters
 ``save``/``PPO.load`` handle as any other; :meth:`PopulationPPO.torch_rng_state` is the state to give torch's
 global generator (``torch.set_rng_state``) for the extracted member to continue exactly as the single run.
 
+Observation normalization and reward scaling (``normalize_obs``, ``normalize_reward``) are per member: each member's
+statistics are its single agent's, updated by its own observations and returns in the single collector's order.
+
 Not supported yet (a :class:`~dlfrontier.errors.ConfigError` names the option): ``target_kl`` (members would stop
 their epochs at different minibatches), ``share_features`` and custom ``features`` (CNNs), env instances (an env
 id is needed to make each member's copies).
@@ -196,7 +199,13 @@ class OnPolicyPopulation(Population):
         K, N = self.k, cols[0].envs.num_envs
         obs0 = cols[0].obs
         assert obs0 is not None
-        obs_buf = np.zeros((K, n_steps, *obs0.shape), dtype=obs0.dtype)
+        normed = cols[0].obs_norm is not None  # every member has the same config
+
+        def seen(k: int, x: np.ndarray) -> np.ndarray:  # member k's view of raw observations (frozen stats)
+            norm = cols[k].obs_norm
+            return norm.normalize(x) if norm is not None else x
+
+        obs_buf = np.zeros((K, n_steps, *obs0.shape), dtype=np.float32 if normed else obs0.dtype)
         act_buf = np.zeros((K, n_steps, N, *cols[0].action_shape), dtype=cols[0].action_dtype)
         logp = np.zeros((K, n_steps, N), dtype=np.float32)
         values = np.zeros((K, n_steps + 1, N), dtype=np.float32)
@@ -206,7 +215,10 @@ class OnPolicyPopulation(Population):
         final_values: list[tuple[int, int, np.ndarray, np.ndarray]] = []
         with torch.no_grad():
             for t in range(n_steps):
-                obs = np.stack([col.obs for col in cols])  # type: ignore[arg-type]
+                for col in cols:  # as the single collector: each observation updates the stats first
+                    if col.obs_norm is not None:
+                        col.obs_norm.update(col.obs)  # type: ignore[arg-type]
+                obs = np.stack([seen(k, col.obs) for k, col in enumerate(cols)])  # type: ignore[arg-type]
                 obs_buf[:, t] = obs
                 out, v = self.policy.heads(torch.as_tensor(obs, device=self.device))
                 values[:, t] = v.cpu().numpy()
@@ -218,8 +230,9 @@ class OnPolicyPopulation(Population):
                     act_buf[k, t] = a_np
                     logp[k, t] = (lp if self.policy.discrete else lp.sum(-1)).cpu().numpy()
                     next_obs, r, te, tr, infos = col.envs.step(a_np)
-                    rewards[k, t], term[k, t] = r, te
                     done = te | tr
+                    rewards[k, t] = col.reward_norm(r, done) if col.reward_norm is not None else r
+                    term[k, t] = te
                     ended[k, t] = done
                     col.ep_returns += r
                     if done.any():
@@ -228,11 +241,11 @@ class OnPolicyPopulation(Population):
                         col.ep_returns[idx] = 0.0
                         trunc_idx = np.flatnonzero(tr & ~te)
                         if trunc_idx.size:  # bootstrap time-limit ends from the true final observation
-                            fin = final_observations(next_obs, done, infos)[trunc_idx]
+                            fin = seen(k, final_observations(next_obs, done, infos)[trunc_idx])
                             fv = self.policy.member_value(k, torch.as_tensor(fin, device=self.device)).cpu().numpy()
                             final_values.append((k, t, trunc_idx, fv))
                     col.obs = next_obs
-            last = np.stack([col.obs for col in cols])  # type: ignore[arg-type]
+            last = np.stack([seen(k, col.obs) for k, col in enumerate(cols)])  # type: ignore[arg-type]
             values[:, n_steps] = self.policy.value(torch.as_tensor(last, device=self.device)).cpu().numpy()
         next_values = values[:, 1:].copy()
         for k, t, idx, v in final_values:
@@ -253,9 +266,11 @@ class OnPolicyPopulation(Population):
     # -- inference and members ---------------------------------------------------------------------------
     def predict(self, obs: Any) -> np.ndarray:
         """Deterministic actions (argmax logit or Gaussian mean): obs ``[K, B, *obs]`` -> ``[K, B, ...]``."""
-        x = torch.as_tensor(np.asarray(obs), device=self.device)
+        x = np.asarray(obs)
+        if getattr(self.members[0], "obs_norm", None) is not None:  # each member's training statistics, frozen
+            x = np.stack([m.obs_norm.normalize(x[k]) for k, m in enumerate(self.members)])
         with torch.inference_mode():
-            out, _ = self.policy.heads(x)
+            out, _ = self.policy.heads(torch.as_tensor(x, device=self.device))
         return (out.argmax(-1) if self.policy.discrete else out).cpu().numpy()
 
     def member(self, k: int) -> Any:
@@ -310,8 +325,6 @@ class PopulationPPO(OnPolicyPopulation):
                     "PPO agents or set target_kl=None")
         if config.share_features:
             return "share_features=True is not supported yet; train single PPO agents"
-        if config.normalize_obs or config.normalize_reward:
-            return "normalize_obs / normalize_reward are not supported yet; train single PPO agents"
         return None
 
     # -- training ----------------------------------------------------------------------------------------
