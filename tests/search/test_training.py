@@ -82,18 +82,21 @@ def test_replay_window_keeps_the_last_iterations():
 TINY = dict(iterations=3, games_per_iteration=64, train_steps=60, channels=16, blocks=1, eval_games=0,
             final_games=40, final_opponents=("random",), final_positions=200, eval_simulations=1,
             search=SearchConfig(simulations=16))
+# the learning test's budget: 8 iterations (3 scored 0.775-0.84 against random on seeds 0-4 of one machine and above
+# 0.85 on another; 8 score 0.89-0.94 on seeds 0-4 here, so the test does not hang on the last bit of arithmetic)
+LEARN = {**TINY, "iterations": 8, "train_steps": 100, "final_games": 100}
 
 
 @pytest.mark.slow
 def test_tictactoe_learns_to_beat_random(tmp_path):
-    """Network alone (1 simulation = the prior's move) before and after 3 short iterations, against random."""
+    """Network alone (1 simulation = the prior's move) before and after 8 short iterations, against random."""
     game = make_game("tictactoe")
     seed_everything(0)
     untrained = SearchAgent(game, build_network(game, 16, 1), SearchConfig(simulations=1))
     before = batched_match(game, untrained, RandomPlayer(), 40, seed=10_000).score
     seed_everything(0)
     ctx, saved = _ctx(tmp_path)
-    out = train_alphazero(ctx, AlphaZeroConfig(**TINY))
+    out = train_alphazero(ctx, AlphaZeroConfig(**LEARN))
     assert out["eval/score_vs_random"] >= 0.85 and out["eval/score_vs_random"] >= before + 0.2, (before, out)
     # the checkpoint holds only what the safe loader accepts, and rebuilds the network
     step, state = saved[-1]
