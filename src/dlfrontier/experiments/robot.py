@@ -125,6 +125,7 @@ _robot("sac-hopper", SAC, SACRun, "Hopper-v5",
                 {"total_steps": 1_000_000, "eval_every": 25_000, "algo": SAC_MUJOCO}, 2_300.0),
        Anchor("eval/return", 2310.0, "CleanRL sac_continuous_action.py Hopper-v4, 1M steps (issue 24's figure)"))
 
+# Published on seeds 0-2 (2026-12-01 evening, one population on one core): 5,371 / 5,283 / 5,006 (pass).
 _robot("sac-halfcheetah", SAC, SACRun, "HalfCheetah-v5",
        "SAC (rl-zoo MuJoCo settings) running forward on HalfCheetah", WALK,
        return_budgets({"total_steps": 100_000, "eval_every": 10_000, "algo": SAC_MUJOCO}, 3_000.0,
@@ -154,6 +155,8 @@ _robot("td3-reacher", TD3, TD3Run, "Reacher-v5",
        Anchor("eval/return", -3.60, "TD3 paper Table 1, Reacher-v1: TD3 -3.60 +- 0.56 (max average return over 10 "
               "trials of 1M steps)"))
 
+# Published on seeds 0-2 (2026-12-01 evening, one population on one core, not tuned): 724.9 / 783.9 / 414.7, still
+# rising at 100k steps: fails.
 _robot("td3-hopper", TD3, TD3Run, "Hopper-v5",
        "TD3 (rl-zoo MuJoCo settings) hopping forward on Hopper", WALK,
        return_budgets({"total_steps": 100_000, "eval_every": 10_000, "algo": TD3_MUJOCO}, 1_000.0,
@@ -161,6 +164,7 @@ _robot("td3-hopper", TD3, TD3Run, "Hopper-v5",
        Anchor("eval/return", 3135.0, "CleanRL td3_continuous_action.py Hopper-v4, 1M steps (issue 24's figure); "
               "rl-zoo TD3 Hopper-v3 3606"))
 
+# Published on seeds 0-2 (2026-12-01 evening, one population on one core, not tuned): 5,208 / 4,945 / 4,978 (pass).
 _robot("td3-halfcheetah", TD3, TD3Run, "HalfCheetah-v5",
        "TD3 (rl-zoo MuJoCo settings) running forward on HalfCheetah", WALK,
        return_budgets({"total_steps": 100_000, "eval_every": 10_000, "algo": TD3_MUJOCO}, 3_000.0,
