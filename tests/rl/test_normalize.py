@@ -60,13 +60,13 @@ def test_reward_scaling_matches_a_naive_reference():
     assert got.max() <= 5.0 and np.sign(got[rewards > 0]).min() > 0  # scaled, not centred
 
 
-def test_observation_normalizer_numpy_and_torch_agree_and_clip():
+def test_observation_normalizer_centres_scales_and_clips():
     norm = ObsNormalizer((2,), clip=3.0)
     norm.update(np.array([[0.0, 10.0], [2.0, 30.0], [4.0, 20.0]]))
     obs = np.array([[2.0, 20.0], [100.0, -1000.0]], np.float32)
     z = norm.normalize(obs)
     assert np.allclose(z[0], [0.0, 0.0], atol=1e-4) and z[1].tolist() == [3.0, -3.0]
-    assert np.allclose(norm(torch.as_tensor(obs)).numpy(), z, atol=1e-6)
+    assert z.dtype == np.float32 and float(norm.count) == pytest.approx(3, abs=1e-3)  # normalize leaves the stats
 
 
 def _zero_policy(envs: gym.vector.VectorEnv) -> ActorCritic:

@@ -136,8 +136,8 @@ class PPO(Algorithm):
         self.collector.seed = self.seed + self.num_steps  # resumed runs restart their episodes
 
     def _act(self, obs: torch.Tensor, deterministic: bool) -> torch.Tensor:
-        if self.obs_norm is not None:
-            obs = self.obs_norm(obs)  # the training stats, frozen
+        if self.obs_norm is not None:  # the training stats, frozen
+            obs = torch.as_tensor(self.collector.view(obs.cpu().numpy()), device=obs.device)
         return self.policy.mode(obs) if deterministic else self.policy.act(obs)[0]
 
     def _update(self, obs: torch.Tensor, actions: torch.Tensor, old_logp: torch.Tensor, old_values: torch.Tensor,

@@ -63,12 +63,6 @@ class ObsNormalizer(RunningMeanStd):
         z = (np.asarray(obs, dtype=np.float64) - self.mean.numpy()) / np.sqrt(self.var.numpy() + self.eps)
         return np.clip(z, -self.clip, self.clip).astype(np.float32)
 
-    def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        """The same on a tensor (evaluation: frozen stats)."""
-        mean = self.mean.to(obs.device, torch.float64)
-        std = torch.sqrt(self.var.to(obs.device, torch.float64) + self.eps)
-        return ((obs.double() - mean) / std).clamp(-self.clip, self.clip).to(torch.float32)
-
 
 class RewardScaler(RunningMeanStd):
     """Rewards divided by the running std of the discounted return of each of ``n_envs`` envs, then clipped."""

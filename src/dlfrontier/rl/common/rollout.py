@@ -59,6 +59,10 @@ class RolloutCollector:
         self.action_shape = act_space.shape if act_space.shape else ()
         self.action_dtype = np.int64 if isinstance(act_space, gym.spaces.Discrete) else np.float32
 
+    def view(self, obs: np.ndarray) -> np.ndarray:
+        """Observations as the policy sees them: normalized with the current (here frozen) stats, or as they are."""
+        return self.obs_norm.normalize(obs) if self.obs_norm is not None else obs
+
     def reset(self, seed: int) -> None:
         self.obs, _ = self.envs.reset(seed=seed)
         self.ep_returns[:] = 0.0
@@ -69,7 +73,7 @@ class RolloutCollector:
         assert self.obs is not None
         N = self.envs.num_envs
         norm = self.obs_norm
-        obs_buf = np.zeros((n_steps, *self.obs.shape), dtype=np.float32 if norm is not None else self.obs.dtype)
+        obs_buf = np.zeros((n_steps, *self.obs.shape), dtype=self.view(self.obs).dtype)
         act_buf = np.zeros((n_steps, N, *self.action_shape), dtype=self.action_dtype)
         logp = np.zeros((n_steps, N), dtype=np.float32)
         values = np.zeros((n_steps + 1, N), dtype=np.float32)
@@ -82,7 +86,7 @@ class RolloutCollector:
             for t in range(n_steps):
                 if norm is not None:
                     norm.update(obs)
-                seen = norm.normalize(obs) if norm is not None else obs
+                seen = self.view(obs)
                 obs_buf[t] = seen
                 x = torch.as_tensor(seen, device=self.device)
                 a, lp = self.policy.act(x)
@@ -103,10 +107,10 @@ class RolloutCollector:
                     trunc_idx = np.flatnonzero(tr & ~te)
                     if trunc_idx.size:  # bootstrap time-limit ends from the true final observation
                         fin = final_observations(obs, done, infos)[trunc_idx]
-                        fin = norm.normalize(fin) if norm is not None else fin
+                        fin = self.view(fin)
                         v = self.policy.value(torch.as_tensor(fin, device=self.device)).cpu().numpy()
                         final_values.append((t, trunc_idx, v))
-            last = norm.normalize(obs) if norm is not None else obs  # (its stats update comes with the next step)
+            last = self.view(obs)  # (its stats update comes with the next step)
             values[n_steps] = self.policy.value(torch.as_tensor(last, device=self.device)).cpu().numpy()
         self.obs = obs
         next_values = values[1:].copy()

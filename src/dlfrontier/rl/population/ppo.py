@@ -199,13 +199,7 @@ class OnPolicyPopulation(Population):
         K, N = self.k, cols[0].envs.num_envs
         obs0 = cols[0].obs
         assert obs0 is not None
-        normed = cols[0].obs_norm is not None  # every member has the same config
-
-        def seen(k: int, x: np.ndarray) -> np.ndarray:  # member k's view of raw observations (frozen stats)
-            norm = cols[k].obs_norm
-            return norm.normalize(x) if norm is not None else x
-
-        obs_buf = np.zeros((K, n_steps, *obs0.shape), dtype=np.float32 if normed else obs0.dtype)
+        obs_buf = np.zeros((K, n_steps, *obs0.shape), dtype=cols[0].view(obs0).dtype)
         act_buf = np.zeros((K, n_steps, N, *cols[0].action_shape), dtype=cols[0].action_dtype)
         logp = np.zeros((K, n_steps, N), dtype=np.float32)
         values = np.zeros((K, n_steps + 1, N), dtype=np.float32)
@@ -218,7 +212,7 @@ class OnPolicyPopulation(Population):
                 for col in cols:  # as the single collector: each observation updates the stats first
                     if col.obs_norm is not None:
                         col.obs_norm.update(col.obs)  # type: ignore[arg-type]
-                obs = np.stack([seen(k, col.obs) for k, col in enumerate(cols)])  # type: ignore[arg-type]
+                obs = np.stack([col.view(col.obs) for col in cols])  # type: ignore[arg-type]
                 obs_buf[:, t] = obs
                 out, v = self.policy.heads(torch.as_tensor(obs, device=self.device))
                 values[:, t] = v.cpu().numpy()
@@ -241,11 +235,11 @@ class OnPolicyPopulation(Population):
                         col.ep_returns[idx] = 0.0
                         trunc_idx = np.flatnonzero(tr & ~te)
                         if trunc_idx.size:  # bootstrap time-limit ends from the true final observation
-                            fin = seen(k, final_observations(next_obs, done, infos)[trunc_idx])
+                            fin = col.view(final_observations(next_obs, done, infos)[trunc_idx])
                             fv = self.policy.member_value(k, torch.as_tensor(fin, device=self.device)).cpu().numpy()
                             final_values.append((k, t, trunc_idx, fv))
                     col.obs = next_obs
-            last = np.stack([seen(k, col.obs) for k, col in enumerate(cols)])  # type: ignore[arg-type]
+            last = np.stack([col.view(col.obs) for col in cols])  # type: ignore[arg-type]
             values[:, n_steps] = self.policy.value(torch.as_tensor(last, device=self.device)).cpu().numpy()
         next_values = values[:, 1:].copy()
         for k, t, idx, v in final_values:
@@ -266,9 +260,7 @@ class OnPolicyPopulation(Population):
     # -- inference and members ---------------------------------------------------------------------------
     def predict(self, obs: Any) -> np.ndarray:
         """Deterministic actions (argmax logit or Gaussian mean): obs ``[K, B, *obs]`` -> ``[K, B, ...]``."""
-        x = np.asarray(obs)
-        if getattr(self.members[0], "obs_norm", None) is not None:  # each member's training statistics, frozen
-            x = np.stack([m.obs_norm.normalize(x[k]) for k, m in enumerate(self.members)])
+        x = np.stack([m.collector.view(np.asarray(o)) for m, o in zip(self.members, obs, strict=True)])  # frozen
         with torch.inference_mode():
             out, _ = self.policy.heads(torch.as_tensor(x, device=self.device))
         return (out.argmax(-1) if self.policy.discrete else out).cpu().numpy()
