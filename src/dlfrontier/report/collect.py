@@ -410,6 +410,6 @@ def judge(result: ExperimentResult, others: dict[tuple[str, str], ExperimentResu
             if not runs:  # nothing finished yet: nothing judged (not a failure)
                 out.append({"name": name, "text": text, "verdict": "no finished runs", "passed": None})
                 continue
-            out.append({"name": name, "text": text, "passed": bool(runs) and k == len(runs),
-                        "verdict": f"{'pass' if runs and k == len(runs) else 'FAIL'} ({k}/{len(runs)} seeds)"})
+            out.append({"name": name, "text": text, "passed": k == len(runs),
+                        "verdict": f"{'pass' if k == len(runs) else 'FAIL'} ({k}/{len(runs)} seeds)"})
     return out

@@ -230,12 +230,13 @@ def _entries(
     results and the carried rows together, in (experiment, budget) order."""
     index = _index(results)
     fresh = {id(r): _row(r, index) for r in results}
+    kept = {id(c): carried_cells(c) for c in carried}
     rows = [((r.experiment, r.budget), f"{r.experiment}-{r.budget}", fresh[id(r)]) for r in results]
-    rows += [((c.experiment, c.budget), f"{c.experiment}-{c.budget}", carried_cells(c)) for c in carried]
+    rows += [((c.experiment, c.budget), f"{c.experiment}-{c.budget}", kept[id(c)]) for c in carried]
     rows.sort(key=lambda t: t[0])
     secs = [((r.experiment, r.budget), name, fresh[id(r)], keys, ts)
             for name, r, keys, ts in _sections(results, plot_keys, tables, groups)]
-    secs += [((c.experiment, c.budget), f"{c.experiment}-{c.budget}", carried_cells(c),
+    secs += [((c.experiment, c.budget), f"{c.experiment}-{c.budget}", kept[id(c)],
               [k for k in c.plots if k in plot_keys], c.tables) for c in carried if c.plots or c.tables]
     secs.sort(key=lambda t: t[0])
     return [(n, cells) for _, n, cells in rows], [(n, cells, keys, ts) for _, n, cells, keys, ts in secs]
@@ -319,8 +320,7 @@ def html_page(
         "<!doctype html><html><head><meta charset='utf-8'>",
         f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>",
         f"<h1>{html.escape(title)}</h1>",
-        f"<p>Generated {now} from {sum(len(r.runs) for r in results)} run folder(s)"
-        + (f" and {len(carried)} row(s) carried from the previous report" if carried else "") + ". "
+        f"<p>Generated {now} from {sum(len(r.runs) for r in results)} run folder(s). "
         + (f"{html.escape(notes)} " if notes else "") +
         "IQM: interquartile mean over seeds; CI: 95% percentile bootstrap of the IQM; the verdict applies "
         "the budget's criterion to the IQM.</p>",
