@@ -19,16 +19,37 @@ def test_headless_backend_is_set():
     assert os.environ.get("MUJOCO_GL")  # egl unless the user chose another backend
 
 
-@pytest.mark.parametrize("task", list(PIXEL_TASKS))
-def test_shapes_dtype_and_render(task: str):
+@pytest.mark.parametrize("task,height,width", [(IP, 48, 96), (REACHER, 64, 64)])
+def test_shapes_dtype_and_render(task: str, height: int, width: int):
+    assert PIXEL_TASKS[task][2:] == (width, height)
     env = gym.make(task)
-    assert env.observation_space == gym.spaces.Box(0, 255, (9, 64, 64), np.uint8)
+    assert env.observation_space == gym.spaces.Box(0, 255, (9, height, width), np.uint8)
     obs, _ = env.reset(seed=0)
-    assert obs.shape == (9, 64, 64) and obs.dtype == np.uint8 and env.observation_space.contains(obs)
+    assert obs.shape == (9, height, width) and obs.dtype == np.uint8 and env.observation_space.contains(obs)
     obs, reward, terminated, truncated, _ = env.step(env.action_space.sample())
-    assert obs.shape == (9, 64, 64) and obs.dtype == np.uint8 and isinstance(reward, float)
+    assert obs.shape == (9, height, width) and obs.dtype == np.uint8 and isinstance(reward, float)
     frame = env.render()
-    assert frame.shape == (64, 64, 3) and frame.dtype == np.uint8
+    assert frame.shape == (height, width, 3) and frame.dtype == np.uint8
+
+
+def test_whole_rail_and_pole_in_the_pendulum_frame():
+    """The cart at either end of its range is still in view, and the upright pole is a tall bright column."""
+    env = gym.make(IP)
+    env.reset(seed=0)
+    u = env.unwrapped
+    for x in (-1.0, 1.0):
+        u.set_state(np.array([x, 0.0]), np.zeros(2))
+        yellow = (u.render()[..., 0] > 150) & (u.render()[..., 2] < 100)  # the cart (yellow): red high, blue low
+        assert yellow.any()
+    u.set_state(np.array([0.0, 0.0]), np.zeros(2))
+    cyan = (u.render()[..., 1] > 150) & (u.render()[..., 0] < 100)  # the pole (cyan): green high, red low
+    rows = np.flatnonzero(cyan.any(axis=1))
+    assert rows.max() - rows.min() >= 24  # about 30 pixels tall
+
+
+def test_invalid_frame_size_is_a_clear_error():
+    with pytest.raises(ValueError, match="width and height"):
+        make_pixel_env("InvertedPendulum-v5", size=(0, 48))
 
 
 def test_size_frame_stack_and_repeat_can_be_overridden():

@@ -2,8 +2,8 @@
 
 Importing this package registers the pixel tasks (Gymnasium ids, MuJoCo v5 underneath)::
 
-    dlfrontier/InvertedPendulumPixels-v5   # 64x64 RGB, 3 frames stacked, action repeat 2: obs [9, 64, 64] uint8
-    dlfrontier/ReacherPixels-v5            # the same for Reacher-v5 (top-down camera, action repeat 4)
+    dlfrontier/InvertedPendulumPixels-v5   # 96x48 RGB, 3 frames stacked, action repeat 2: obs [9, 48, 96] uint8
+    dlfrontier/ReacherPixels-v5            # 64x64 RGB for Reacher-v5 (top-down camera, action repeat 4): [9, 64, 64]
 
 so anything that takes an env id (``DrQ("dlfrontier/InvertedPendulumPixels-v5")``, ``gym.make``) can use them.
 
