@@ -191,13 +191,14 @@ _robot("ppo-halfcheetah", PPO, PPORun, "HalfCheetah-v5",
        Anchor("eval/return", 1443.0, "CleanRL ppo_continuous_action.py HalfCheetah-v4, 1M steps"))
 
 # ---------------------------------------------------------------------------------------------------------
-# DrQ from camera images: dlfrontier/InvertedPendulumPixels-v5 (64x64 RGB, 3 frames, action repeat 2, so 25k agent
+# DrQ from camera images: dlfrontier/InvertedPendulumPixels-v5 (96x48 RGB, 3 frames, action repeat 2, so 25k agent
 # steps = 50k env steps). DrQConfig's defaults: DrQ's (Kostrikov et al. 2020, Table 3) shrunk for one CPU core
 # (see rl/drq.py). Criterion: the "at least 50% of the state-based score" (sac-inverted-pendulum: 1000).
-# Tuning (seed 100, 25k agent steps, a loaded machine: 47 min): 158.5, far above random (4.0) but below 500; with
-# action repeat 4 (seed 101, 10k agent steps) 72.5. Not yet published.
+# Tuning with the earlier 64x64 whole-rail frames (seed 100, 25k agent steps, a loaded machine: 47 min): 158.5, far
+# above random (4.0) but below 500; with action repeat 4 (seed 101, 10k agent steps) 72.5. The 96x48 frames from a
+# closer camera (the pole 30 px tall instead of 20) since 2026-12-02. Not yet published.
 _robot("drq-inverted-pendulum-pixels", DrQ, DrQRun, "dlfrontier/InvertedPendulumPixels-v5",
-       "DrQ (SAC from 64x64 camera frames with random-shift augmentation) balancing InvertedPendulum",
+       "DrQ (SAC from 96x48 camera frames with random-shift augmentation) balancing InvertedPendulum",
        "robot control from camera images: data-augmented SAC (DrQ)",
        return_budgets({"total_steps": 25_000, "eval_every": 2_500}, 500.0,
                 {"total_steps": 250_000, "eval_every": 10_000}, 950.0),

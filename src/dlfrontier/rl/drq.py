@@ -20,9 +20,9 @@ the next action and the target critic (one encoder pass instead of two); the act
 (pre-update) encoder output, detached, so each update costs two encoder forwards and one backward.
 
 Defaults are DrQ's (Table 3: lr 1e-3, initial temperature 0.1, feature dim 50, 4 convs of 32 filters, first
-stride 2, batch 512, hidden 1024, 1000 seed steps) scaled down for one CPU core: 64x64 frames, 3 convs of 32
-filters with strides 2, 2, 1, batch 64, hidden 256. ``num_steps`` counts agent steps (one per action choice): with
-the wrapper's action repeat ``R``, env steps are ``R * num_steps``.
+stride 2, batch 512, hidden 1024, 1000 seed steps) scaled down for one CPU core: 64x64 frames (96x48 on the
+pendulum task), 3 convs of 32 filters with strides 2, 2, 1, batch 64, hidden 256. ``num_steps`` counts agent steps
+(one per action choice): with the wrapper's action repeat ``R``, env steps are ``R * num_steps``.
 """
 
 from __future__ import annotations
