@@ -39,10 +39,11 @@ def test_whole_rail_and_pole_in_the_pendulum_frame():
     u = env.unwrapped
     for x in (-1.0, 1.0):
         u.set_state(np.array([x, 0.0]), np.zeros(2))
-        yellow = (u.render()[..., 0] > 150) & (u.render()[..., 2] < 100)  # the cart (yellow): red high, blue low
-        assert yellow.any()
+        frame = u.render()
+        assert ((frame[..., 0] > 150) & (frame[..., 2] < 100)).any()  # the cart (yellow): red high, blue low
     u.set_state(np.array([0.0, 0.0]), np.zeros(2))
-    cyan = (u.render()[..., 1] > 150) & (u.render()[..., 0] < 100)  # the pole (cyan): green high, red low
+    frame = u.render()
+    cyan = (frame[..., 1] > 150) & (frame[..., 0] < 100)  # the pole (cyan): green high, red low
     rows = np.flatnonzero(cyan.any(axis=1))
     assert rows.max() - rows.min() >= 24  # about 30 pixels tall
 
