@@ -135,3 +135,27 @@ def test_needs_image_observations():
     with pytest.raises(TypeError, match="DrQ supports Box"):
         DrQ("CartPole-v1")
     assert isinstance(DrQ(TASK, **SMALL).observation_space, gym.spaces.Box)
+
+
+def test_n_step_transitions_against_the_one_step_stream():
+    """``n_step=3`` stores, for each start, the discounted sum of up to 3 one-step rewards (cut at termination)
+    and the bootstrap discount ``gamma^k``, with the 3rd next observation; same seed, same random actions."""
+    steps, gamma = 30, 0.9  # all before learning_starts (40): uniform random actions from the same rng
+    one = DrQ(TASK, seed=5, gamma=gamma, **SMALL).learn(steps)
+    three = DrQ(TASK, seed=5, gamma=gamma, n_step=3, **SMALL).learn(steps)
+    b1, b3 = one.buffer.batch(np.arange(steps)), three.buffer.batch(np.arange(three.buffer.size))
+    assert b1.dones.sum() >= 2, "the test needs episode ends in the stream"
+    assert three.buffer.size == steps - len(three.adder.pending) and len(three.adder.pending) <= 2
+    r, d = b1.rewards.double(), b1.dones.bool()
+    for i in range(three.buffer.size):
+        g, disc, j = 0.0, 1.0, i
+        while True:
+            g += disc * float(r[j])
+            disc *= gamma
+            if d[j] or j == i + 2:
+                break
+            j += 1
+        assert torch.equal(b3.actions[i], b1.actions[i]) and torch.equal(b3.obs[i], b1.obs[i])
+        assert float(b3.rewards[i]) == pytest.approx(g, rel=1e-6)
+        assert float(b3.discounts[i]) == pytest.approx(disc, rel=1e-6)
+        assert bool(b3.dones[i]) == bool(d[j]) and torch.equal(b3.next_obs[i], b1.next_obs[j])

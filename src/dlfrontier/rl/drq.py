@@ -12,7 +12,10 @@ What DrQ adds to SAC:
 - random shifts: each image is padded by ``pad`` pixels (replicating the border) and cropped back to its size at
   a random offset, independently per image, for both ``obs`` and ``next_obs`` of the critic update. We use
   ``K = M = 1`` (one augmented copy for the target and one for the Q estimate, as DrQ-v2);
-- a target network of the critic *including its encoder* (DrQ: encoder Polyak rate 0.05, critic 0.01).
+- a target network of the critic *including its encoder* (DrQ: encoder Polyak rate 0.05, critic 0.01);
+- optionally n-step returns (``n_step``; DrQ-v2 uses 3): the critic target is the discounted sum of ``n`` rewards
+  plus ``gamma^n`` times the soft value of the ``n``-th next observation, without an off-policy correction (as
+  DrQ-v2).
 
 Architecture (DrQ-v2's split): a conv body shared by actor and critic, then a trunk each (Linear to
 ``feature_dim``, LayerNorm, tanh) and the usual SAC MLPs. The target encoder's features of ``next_obs`` feed both
@@ -39,6 +42,7 @@ from torch import nn
 import dlfrontier.rl.robot  # noqa: F401  (registers the pixel tasks; sets MUJOCO_GL before mujoco loads)
 from dlfrontier.rl.atari.buffer import FrameReplayBuffer
 from dlfrontier.rl.common.algorithm import Algorithm, Callback, register_algorithm
+from dlfrontier.rl.common.buffers import NStepAdder
 from dlfrontier.rl.common.env import make_env
 from dlfrontier.rl.common.networks import FeaturesFactory, SquashedGaussianActor, adam, mlp
 from dlfrontier.rl.sac import actor_loss, critic_loss, soft_q_target, temperature_loss
@@ -55,6 +59,8 @@ class DrQConfig:
         "help": "agent steps of uniform random actions first", "range": "[0, inf)"})
     batch_size: int = field(default=64, metadata={"help": "transitions per gradient step", "range": "[1, inf)"})
     gamma: float = field(default=0.99, metadata={"help": "discount factor (per agent step)", "range": "(0, 1]"})
+    n_step: int = field(default=1, metadata={
+        "help": "n-step returns (DrQ-v2: 3; 1 = DrQ's one-step targets)", "range": "[1, inf)"})
     tau: float = field(default=0.01, metadata={
         "help": "Polyak rate of the target critics' trunk and heads", "range": "(0, 1]"})
     encoder_tau: float = field(default=0.05, metadata={"help": "Polyak rate of the target encoder", "range": "(0, 1]"})
@@ -215,8 +221,12 @@ class DrQ(Algorithm):
         # frames stored once: [C, H, W] stacks of RGB frames are kept as [C/3, 3, H, W] in the frame ring
         ch, h, w = shape
         self._stack_shape = (ch // 3, 3, h, w) if ch % 3 == 0 else (ch, 1, h, w)
+        # n-step transitions write whole stacks (their next_obs is not obs shifted by one frame): room for them
         self.buffer = FrameReplayBuffer(c.buffer_size, self._stack_shape, np.uint8, space.shape, np.float32,
-                                        device=self.device)
+                                        device=self.device,
+                                        frame_capacity=c.buffer_size * (self._stack_shape[0] + 1) if c.n_step > 1
+                                        else None)
+        self.adder = NStepAdder(c.n_step, c.gamma)
         self.env = make_env(self._env_arg)
         self._obs: np.ndarray | None = None
         self._ep_return = 0.0
@@ -290,6 +300,7 @@ class DrQ(Algorithm):
         if self._obs is None:
             self._obs, _ = self.env.reset(seed=self.seed + self.num_steps)
             self._ep_return = 0.0
+            self.adder.reset()
         obs = self._obs
         acc, count = torch.zeros(4), 0
         while self.num_steps < end:
@@ -303,8 +314,9 @@ class DrQ(Algorithm):
             self.num_steps += 1
             self._on_steps()
             self._ep_return += float(reward)
-            self.buffer.add(obs.reshape(self._stack_shape), action, float(reward),
-                            next_obs.reshape(self._stack_shape), terminated, c.gamma)
+            for o, a, g, no, done, discount in self.adder.push(obs, action, float(reward), next_obs, terminated,
+                                                               truncated):
+                self.buffer.add(o.reshape(self._stack_shape), a, g, no.reshape(self._stack_shape), done, discount)
             if terminated or truncated:
                 self.episode_returns.append(self._ep_return)
                 self._ep_return = 0.0
