@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from dlfrontier.rl import TD3, TD3Config
+from dlfrontier.rl import SAC, TD3, TD3Config
 from dlfrontier.rl.common.evaluation import evaluate_policy, greedy
 from dlfrontier.rl.td3 import actor_loss, critic_loss, smoothed_target_action, td3_target
 
@@ -57,6 +57,31 @@ def test_config_defaults_are_the_papers():
     assert (c.learning_rate, c.gamma, c.tau, c.policy_delay) == (1e-3, 0.99, 0.005, 2)
     assert (c.target_policy_noise, c.target_noise_clip, c.exploration_noise) == (0.2, 0.5, 0.1)
     assert (c.batch_size, c.learning_starts, c.hidden) == (256, 100, (256, 256))
+
+
+@pytest.mark.parametrize("algo", [TD3, SAC])
+def test_n_step_transitions_against_the_one_step_stream(algo):
+    """``n_step=3`` (TD3 and SAC) stores, per start, the discounted sum of up to 3 one-step rewards (cut at a
+    termination), the bootstrap discount ``gamma^k`` and the k-th next observation; same seed, same random actions."""
+    steps, gamma = 60, 0.9  # all before learning_starts: uniform random actions from the same generator
+    kw = dict(learning_starts=100, hidden=(8,), gamma=gamma)
+    one = algo("InvertedPendulum-v5", seed=5, **kw).learn(steps)
+    three = algo("InvertedPendulum-v5", seed=5, n_step=3, **kw).learn(steps)
+    b1, b3 = one.buffer._batch(np.arange(steps), None), three.buffer._batch(np.arange(len(three.buffer)), None)
+    assert b1.dones.sum() >= 2, "the test needs terminations in the stream"
+    assert len(three.buffer) == steps - len(three.adder.pending) and len(three.adder.pending) <= 2
+    for i in range(len(three.buffer)):
+        g, disc, j = 0.0, 1.0, i
+        while True:
+            g += disc * float(b1.rewards[j])
+            disc *= gamma
+            if b1.dones[j] or j == i + 2:
+                break
+            j += 1
+        assert torch.equal(b3.obs[i], b1.obs[i]) and torch.equal(b3.actions[i], b1.actions[i])
+        assert float(b3.rewards[i]) == pytest.approx(g, rel=1e-6)
+        assert float(b3.discounts[i]) == pytest.approx(disc, rel=1e-6)
+        assert bool(b3.dones[i]) == bool(b1.dones[j]) and torch.equal(b3.next_obs[i], b1.next_obs[j])
 
 
 def test_actor_and_targets_update_once_every_policy_delay_critic_updates():

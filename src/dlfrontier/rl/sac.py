@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from dlfrontier.rl.common.algorithm import Algorithm, Callback, register_algorithm
-from dlfrontier.rl.common.buffers import ReplayBuffer
+from dlfrontier.rl.common.buffers import NStepAdder, ReplayBuffer
 from dlfrontier.rl.common.env import make_env
 from dlfrontier.rl.common.networks import SquashedGaussianActor, TwinQ, adam, mlp_features
 from dlfrontier.rl.common.returns import batch_mean
@@ -35,6 +35,8 @@ class SACConfig:
         "help": "env steps of uniform random actions first", "range": "[0, inf)"})
     batch_size: int = field(default=256, metadata={"help": "transitions per gradient step", "range": "[1, inf)"})
     gamma: float = field(default=0.99, metadata={"help": "discount factor", "range": "(0, 1]"})
+    n_step: int = field(default=1, metadata={
+        "help": "n-step returns (1 = the paper's one-step targets; no off-policy correction)", "range": "[1, inf)"})
     tau: float = field(default=0.005, metadata={"help": "Polyak rate of the target critics", "range": "(0, 1]"})
     train_freq: int = field(default=1, metadata={"help": "env steps between training phases", "range": "[1, inf)"})
     gradient_steps: int = field(default=1, metadata={"help": "gradient steps per training phase", "range": "[1, inf)"})
@@ -105,6 +107,7 @@ class SAC(Algorithm):
         self.alpha_opt = adam([self.log_alpha], lr=c.learning_rate)
         obs_shape = self.observation_space.shape or ()
         self.buffer = ReplayBuffer(c.buffer_size, obs_shape, np.float32, space.shape, np.float32, device=self.device)
+        self.adder = NStepAdder(c.n_step, c.gamma)
         self.env = make_env(self._env_arg)
         self._obs: np.ndarray | None = None
         self._ep_return = 0.0
@@ -168,6 +171,7 @@ class SAC(Algorithm):
         if self._obs is None:
             self._obs, _ = self.env.reset(seed=self.seed + self.num_steps)
             self._ep_return = 0.0
+            self.adder.reset()
         obs = self._obs
         acc, count = torch.zeros(4), 0
         while self.num_steps < end:
@@ -180,7 +184,8 @@ class SAC(Algorithm):
             self.num_steps += 1
             self._on_steps()
             self._ep_return += float(reward)
-            self.buffer.add(obs, action, float(reward), next_obs, terminated, c.gamma)
+            for tr in self.adder.push(obs, action, float(reward), next_obs, terminated, truncated):
+                self.buffer.add(*tr)
             if terminated or truncated:
                 self.episode_returns.append(self._ep_return)
                 self._ep_return = 0.0

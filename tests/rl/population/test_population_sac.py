@@ -21,6 +21,7 @@ CASES = {
                       gradient_steps=2), 600),
     "fixed-alpha": (dict(hidden=(32, 32), learning_starts=64, batch_size=32, autotune=False, init_alpha=0.2,
                          tau=0.02), 500),
+    "n-step": (dict(hidden=(32, 32), learning_starts=64, batch_size=32, n_step=3), 500),  # flushed at truncations
 }
 
 

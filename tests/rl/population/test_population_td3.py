@@ -16,12 +16,13 @@ from dlfrontier.rl import TD3
 from dlfrontier.rl.population import PopulationTD3
 
 # warm-up, then 2 critic updates every 2 env steps with a policy delay of 2 (Pendulum: 200-step truncated episodes),
-# and the MuJoCo robot task with terminations and a policy delay of 3
+# the MuJoCo robot task with terminations and a policy delay of 3, and 3-step returns (flushed at terminations)
 CASES = {
     "pendulum": ("Pendulum-v1", dict(hidden=(32, 32), learning_starts=100, batch_size=32, buffer_size=2_000,
                                      train_freq=2, gradient_steps=2), 600),
     "inverted-pendulum": ("InvertedPendulum-v5", dict(hidden=(32, 32), learning_starts=64, batch_size=32,
                                                       policy_delay=3, tau=0.02), 500),
+    "n-step": ("InvertedPendulum-v5", dict(hidden=(32, 32), learning_starts=64, batch_size=32, n_step=3), 500),
 }
 
 

@@ -97,16 +97,18 @@ class Population:
             if m._obs is None:
                 m._obs, _ = m.env.reset(seed=m.seed + self.num_steps)
                 m._ep_return = 0.0
+                m.adder.reset()
 
     def _env_step(self, i: int, action: Any) -> None:
-        """Member ``i`` takes ``action``: the transition goes to its part of ``self.buffer`` (a terminated episode
-        is done, a truncated one bootstraps), a finished episode's return to its ``episode_returns``, as in the
-        single agent's ``_learn``."""
+        """Member ``i`` takes ``action``: the transition goes through the member's n-step adder to its part of
+        ``self.buffer`` (a terminated episode is done, a truncated one bootstraps), a finished episode's return to
+        its ``episode_returns``, as in the single agent's ``_learn``."""
         m = self.members[i]
         obs = m._obs
         next_obs, reward, terminated, truncated, _ = m.env.step(action)
         m._ep_return += float(reward)
-        self.buffer.add(i, obs, action, float(reward), next_obs, terminated, self.config.gamma)  # type: ignore
+        for tr in m.adder.push(obs, action, float(reward), next_obs, terminated, truncated):  # n-step, as the single
+            self.buffer.add(i, *tr)  # type: ignore[attr-defined]
         if terminated or truncated:
             m.episode_returns.append(m._ep_return)
             m._ep_return = 0.0
