@@ -197,10 +197,13 @@ _robot("ppo-halfcheetah", PPO, PPORun, "HalfCheetah-v5",
 # Tuning with the earlier 64x64 whole-rail frames (seed 100, 25k agent steps, a loaded machine: 47 min): 158.5, far
 # above random (4.0) but below 500; with action repeat 4 (seed 101, 10k agent steps) 72.5. The 96x48 frames from a
 # closer camera (the pole 30 px tall instead of 20) since 2026-12-02: seed 100 204.1 after 25k agent steps (evaluations
-# 24-266, swinging). Not yet published.
+# 24-266, swinging). Then 3-step returns (DrQ-v2's n_step 3; `--set algo.n_step=3`), same frames: seed 100 43 / 74 /
+# 162 / 843 / 294 / 1000 / 1000 at 2.5k-17.5k agent steps, seed 101 50 / 142 / 1000 at 2.5k-7.5k (both stopped early
+# or finished later, see docs/robot.md): adopted (2026-12-02).
+DRQ_PENDULUM: dict[str, Any] = {"n_step": 3}
 _robot("drq-inverted-pendulum-pixels", DrQ, DrQRun, "dlfrontier/InvertedPendulumPixels-v5",
-       "DrQ (SAC from 96x48 camera frames with random-shift augmentation) balancing InvertedPendulum",
+       "DrQ (SAC from 96x48 camera frames with random-shift augmentation, 3-step returns) balancing InvertedPendulum",
        "robot control from camera images: data-augmented SAC (DrQ)",
-       return_budgets({"total_steps": 25_000, "eval_every": 2_500}, 500.0,
-                {"total_steps": 250_000, "eval_every": 10_000}, 950.0),
+       return_budgets({"total_steps": 25_000, "eval_every": 2_500, "algo": DRQ_PENDULUM}, 500.0,
+                {"total_steps": 250_000, "eval_every": 10_000, "algo": DRQ_PENDULUM}, 950.0),
        Anchor("eval/return", 1000.0, "the state-based score: sac-inverted-pendulum 1000 on 5 seeds (docs/robot.md)"))
