@@ -21,8 +21,7 @@ CASES = {
     "pendulum": ("Pendulum-v1", dict(hidden=(32, 32), learning_starts=100, batch_size=32, buffer_size=2_000,
                                      train_freq=2, gradient_steps=2), 600),
     "inverted-pendulum": ("InvertedPendulum-v5", dict(hidden=(32, 32), learning_starts=64, batch_size=32,
-                                                      policy_delay=3, tau=0.02), 500),
-    "n-step": ("InvertedPendulum-v5", dict(hidden=(32, 32), learning_starts=64, batch_size=32, n_step=3), 500),
+                                                      policy_delay=3, tau=0.02, n_step=3), 500),
 }
 
 
