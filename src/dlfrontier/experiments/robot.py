@@ -198,8 +198,8 @@ _robot("ppo-halfcheetah", PPO, PPORun, "HalfCheetah-v5",
 # above random (4.0) but below 500; with action repeat 4 (seed 101, 10k agent steps) 72.5. The 96x48 frames from a
 # closer camera (the pole 30 px tall instead of 20) since 2026-12-02: seed 100 204.1 after 25k agent steps (evaluations
 # 24-266, swinging). Then 3-step returns (DrQ-v2's n_step 3; `--set algo.n_step=3`), same frames: seed 100 43 / 74 /
-# 162 / 843 / 294 / 1000 / 1000 at 2.5k-17.5k agent steps, seed 101 50 / 142 / 1000 at 2.5k-7.5k (both stopped early
-# or finished later, see docs/robot.md): adopted (2026-12-02).
+# 162 / 843 / 294 / 1000 / 1000 / 1000 / 1000 / 910 at 2.5k-25k agent steps, seed 101 50 / 142 / 1000 at 2.5k-7.5k
+# (then stopped to free the cores): adopted (2026-12-02).
 DRQ_PENDULUM: dict[str, Any] = {"n_step": 3}
 _robot("drq-inverted-pendulum-pixels", DrQ, DrQRun, "dlfrontier/InvertedPendulumPixels-v5",
        "DrQ (SAC from 96x48 camera frames with random-shift augmentation, 3-step returns) balancing InvertedPendulum",
