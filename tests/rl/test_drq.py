@@ -16,6 +16,7 @@ import torch.nn.functional as F
 
 from dlfrontier.rl import sac
 from dlfrontier.rl.drq import DrQ, polyak, random_shift, shift_images, shift_offsets
+from tests.rl.nstep_reference import assert_n_step_matches_one_step
 
 TASK = "dlfrontier/InvertedPendulumPixels-v5"
 SMALL = {"learning_starts": 40, "batch_size": 8, "filters": 4, "feature_dim": 8, "hidden": (16,),
@@ -146,16 +147,4 @@ def test_n_step_transitions_against_the_one_step_stream():
     b1, b3 = one.buffer.batch(np.arange(steps)), three.buffer.batch(np.arange(three.buffer.size))
     assert b1.dones.sum() >= 2, "the test needs episode ends in the stream"
     assert three.buffer.size == steps - len(three.adder.pending) and len(three.adder.pending) <= 2
-    r, d = b1.rewards.double(), b1.dones.bool()
-    for i in range(three.buffer.size):
-        g, disc, j = 0.0, 1.0, i
-        while True:
-            g += disc * float(r[j])
-            disc *= gamma
-            if d[j] or j == i + 2:
-                break
-            j += 1
-        assert torch.equal(b3.actions[i], b1.actions[i]) and torch.equal(b3.obs[i], b1.obs[i])
-        assert float(b3.rewards[i]) == pytest.approx(g, rel=1e-6)
-        assert float(b3.discounts[i]) == pytest.approx(disc, rel=1e-6)
-        assert bool(b3.dones[i]) == bool(d[j]) and torch.equal(b3.next_obs[i], b1.next_obs[j])
+    assert_n_step_matches_one_step(b1, b3, three.buffer.size, 3, gamma)

@@ -13,6 +13,7 @@ import torch
 from dlfrontier.rl import SAC, TD3, TD3Config
 from dlfrontier.rl.common.evaluation import evaluate_policy, greedy
 from dlfrontier.rl.td3 import actor_loss, critic_loss, smoothed_target_action, td3_target
+from tests.rl.nstep_reference import assert_n_step_matches_one_step
 
 SMALL = {"learning_starts": 50, "batch_size": 16, "hidden": (16,), "buffer_size": 1000}
 
@@ -70,18 +71,7 @@ def test_n_step_transitions_against_the_one_step_stream(algo):
     b1, b3 = one.buffer._batch(np.arange(steps), None), three.buffer._batch(np.arange(len(three.buffer)), None)
     assert b1.dones.sum() >= 2, "the test needs terminations in the stream"
     assert len(three.buffer) == steps - len(three.adder.pending) and len(three.adder.pending) <= 2
-    for i in range(len(three.buffer)):
-        g, disc, j = 0.0, 1.0, i
-        while True:
-            g += disc * float(b1.rewards[j])
-            disc *= gamma
-            if b1.dones[j] or j == i + 2:
-                break
-            j += 1
-        assert torch.equal(b3.obs[i], b1.obs[i]) and torch.equal(b3.actions[i], b1.actions[i])
-        assert float(b3.rewards[i]) == pytest.approx(g, rel=1e-6)
-        assert float(b3.discounts[i]) == pytest.approx(disc, rel=1e-6)
-        assert bool(b3.dones[i]) == bool(b1.dones[j]) and torch.equal(b3.next_obs[i], b1.next_obs[j])
+    assert_n_step_matches_one_step(b1, b3, len(three.buffer), 3, gamma)
 
 
 def test_actor_and_targets_update_once_every_policy_delay_critic_updates():
