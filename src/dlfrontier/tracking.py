@@ -160,10 +160,10 @@ def state_digest(state: Any) -> str:
         if isinstance(x, torch.Tensor):
             t = x.detach().cpu().contiguous().reshape(-1)
             h.update(f"T{t.dtype}{tuple(x.shape)}".encode())
-            h.update(t.view(torch.uint8).numpy().tobytes())
+            h.update(t.view(torch.uint8).numpy().data)  # the bytes in place: no copy of a large replay buffer
         elif isinstance(x, np.ndarray):
             h.update(f"A{x.dtype.str}{x.shape}".encode())
-            h.update(np.ascontiguousarray(x).tobytes())
+            h.update(np.ascontiguousarray(x).reshape(-1).view(np.uint8).data)
         elif isinstance(x, dict):
             h.update(f"D{len(x)}".encode())
             for k, v in x.items():
@@ -192,10 +192,22 @@ def save_checkpoint(path: str | os.PathLike[str], state: Mapping[str, Any]) -> N
     state = dict(state)
     state.pop(DIGEST_KEY, None)
     state[DIGEST_KEY] = state_digest(state)
-    buf = io.BytesIO()
-    torch.save(state, buf)
-    check_safe(buf)
-    atomic_write_bytes(path, buf.getvalue())
+    # Straight into a temporary file beside ``path`` (not through memory: a replay buffer of gigabytes would be held
+    # twice more), checked, then renamed over the old checkpoint.
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w+b") as f:
+            os.fchmod(f.fileno(), 0o666 & ~_umask())
+            torch.save(state, f)
+            f.flush()
+            check_safe(f)
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def check_safe(f: Any) -> None:

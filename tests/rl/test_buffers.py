@@ -1,6 +1,7 @@
 """Replay buffers: ring overwrite, n-step transitions, sum tree and prioritized sampling weights."""
 
 import numpy as np
+import torch
 
 from dlfrontier.rl.common.buffers import NStepAdder, PrioritizedReplayBuffer, ReplayBuffer, SumTree
 
@@ -21,6 +22,26 @@ def test_replay_ring_overwrites_oldest_and_round_trips_state():
     other = ReplayBuffer(3, (2,))
     other.load_state_dict(buf.state_dict())
     assert np.array_equal(other.obs, buf.obs) and other.pos == buf.pos and other.size == buf.size
+
+
+def test_replay_state_shares_memory_saves_only_the_stored_part_and_old_array_states_load(tmp_path):
+    from dlfrontier.tracking import load_checkpoint, save_checkpoint
+
+    buf = ReplayBuffer(1000, (250,))  # 2 MB of observations, 3 transitions stored
+    for i in range(3):
+        buf.add(np.full(250, i, np.float32), 1, float(i), np.full(250, i + 1, np.float32), False, 0.99)
+    state = buf.state_dict()
+    assert all(isinstance(v, torch.Tensor) for v in state["arrays"].values())
+    assert np.shares_memory(state["arrays"]["obs"].numpy(), buf.obs)  # no copy of a large buffer per checkpoint
+    save_checkpoint(tmp_path / "c.pt", state)
+    assert (tmp_path / "c.pt").stat().st_size < 50_000  # the 3 stored rows, not the 1000-row ring
+    for loaded in (load_checkpoint(tmp_path / "c.pt"),
+                   {**state, "arrays": {k: v.numpy().copy() for k, v in state["arrays"].items()}}):  # the old format
+        other = ReplayBuffer(1000, (250,))
+        other.load_state_dict(loaded)
+        for k in ("obs", "next_obs", "actions", "rewards", "dones", "discounts"):
+            assert np.array_equal(getattr(other, k), getattr(buf, k)), k
+        assert (other.pos, other.size) == (buf.pos, buf.size)
 
 
 def test_n_step_adder_emits_and_flushes_at_termination():

@@ -103,7 +103,13 @@ def test_state_dict_round_trip_continues_deduplication():
     for tr in trs[:8]:
         buf.add(*tr)
     clone = FrameReplayBuffer(50, (K, H, W))
-    clone.load_state_dict(buf.state_dict())
+    state = buf.state_dict()
+    assert np.shares_memory(state["frames"].numpy(), buf.frames)  # no copy of the frames per checkpoint
+    clone.load_state_dict(state)
+    old_format = FrameReplayBuffer(50, (K, H, W))  # NumPy arrays: checkpoints written before 2026-12-02
+    old_format.load_state_dict({**state, "frames": state["frames"].numpy().copy(),
+                                "arrays": {k: v.numpy().copy() for k, v in state["arrays"].items()}})
+    np.testing.assert_array_equal(old_format.frames, clone.frames)
     for tr in trs[8:]:
         buf.add(*tr)
         clone.add(*tr)

@@ -146,20 +146,24 @@ class FrameReplayBuffer:
         """No-op (uniform replay)."""
 
     def state_dict(self) -> dict[str, Any]:
-        """The valid transitions and the frames they use (not the whole preallocated ring)."""
+        """The valid transitions and the frames they use (not the whole preallocated ring). Like a module's
+        ``state_dict`` the tensors share the buffer's memory: save it or copy it before the buffer changes."""
         n_frames = min(self.frames_written, self.frame_capacity)
         return {
-            "frames": self.frames[:n_frames].copy(),
-            "arrays": {k: getattr(self, k).copy() for k in
+            "frames": torch.from_numpy(self.frames[:n_frames]),  # shared memory; torch.save streams it to the file
+            "arrays": {k: torch.from_numpy(getattr(self, k)) for k in
                        ("obs_idx", "next_idx", "first_frame", "actions", "rewards", "dones", "discounts")},
             "pos": self.pos, "size": self.size, "frames_written": self.frames_written,
             "last_next": self._last_next, "last_next_seq": self._last_next_seq,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        frames = state["frames"]
+        def arr(v: Any) -> Any:  # tensors, or NumPy arrays (checkpoints written before 2026-12-02)
+            return v.numpy() if isinstance(v, torch.Tensor) else v
+
+        frames = arr(state["frames"])
         self.frames[: len(frames)] = frames
         for k, v in state["arrays"].items():
-            getattr(self, k)[:] = v
+            getattr(self, k)[:] = arr(v)
         self.pos, self.size, self.frames_written = state["pos"], state["size"], state["frames_written"]
         self._last_next, self._last_next_seq = state["last_next"], state["last_next_seq"]

@@ -101,15 +101,19 @@ class ReplayBuffer:
         """No-op for uniform replay (kept so the DQN loop needs no branch)."""
 
     def state_dict(self) -> dict[str, Any]:
+        """The stored transitions. Like a module's ``state_dict`` the tensors share the buffer's memory (no copy of a
+        buffer of gigabytes at every checkpoint): save it or copy it before the buffer changes."""
         n = self.size
         fields = ("obs", "next_obs", "actions", "rewards", "dones", "discounts")
-        arrays = {k: getattr(self, k)[:n].copy() for k in fields}
+        # Tensors sharing the arrays' memory: ``torch.save`` streams a tensor's bytes to the file, while a NumPy array
+        # would be pickled through memory (several copies of a buffer of gigabytes).
+        arrays = {k: torch.from_numpy(getattr(self, k)[:n]) for k in fields}
         return {"arrays": arrays, "pos": self.pos, "size": self.size}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         n = state["size"]
-        for k, v in state["arrays"].items():
-            getattr(self, k)[:n] = v
+        for k, v in state["arrays"].items():  # tensors, or NumPy arrays (checkpoints written before 2026-12-02)
+            getattr(self, k)[:n] = v.numpy() if isinstance(v, torch.Tensor) else v
         self.pos, self.size = state["pos"], n
 
 
