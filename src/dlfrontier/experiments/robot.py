@@ -200,6 +200,7 @@ _robot("ppo-halfcheetah", PPO, PPORun, "HalfCheetah-v5",
 # 24-266, swinging). Then 3-step returns (DrQ-v2's n_step 3; `--set algo.n_step=3`), same frames: seed 100 43 / 74 /
 # 162 / 843 / 294 / 1000 / 1000 / 1000 / 1000 / 910 at 2.5k-25k agent steps, seed 101 50 / 142 / 1000 at 2.5k-7.5k
 # (then stopped to free the cores): adopted (2026-12-02).
+# Published on seeds 0-2 (2026-12-02): 1000 / 58.0 / 1000 (IQM 686: pass; seed 1 fell from 1000 at 22.5k to 58 at 25k).
 DRQ_PENDULUM: dict[str, Any] = {"n_step": 3}
 _robot("drq-inverted-pendulum-pixels", DrQ, DrQRun, "dlfrontier/InvertedPendulumPixels-v5",
        "DrQ (SAC from 96x48 camera frames with random-shift augmentation, 3-step returns) balancing InvertedPendulum",
