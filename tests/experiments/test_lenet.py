@@ -1,5 +1,6 @@
 """The two Deep Compression baselines (declared in experiments/compression.py): the networks' sizes, the budgets,
-and their quick-budget criteria run for real (seed 0)."""
+and a short learning run of each through the experiment (the quick criteria themselves are published with
+`dlfrontier run`, docs/results.md)."""
 
 import pytest
 
@@ -32,11 +33,10 @@ def test_dataset_is_a_literal():
         e.make_config("quick", {"dataset": "cifar10"})
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("name", ["lenet300-mnist", "lenet5-mnist"])
-def test_quick_criterion(name, tmp_path):
-    s = run_one(name, 0, out=tmp_path, tensorboard=False)
-    e = EXPERIMENTS.get(name).criterion("quick")
+# One epoch over the first 6,000 training images, seed 0. Measured (2026-12-02, seeds 100 / 101 / 102 / 0): LeNet-5
+# 0.932 / 0.938 / 0.934 / 0.928 in ~5.5 s; LeNet-300-100 0.893 / 0.895 / 0.896 / 0.892 in ~0.8 s; untrained 0.10.
+@pytest.mark.parametrize("name, threshold", [("lenet300-mnist", 0.85), ("lenet5-mnist", 0.90)])
+def test_a_short_run_learns_far_above_the_untrained_network(name, threshold, tmp_path):
+    s = run_one(name, 0, out=tmp_path, tensorboard=False, overrides={"epochs": "1", "train_subset": "6000"})
     assert s["status"] == "done"
-    assert s["metrics"]["eval/accuracy"] >= e.threshold, s["metrics"]
-    assert s["expect"]["passed"] is True
+    assert s["metrics"]["eval/accuracy"] >= threshold > EXPERIMENTS.get(name).baseline.value + 0.7, s["metrics"]

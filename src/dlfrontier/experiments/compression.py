@@ -74,7 +74,7 @@ LENETS = (
      untrained("LeNet-300-100", 0.1042, "0.0983 / 0.0925 / 0.0992 / 0.1061 / 0.1251"), True),
     ("lenet5-mnist", LeNet5, "LeNet-5 (Caffe variant, 2 conv + 2 fc)", 3, 0.988, 0.990, 0.9920,
      untrained("LeNet-5", 0.1024, "0.1028 / 0.1111 / 0.1143 / 0.0864 / 0.0973"),
-     False),  # its quick criterion runs in CI; the demo keeps one experiment per capability
+     False),  # the demo keeps one experiment per capability
 )
 for _name, _model, _what, _epochs, _quick, _full, _paper, _baseline, _demo in LENETS:
     _short = _what.split(" (")[0]
