@@ -119,9 +119,13 @@ _robot("sac-reacher", SAC, SACRun, "Reacher-v5",
        Anchor("eval/return", -3.60, "TD3 paper Table 1, Reacher-v1: TD3 -3.60 +- 0.56 (max average return over 10 "
               "trials of 1M steps); rl-zoo has no MuJoCo Reacher entry"))
 
+# One-step targets (rl-zoo's settings), published on seeds 0-2 (2026-12-01): 314.9 / 687.9 / 312.1: fails. Tuning seeds
+# 100-102 with 3-step returns (`--set algo.n_step=3`, one population on one core, 3,468 s): 2,917 / 1,325 / 969.1 (mean
+# 1,737): adopted for the quick budget (2026-12-02); the full budget keeps the paper's one-step targets.
+SAC_HOPPER_QUICK: dict[str, Any] = {**SAC_MUJOCO, "n_step": 3}
 _robot("sac-hopper", SAC, SACRun, "Hopper-v5",
-       "SAC (rl-zoo MuJoCo settings) hopping forward on Hopper", WALK,
-       return_budgets({"total_steps": 100_000, "eval_every": 10_000, "algo": SAC_MUJOCO}, 1_000.0,
+       "SAC (rl-zoo MuJoCo settings; 3-step returns in the quick budget) hopping forward on Hopper", WALK,
+       return_budgets({"total_steps": 100_000, "eval_every": 10_000, "algo": SAC_HOPPER_QUICK}, 1_000.0,
                 {"total_steps": 1_000_000, "eval_every": 25_000, "algo": SAC_MUJOCO}, 2_300.0),
        Anchor("eval/return", 2310.0, "CleanRL sac_continuous_action.py Hopper-v4, 1M steps (issue 24's figure)"))
 
