@@ -7,6 +7,7 @@ events. Every file is written through a temporary file and a rename, so a crash 
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
@@ -14,10 +15,10 @@ import json
 import math
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from dlfrontier.errors import CheckpointError
 
@@ -41,8 +42,10 @@ def _umask() -> int:
     return mask
 
 
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and an atomic rename.
+@contextlib.contextmanager
+def atomic_file(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
+    """A temporary file in ``path``'s folder, open for writing (and reading back); on a clean exit it is flushed,
+    fsynced and renamed over ``path`` atomically, on an exception removed (``path`` keeps its old content).
 
     The file gets the mode a plain ``open(path, "w")`` would give (``0o666`` less the umask), not ``mkstemp``'s 0600.
     """
@@ -50,15 +53,21 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "wb") as f:
+        with os.fdopen(fd, "w+b") as f:
             os.fchmod(f.fileno(), 0o666 & ~_umask())
-            f.write(data)
+            yield f
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and an atomic rename."""
+    with atomic_file(path) as f:
+        f.write(data)
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
@@ -192,22 +201,12 @@ def save_checkpoint(path: str | os.PathLike[str], state: Mapping[str, Any]) -> N
     state = dict(state)
     state.pop(DIGEST_KEY, None)
     state[DIGEST_KEY] = state_digest(state)
-    # Straight into a temporary file beside ``path`` (not through memory: a replay buffer of gigabytes would be held
-    # twice more), checked, then renamed over the old checkpoint.
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w+b") as f:
-            os.fchmod(f.fileno(), 0o666 & ~_umask())
-            torch.save(state, f)
-            f.flush()
-            check_safe(f)
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    # Straight into the temporary file (not through memory: a replay buffer of gigabytes would be held twice more),
+    # checked there, then renamed over the old checkpoint.
+    with atomic_file(path) as f:
+        torch.save(state, f)
+        f.flush()
+        check_safe(f)
 
 
 def check_safe(f: Any) -> None:
