@@ -47,7 +47,8 @@ TYPICAL_SECONDS: dict[str, float] = {"sac-inverted-pendulum": 49, "td3-inverted-
 
 # uniform random policies, 100 episodes from EVAL_SEED (measured with rl.common.evaluation.evaluate_policy)
 RANDOM = {"InvertedPendulum-v5": 5.0, "Reacher-v5": -43.3, "Hopper-v5": 17.3, "HalfCheetah-v5": -279.1,
-          "dlfrontier/InvertedPendulumPixels-v5": 4.0}
+          "dlfrontier/InvertedPendulumPixels-v5": 4.0, "InvertedDoublePendulum-v5": 47.4, "Pusher-v5": -149.3,
+          "Walker2d-v5": 1.5}
 
 
 @dataclass
@@ -181,6 +182,28 @@ _robot("td3-halfcheetah", TD3, TD3Run, "HalfCheetah-v5",
                 {"total_steps": 1_000_000, "eval_every": 25_000, "algo": TD3_MUJOCO}, 9_000.0),
        Anchor("eval/return", 9583.0, "CleanRL td3_continuous_action.py HalfCheetah-v4, 1M steps; rl-zoo TD3 "
               "HalfCheetah-v3 9656"))
+
+# The issue's other tasks: InvertedDoublePendulum-v5 (balance), Pusher-v5 (a 7-DoF arm pushing an object to a goal),
+# Walker2d-v5 (locomotion); TD3 on each (the cheapest of our off-policy agents per step).
+_robot("td3-inverted-double-pendulum", TD3, TD3Run, "InvertedDoublePendulum-v5",
+       "TD3 (rl-zoo MuJoCo settings) balancing two poles on a cart on InvertedDoublePendulum",
+       "robot control: keep balance with motor torques (twin delayed DDPG)",
+       return_budgets({"total_steps": 100_000, "eval_every": 10_000, "algo": TD3_SHORT}, 9_000.0,
+                {"total_steps": 1_000_000, "eval_every": 25_000, "algo": TD3_MUJOCO}, 9_000.0),
+       Anchor("eval/return", 9337.47, "TD3 paper Table 1, InvertedDoublePendulum-v1: 9337.47 +- 14.96 (1M steps)"))
+
+_robot("td3-pusher", TD3, TD3Run, "Pusher-v5",
+       "TD3 (rl-zoo MuJoCo settings) pushing an object to a goal with a 7-joint arm on Pusher", REACH,
+       return_budgets({"total_steps": 100_000, "eval_every": 10_000, "algo": TD3_SHORT}, -40.0,
+                {"total_steps": 1_000_000, "eval_every": 25_000, "algo": TD3_MUJOCO}, -30.0),
+       Anchor("eval/return", -28.95, "CleanRL td3_continuous_action_jax.py Pusher-v2 model card (seed 1): "
+              "-28.95 +- 3.47"))
+
+_robot("td3-walker2d", TD3, TD3Run, "Walker2d-v5",
+       "TD3 (rl-zoo MuJoCo settings; 3-step returns in the quick budget) walking forward on Walker2d", WALK,
+       return_budgets({"total_steps": 100_000, "eval_every": 10_000, "algo": TD3_HOPPER_QUICK}, 1_000.0,
+                {"total_steps": 1_000_000, "eval_every": 25_000, "algo": TD3_MUJOCO}, 3_000.0),
+       Anchor("eval/return", 4682.82, "TD3 paper Table 1, Walker2d-v1: 4682.82 +- 539.64 (1M steps)"))
 
 # ---------------------------------------------------------------------------------------------------------
 # PPO. rl-baselines3-zoo hyperparams/ppo.yml HalfCheetah: normalize=true (VecNormalize: observations and rewards, clip

@@ -29,7 +29,10 @@ class SACConfig:
     """SAC options. Defaults are Stable-Baselines3's SAC defaults with rl-zoo's Pendulum learning rate 1e-3."""
 
     learning_rate: float = field(default=1e-3, metadata={
-        "help": "Adam learning rate (actor, critics, alpha)", "range": "(0, inf)"})
+        "help": "Adam learning rate (actor, alpha; the critics too unless critic_learning_rate)", "range": "(0, inf)"})
+    critic_learning_rate: float | None = field(default=None, metadata={
+        "help": "Adam learning rate of the critics (None = learning_rate; CleanRL's q_lr 1e-3 beside policy_lr 3e-4)",
+        "range": "(0, inf)"})
     buffer_size: int = field(default=1_000_000, metadata={"help": "replay capacity (transitions)", "range": "[1, inf)"})
     learning_starts: int = field(default=100, metadata={
         "help": "env steps of uniform random actions first", "range": "[0, inf)"})
@@ -103,7 +106,7 @@ class SAC(Algorithm):
         self.log_alpha = torch.tensor([float(np.log(c.init_alpha))], device=self.device, requires_grad=True)
         self.target_entropy = -float(np.prod(space.shape)) if c.target_entropy is None else c.target_entropy
         self.actor_opt = adam(self.actor.parameters(), lr=c.learning_rate)
-        self.critic_opt = adam(self.critic.parameters(), lr=c.learning_rate)
+        self.critic_opt = adam(self.critic.parameters(), lr=c.critic_learning_rate or c.learning_rate)
         self.alpha_opt = adam([self.log_alpha], lr=c.learning_rate)
         obs_shape = self.observation_space.shape or ()
         self.buffer = ReplayBuffer(c.buffer_size, obs_shape, np.float32, space.shape, np.float32, device=self.device)

@@ -16,12 +16,12 @@ from dlfrontier.rl import SAC
 from dlfrontier.rl.population import PopulationSAC
 
 # warm-up, then 2 gradient steps every 2 env steps; no autotune in the second case (a fixed temperature), with
-# 3-step returns (flushed at the truncations)
+# 3-step returns (flushed at the truncations) and a critic learning rate of its own
 CASES = {
     "autotune": (dict(hidden=(32, 32), learning_starts=100, batch_size=32, buffer_size=2_000, train_freq=2,
                       gradient_steps=2), 600),
     "fixed-alpha": (dict(hidden=(32, 32), learning_starts=64, batch_size=32, autotune=False, init_alpha=0.2,
-                         tau=0.02, n_step=3), 500),
+                         tau=0.02, n_step=3, critic_learning_rate=3e-3), 500),
 }
 
 
@@ -49,6 +49,10 @@ def test_member_k_equals_the_single_run_with_seed_k(case: str) -> None:
         for key in ("train/critic_loss", "train/actor_loss", "train/alpha"):
             assert member.stats[key] == pytest.approx(single.stats[key], rel=1e-4, abs=1e-6)
         assert torch.equal(pop.torch_rng_state(k), torch.get_rng_state())  # the same number of noise draws
+        critic_lr = options.get("critic_learning_rate", single.config.learning_rate)
+        for agent in (single, member, pop):
+            assert agent.critic_opt.param_groups[0]["lr"] == critic_lr
+            assert agent.actor_opt.param_groups[0]["lr"] == single.config.learning_rate == 1e-3
 
 
 def test_extracted_member_continues_and_loads_as_a_single_sac(tmp_path: Path) -> None:

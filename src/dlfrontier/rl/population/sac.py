@@ -160,7 +160,7 @@ class PopulationSAC(Population):
         self.log_alpha.load_members([m.log_alpha.detach() for m in self.members])
         self.target_entropy = first.target_entropy
         self.actor_opt = adam(self.actor.parameters(), lr=c.learning_rate)
-        self.critic_opt = adam(self.critic.parameters(), lr=c.learning_rate)
+        self.critic_opt = adam(self.critic.parameters(), lr=c.critic_learning_rate or c.learning_rate)
         self.alpha_opt = adam(self.log_alpha.parameters(), lr=c.learning_rate)
         space = first.action_space
         self.buffer = MemberReplayBuffer(self.k, c.buffer_size, first.observation_space.shape or (),
