@@ -157,3 +157,62 @@ def test_evaluate_run_writes_a_score_table_and_a_game_record(tmp_path):
     assert [r[0] for r in table["rows"]] == ["random", "lookahead", "minimax-2", "perfect"]
     record = (tmp_path / "game.txt").read_text()
     assert "learner plays" in record and record.rstrip().split("\n")[-1] in ("learner wins", "draw", "learner loses")
+
+
+def _naive_planes(game, s):
+    """Threat and playable planes of one state, by playing every empty cell with the games module's rules."""
+    me, opp = game.mover_bits(s)
+    planes = np.zeros((3, game.rows, game.cols), np.float32)
+    stones = game.encode(s)
+    for r in range(game.rows):
+        for c in range(game.cols):
+            if stones[0, r, c] or stones[1, r, c]:
+                continue
+            bit = 1 << int(game.cell_bits[r * game.cols + c])
+            planes[0, r, c] = game.has_line(me | bit)
+            planes[1, r, c] = game.has_line(opp | bit)
+    legal = game.legal(s)
+    for a in np.flatnonzero(legal):
+        if game.num_actions == game.cols and game.rows > 1:  # gravity: the lowest empty cell of the column
+            r = max(r for r in range(game.rows) if not (stones[0, r, a] or stones[1, r, a]))
+            planes[2, r, a] = 1.0
+        else:
+            planes[2, a // game.cols, a % game.cols] = 1.0
+    return planes
+
+
+@pytest.mark.parametrize("game_name", ["tictactoe", "connect4", "connect4-5x4", "gomoku-6x6-4"])
+def test_threat_planes_match_playing_every_cell(game_name):
+    game = make_game(game_name)
+    net = build_net(game, MaskedPPOConfig(hidden=8, features="threats"))
+    rng = np.random.default_rng(0)
+    states, found = [], 0
+    for _ in range(40):  # random positions of every length, terminal ones excluded
+        s = game.initial()
+        for _ in range(int(rng.integers(0, game.rows * game.cols))):
+            nxt = game.play(s, int(rng.choice(np.flatnonzero(game.legal(s)))))
+            if game.is_terminal(nxt):
+                break
+            s = nxt
+        states.append(s)
+    x = torch.from_numpy(game.encode_batch(states))
+    out = net.features(x).numpy()
+    assert out.shape == (len(states), 6, game.rows, game.cols)
+    assert np.array_equal(out[:, :3], x.numpy())
+    for i, s in enumerate(states):
+        ref = _naive_planes(game, s)
+        assert np.array_equal(out[i, 3:], ref), (game_name, i)
+        found += int(ref[:2].sum())
+    assert found > 0  # the positions hold threats: the check is not vacuous
+
+
+def test_threat_planes_round_trip_through_a_checkpoint_and_a_player(tmp_path):
+    game = make_game("connect4")
+    torch.manual_seed(2)
+    net = build_net(game, MaskedPPOConfig(hidden=16, features="threats"))
+    assert net.shape["features"] == "threats" and net.shape["k"] == 4 and net.shape["gravity"]
+    assert "features" not in build_net(game, MaskedPPOConfig(hidden=16)).shape  # older checkpoints read the same
+    path = _fake_run(tmp_path, state={"learner": net_state(net)}, game="connect4")
+    player = load_player(path)
+    states = [game.initial(), game.play(game.play(game.initial(), 3), 3)]
+    assert np.array_equal(player.probabilities(game, states), PolicyPlayer(net).probabilities(game, states))

@@ -24,9 +24,10 @@ from torch import nn
 
 from dlfrontier.games.base import Game
 from dlfrontier.rl.ppo import ppo_clip_loss
-from dlfrontier.rl.selfplay.env import BatchedGames
+from dlfrontier.rl.selfplay.env import BatchedGames, is_gravity
 
 NetKind = Literal["mlp", "cnn"]
+Features = Literal["stones", "threats"]
 
 
 @dataclass
@@ -46,16 +47,68 @@ class MaskedPPOConfig:
     net: NetKind = field(default="mlp", metadata={"help": "policy/value network: MLP on the planes or a small CNN"})
     hidden: int = field(default=256, metadata={"help": "MLP width (two layers) / CNN head width", "range": "[1, inf)"})
     channels: int = field(default=32, metadata={"help": "CNN channels (two 3x3 convolutions)", "range": "[1, inf)"})
+    features: Features = field(default="stones", metadata={
+        "help": "network input: the stones (the games' encoding) or the stones plus three hand-made planes, "
+                "AlphaGo-style: cells that complete a line for the mover, for the opponent, and the playable cells"})
+
+
+class ThreatPlanes(nn.Module):
+    """Hand-made input planes computed from the games' 3-plane encoding, with no parameters (AlphaGo's input had
+    48 such planes: liberties, ladders, ...): the empty cells where the player to move would complete ``k`` in a
+    row, those where the opponent would, and the cells playable now (the lowest empty cell of each column under
+    gravity, every empty cell otherwise). ``[B, 3, R, C] -> [B, 6, R, C]`` (the input planes first).
+
+    A line window of ``k`` cells (four directions, as fixed 0/1 convolution kernels) is a threat of a player when
+    it holds ``k - 1`` of that player's stones and one empty cell; a transposed convolution with the same kernel
+    marks the cells of such windows, and the empty one among them is the threat.
+    """
+
+    def __init__(self, k: int, gravity: bool) -> None:
+        super().__init__()
+        self.k, self.gravity = k, gravity
+        eye = torch.eye(k)
+        kernels = [torch.ones(1, k), torch.ones(k, 1), eye, eye.flip(1)]
+        for i, w in enumerate(kernels):
+            self.register_buffer(f"w{i}", w[None, None], persistent=False)
+
+    def _threats(self, own: torch.Tensor, empty: torch.Tensor) -> torch.Tensor:
+        out = torch.zeros_like(own)
+        for i in range(4):
+            w: torch.Tensor = getattr(self, f"w{i}")
+            kh, kw = w.shape[-2:]
+            if own.shape[-2] < kh or own.shape[-1] < kw:
+                continue
+            window = ((nn.functional.conv2d(own, w) == self.k - 1) & (nn.functional.conv2d(empty, w) == 1)).float()
+            out = out + nn.functional.conv_transpose2d(window, w)
+        return ((out > 0) & (empty > 0)).float()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mine, theirs = x[:, 0:1], x[:, 1:2]
+        empty = 1.0 - mine - theirs
+        if self.gravity:  # empty, and the cell below is taken (or it is the bottom row)
+            below = torch.ones_like(empty)
+            below[:, :, :-1] = 1.0 - empty[:, :, 1:]
+            playable = empty * below
+        else:
+            playable = empty
+        return torch.cat([x, self._threats(mine, empty), self._threats(theirs, empty), playable], dim=1)
 
 
 class PolicyValueNet(nn.Module):
     """Shared trunk, a logit per action and a value in [-1, 1] for the player to move."""
 
     def __init__(self, planes: int, rows: int, cols: int, actions: int, kind: NetKind = "mlp", hidden: int = 256,
-                 channels: int = 32) -> None:
+                 channels: int = 32, features: Features = "stones", k: int = 0, gravity: bool = False) -> None:
         super().__init__()
         self.shape = {"planes": planes, "rows": rows, "cols": cols, "actions": actions, "kind": kind,
                       "hidden": hidden, "channels": channels}
+        self.features: nn.Module = nn.Identity()
+        if features == "threats":  # recorded only when used, so older checkpoints' shapes read the same
+            if k < 2:
+                raise ValueError(f"threat planes need the game's line length k >= 2, got {k}")
+            self.shape.update({"features": features, "k": k, "gravity": gravity})
+            self.features = ThreatPlanes(k, gravity)
+            planes += 3
         if kind == "cnn":
             self.trunk: nn.Module = nn.Sequential(
                 nn.Conv2d(planes, channels, 3, padding=1), nn.ReLU(),
@@ -70,21 +123,22 @@ class PolicyValueNet(nn.Module):
         nn.init.zeros_(self.pi.bias)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        h = self.trunk(x)
+        h = self.trunk(self.features(x))
         return self.pi(h), torch.tanh(self.v(h)).squeeze(-1)
 
 
 def build_net(game: Game, cfg: MaskedPPOConfig) -> PolicyValueNet:
     return PolicyValueNet(game.num_planes, game.rows, game.cols, game.num_actions, cfg.net, cfg.hidden,
-                          cfg.channels)
+                          cfg.channels, cfg.features, int(getattr(game, "k", 0)), is_gravity(game))
 
 
 def net_from_state(state: dict) -> PolicyValueNet:
     """A network from ``{"shape": ..., "weights": ...}`` (what checkpoints hold)."""
     s = state["shape"]
     kind: NetKind = "cnn" if s["kind"] == "cnn" else "mlp"
+    features: Features = "threats" if s.get("features") == "threats" else "stones"
     net = PolicyValueNet(int(s["planes"]), int(s["rows"]), int(s["cols"]), int(s["actions"]), kind,
-                         int(s["hidden"]), int(s["channels"]))
+                         int(s["hidden"]), int(s["channels"]), features, int(s.get("k", 0)), bool(s.get("gravity")))
     net.load_state_dict(state["weights"])
     return net
 
@@ -231,5 +285,5 @@ def ppo_update(net: nn.Module, opt: torch.optim.Optimizer, ro: Rollout, cfg: Mas
     return {"train/policy_loss": s[0], "train/value_loss": s[1], "train/entropy": s[2], "train/approx_kl": s[3]}
 
 
-__all__ = ["MaskedPPOConfig", "PolicyValueNet", "Rollout", "act", "build_net", "masked_entropy",
+__all__ = ["MaskedPPOConfig", "PolicyValueNet", "Rollout", "ThreatPlanes", "act", "build_net", "masked_entropy",
            "masked_log_probs", "net_from_state", "net_state", "play_rollout", "ppo_update", "seat_gae"]
