@@ -58,40 +58,47 @@ class ThreatPlanes(nn.Module):
     row, those where the opponent would, and the cells playable now (the lowest empty cell of each column under
     gravity, every empty cell otherwise). ``[B, 3, R, C] -> [B, 6, R, C]`` (the input planes first).
 
-    A line window of ``k`` cells (four directions, as fixed 0/1 convolution kernels) is a threat of a player when
-    it holds ``k - 1`` of that player's stones and one empty cell; a transposed convolution with the same kernel
-    marks the cells of such windows, and the empty one among them is the threat.
+    A line window of ``k`` cells (four directions) is a threat of a player when it holds ``k - 1`` of that
+    player's stones and one empty cell; the empty cell of such a window is marked. Windows are shifted slices
+    of the whole batch (both players at once as two channels), no convolution: these boards are tiny.
     """
 
     def __init__(self, k: int, gravity: bool) -> None:
         super().__init__()
         self.k, self.gravity = k, gravity
-        eye = torch.eye(k)
-        kernels = [torch.ones(1, k), torch.ones(k, 1), eye, eye.flip(1)]
-        for i, w in enumerate(kernels):
-            self.register_buffer(f"w{i}", w[None, None], persistent=False)
 
-    def _threats(self, own: torch.Tensor, empty: torch.Tensor) -> torch.Tensor:
-        out = torch.zeros_like(own)
-        for i in range(4):
-            w: torch.Tensor = getattr(self, f"w{i}")
-            kh, kw = w.shape[-2:]
-            if own.shape[-2] < kh or own.shape[-1] < kw:
+    def _threats(self, stones: torch.Tensor, empty: torch.Tensor) -> torch.Tensor:
+        """``stones [B, P, R, C]`` (one channel per player), ``empty [B, 1, R, C]`` -> threat cells ``[B, P, R, C]``."""
+        k = self.k
+        R, C = stones.shape[-2:]
+        out = torch.zeros_like(stones)
+        # (row step, column step) of the four directions; a window starts at (r, c) and covers (r + i*dr, c + i*dc)
+        for dr, dc in ((0, 1), (1, 0), (1, 1), (1, -1)):
+            nr, nc = R - dr * (k - 1), C - abs(dc) * (k - 1)
+            if nr <= 0 or nc <= 0:
                 continue
-            window = ((nn.functional.conv2d(own, w) == self.k - 1) & (nn.functional.conv2d(empty, w) == 1)).float()
-            out = out + nn.functional.conv_transpose2d(window, w)
-        return ((out > 0) & (empty > 0)).float()
+            c0 = (k - 1) if dc < 0 else 0
+
+            def cells(t: torch.Tensor, i: int, dr: int = dr, dc: int = dc, nr: int = nr, nc: int = nc,
+                      c0: int = c0) -> torch.Tensor:
+                return t[..., i * dr:i * dr + nr, c0 + i * dc:c0 + i * dc + nc]
+
+            own = sum(cells(stones, i) for i in range(k))
+            free = sum(cells(empty, i) for i in range(k))
+            window = ((own == k - 1) & (free == 1)).to(stones.dtype)
+            for i in range(k):
+                cells(out, i).add_(window)
+        return (out > 0).to(stones.dtype) * empty
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        mine, theirs = x[:, 0:1], x[:, 1:2]
-        empty = 1.0 - mine - theirs
+        empty = 1.0 - x[:, 0:1] - x[:, 1:2]
         if self.gravity:  # empty, and the cell below is taken (or it is the bottom row)
             below = torch.ones_like(empty)
             below[:, :, :-1] = 1.0 - empty[:, :, 1:]
             playable = empty * below
         else:
             playable = empty
-        return torch.cat([x, self._threats(mine, empty), self._threats(theirs, empty), playable], dim=1)
+        return torch.cat([x, self._threats(x[:, 0:2], empty), playable], dim=1)
 
 
 class PolicyValueNet(nn.Module):
