@@ -2,8 +2,9 @@
 
 What it answers: does the peer's implementation reach `sac-hopper`'s / `td3-hopper`'s quick criterion (>= 1,000 at
 100k steps) with the settings our one-step runs use? It trains SB3 (rl-baselines3-zoo hyperparams for MuJoCo:
-SB3 defaults with ``learning_starts`` 10,000; TD3: Gaussian action noise 0.1) and evaluates the deterministic policy
-like our experiments do: 10 episodes on a separate env from seed 10,000, every ``--eval-every`` steps.
+SB3 defaults with ``learning_starts`` 10,000; TD3: Gaussian action noise 0.1; 256x256 networks for both, as ours) and
+evaluates the deterministic policy like our experiments do: 10 episodes on a separate env from seed 10,000, every
+``--eval-every`` steps. (SAC's network is SB3's default; the SAC numbers in docs/robot.md hold for this version.)
 
 Paper: Raffin et al., "Stable-Baselines3: Reliable Reinforcement Learning Implementations" (JMLR 2021,
 https://jmlr.org/papers/v22/20-1364.html).
@@ -67,7 +68,9 @@ def main() -> None:
             return True
 
     for seed in args.seeds:
-        common: dict[str, Any] = {"seed": seed, "learning_starts": 10_000, "verbose": 0}
+        # 256x256 for both, as ours (SB3's TD3 default is 400x300)
+        common: dict[str, Any] = {"seed": seed, "learning_starts": 10_000, "verbose": 0,
+                                  "policy_kwargs": {"net_arch": [256, 256]}}
         if args.algo == "sac":
             model = SAC("MlpPolicy", ENV_ID, **common)
         else:

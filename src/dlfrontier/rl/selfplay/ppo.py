@@ -78,16 +78,12 @@ class ThreatPlanes(nn.Module):
             if nr <= 0 or nc <= 0:
                 continue
             c0 = (k - 1) if dc < 0 else 0
-
-            def cells(t: torch.Tensor, i: int, dr: int = dr, dc: int = dc, nr: int = nr, nc: int = nc,
-                      c0: int = c0) -> torch.Tensor:
-                return t[..., i * dr:i * dr + nr, c0 + i * dc:c0 + i * dc + nc]
-
-            own = sum(cells(stones, i) for i in range(k))
-            free = sum(cells(empty, i) for i in range(k))
+            cells = [(slice(i * dr, i * dr + nr), slice(c0 + i * dc, c0 + i * dc + nc)) for i in range(k)]
+            own = sum(stones[..., r, c] for r, c in cells)
+            free = sum(empty[..., r, c] for r, c in cells)
             window = ((own == k - 1) & (free == 1)).to(stones.dtype)
-            for i in range(k):
-                cells(out, i).add_(window)
+            for r, c in cells:
+                out[..., r, c] += window
         return (out > 0).to(stones.dtype) * empty
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
