@@ -42,9 +42,17 @@ MUJOCO = (("mujoco", "mujoco"),)  # the `mujoco` extra: Gymnasium's MuJoCo envir
 
 # Seconds per quick run (wall time, 1 torch thread), the ETA of `dlfrontier run` and the time `dlfrontier list` shows
 # measured: the mean of the published runs (one run beside 2-4 other CPU-bound jobs on 2 cores: an idle machine is
-# several times faster), except sac-inverted-pendulum: 49 s in `dlfrontier demo` on the idle machine (published: 378)
+# several times faster), except sac-inverted-pendulum: 49 s in `dlfrontier demo` on the idle machine (published: 378).
+# The later tasks trained their seeds as one population on one core beside one to three other jobs: their value is
+# the population's wall time per seed (docs/robot.md): td3-hopper 2,269 s / 3, sac-hopper 3,468 s / 3 (tuning seeds),
+# sac-halfcheetah 3,703 / 3, td3-halfcheetah 2,577 / 3, ppo-halfcheetah 3,684 / 3, td3-inverted-double-pendulum
+# 4,765 / 5, td3-pusher 4,836 / 5, td3-walker2d 5,158 / 3; drq-inverted-pendulum-pixels 5,370-6,040 s per run (three
+# runs on two cores)
 TYPICAL_SECONDS: dict[str, float] = {"sac-inverted-pendulum": 49, "td3-inverted-pendulum": 259, "sac-reacher": 652,
-                                     "td3-reacher": 444}
+                                     "td3-reacher": 444, "td3-hopper": 756, "sac-hopper": 1156,
+                                     "sac-halfcheetah": 1234, "td3-halfcheetah": 859, "ppo-halfcheetah": 1228,
+                                     "td3-inverted-double-pendulum": 953, "td3-pusher": 967, "td3-walker2d": 1719,
+                                     "drq-inverted-pendulum-pixels": 5700}
 
 # uniform random policies, 100 episodes from EVAL_SEED (measured with rl.common.evaluation.evaluate_policy)
 RANDOM = {"InvertedPendulum-v5": 5.0, "Reacher-v5": -43.3, "Hopper-v5": 17.3, "HalfCheetah-v5": -279.1,
