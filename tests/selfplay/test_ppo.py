@@ -68,6 +68,37 @@ def test_ppo_update_is_finite_and_changes_the_policy():
     assert any(not torch.equal(before[k], v) for k, v in net.state_dict().items())
 
 
+class _Uncached(torch.nn.Module):
+    """The net behind a plain module: ``ppo_update`` then computes the features in every minibatch, as before."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x):
+        return self.net(x)
+
+
+def test_ppo_update_with_cached_threat_planes_equals_planes_per_minibatch():
+    game = make_game("connect4")
+    cfg = MaskedPPOConfig(batch_size=128, n_epochs=3, features="threats")
+    torch.manual_seed(0)
+    net = build_net(game, cfg)
+    ref = build_net(game, cfg)
+    ref.load_state_dict(net.state_dict())
+    before = net.trunk[1].weight.detach().clone()
+    ro = play_rollout(game, net, [], -np.ones((48, 2), np.int64), np.random.default_rng(1))
+    planes = net.features(torch.from_numpy(ro.obs))
+    assert planes[:, 3:5].sum() > 0  # the rollout's positions hold threats: the planes matter
+    stats = ppo_update(net, torch.optim.Adam(net.parameters(), lr=1e-3), ro, cfg, np.random.default_rng(2))
+    ref_stats = ppo_update(_Uncached(ref), torch.optim.Adam(ref.parameters(), lr=1e-3), ro, cfg,
+                           np.random.default_rng(2))
+    assert stats == ref_stats
+    for (name, a), b in zip(net.state_dict().items(), ref.state_dict().values(), strict=True):
+        assert torch.equal(a, b), name
+    assert not torch.equal(net.trunk[1].weight, before)  # it trained
+
+
 def _fake_run(tmp_path, experiment="selfplay-ppo-tictactoe", game="tictactoe", state=None):
     run = RunDir.create(tmp_path, experiment, 0)
     run.write_config({"experiment": experiment, "seed": 0, "budget": "quick", "config": {"game": game}})
