@@ -171,6 +171,7 @@ def test_cli_tournament_between_builtins(tmp_path, capsys):
     (["random", "lookahead", "--games", "7"], "--games 7: expected an even number"),
     (["lookahead", "minimax-2"], "include the player `random`"),
     (["random", "lookahead", "--game", "chess"], "unknown game 'chess'"),
+    (["random", "perfect", "--game", "connect4"], "the perfect player cannot play connect4"),
 ])
 def test_cli_errors_are_one_line(args, message, tmp_path, capsys):
     c4 = _fake_run(tmp_path / "runs", "alphazero-connect4-small", "connect4-5x4")
@@ -181,3 +182,31 @@ def test_cli_errors_are_one_line(args, message, tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert message in err and "\n" not in err
     assert not (tmp_path / "out").exists()
+
+
+def test_the_perfect_player_is_refused_where_it_cannot_solve_every_move(tmp_path, capsys):
+    from dlfrontier.errors import ConfigError
+    from dlfrontier.experiments import EXPERIMENTS
+    from dlfrontier.games import make_game
+    from dlfrontier.games.solver import check_perfect_game
+
+    for name in ("tictactoe", "connect4-4x4", "connect4-5x4"):
+        check_perfect_game(make_game(name))
+    for name in ("connect4", "connect4-6x5", "gomoku-6x6-4"):
+        with pytest.raises(ValueError, match=f"cannot play {name}"):
+            check_perfect_game(make_game(name))
+    # every way to ask for it is one line before anything runs: configs, tournaments, the terminal game
+    c4 = EXPERIMENTS.get("selfplay-ppo-connect4")
+    for key in ("eval_opponents", "final_opponents"):
+        with pytest.raises(ConfigError, match="perfect player cannot play connect4"):
+            c4.make_config("quick", {key: "[random,perfect]"})
+    with pytest.raises(ConfigError, match="perfect player cannot play connect4"):
+        EXPERIMENTS.get("selfplay-pool-vs-naive-connect4").make_config("quick", {"anchors": "[random,perfect]"})
+    assert EXPERIMENTS.get("selfplay-ppo-tictactoe").make_config("quick", {"game": "connect4-5x4"}).game == (
+        "connect4-5x4")  # its perfect opponents play 5x4
+    rc = cli_main(["play", "connect4", "--opponent", "perfect"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and "perfect player cannot play connect4" in err and "\n" not in err
+    rc = cli_main(["run", "selfplay-ppo-connect4", "--set", "eval_opponents=[perfect]", "--out", str(tmp_path)])
+    assert rc == 2 and "perfect player cannot play" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())

@@ -117,6 +117,13 @@ def main(args: argparse.Namespace) -> int:
         game, opponent = load_agent(args.agent, args.game, args.simulations)
     else:
         opponent = make_player(args.opponent)  # an unknown name is one line (UnknownNameError)
+        if opponent.name == "perfect":
+            from dlfrontier.games.solver import check_perfect_game
+
+            try:
+                check_perfect_game(game)
+            except ValueError as e:
+                raise DLFrontierError(str(e)) from None
     play_terminal(game, opponent, human_first=not args.second, seed=args.seed)
     return 0
 

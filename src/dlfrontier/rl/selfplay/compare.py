@@ -27,6 +27,7 @@ from dlfrontier.rl.selfplay.training import (
     Opponent,
     SelfPlayConfig,
     anchor_results,
+    check_opponents,
     evaluate_learner,
     make_opponents,
     train_round,
@@ -46,6 +47,9 @@ class PoolVsNaiveConfig:
         "help": "learners play greedily in the round robin (default: sample from the policy)"})
     bootstrap: int = field(default=200, metadata={"help": "bootstrap resamples for the rating intervals",
                                                   "range": "[1, inf)"})
+
+    def __post_init__(self) -> None:
+        check_opponents(self.base.game, self.anchors)
 
 
 def pool_vs_naive(ctx: Any, cfg: PoolVsNaiveConfig) -> dict[str, float]:

@@ -15,8 +15,9 @@ seat's own moves (its next state is its next turn, two plies later).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -81,7 +82,7 @@ class ThreatPlanes(nn.Module):
             cells = [(slice(i * dr, i * dr + nr), slice(c0 + i * dc, c0 + i * dc + nc)) for i in range(k)]
             own = sum(stones[..., r, c] for r, c in cells)
             free = sum(empty[..., r, c] for r, c in cells)
-            window = ((own == k - 1) & (free == 1)).to(stones.dtype)
+            window = ((torch.as_tensor(own) == k - 1) & (torch.as_tensor(free) == 1)).to(stones.dtype)
             for r, c in cells:
                 out[..., r, c] += window
         return (out > 0).to(stones.dtype) * empty
@@ -103,7 +104,7 @@ class PolicyValueNet(nn.Module):
     def __init__(self, planes: int, rows: int, cols: int, actions: int, kind: NetKind = "mlp", hidden: int = 256,
                  channels: int = 32, features: Features = "stones", k: int = 0, gravity: bool = False) -> None:
         super().__init__()
-        self.shape = {"planes": planes, "rows": rows, "cols": cols, "actions": actions, "kind": kind,
+        self.shape: dict[str, Any] = {"planes": planes, "rows": rows, "cols": cols, "actions": actions, "kind": kind,
                       "hidden": hidden, "channels": channels}
         self.features: nn.Module = nn.Identity()
         if features == "threats":  # recorded only when used, so older checkpoints' shapes read the same
@@ -269,11 +270,11 @@ def ppo_update(net: nn.Module, opt: torch.optim.Optimizer, ro: Rollout, cfg: Mas
                                                         "advantages", "returns")}
     # The threat planes have no parameters and act on each position alone: computed once for the rollout rather
     # than once per epoch and minibatch (the same values, so the same updates; ~40% of a minibatch's time)
-    cached = isinstance(net, PolicyValueNet) and not isinstance(net.features, nn.Identity)
-    if cached:
+    forward: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]] = net
+    if isinstance(net, PolicyValueNet) and not isinstance(net.features, nn.Identity):
         with torch.no_grad():
             t["obs"] = net.features(t["obs"])
-    forward = net.heads if cached else net
+        forward = net.heads
     stats = np.zeros(4)
     count = 0
     for _ in range(cfg.n_epochs):

@@ -39,6 +39,7 @@ import numpy as np
 from dlfrontier.errors import DLFrontierError
 from dlfrontier.games.base import Game, State
 from dlfrontier.games.players import Player, make_player
+from dlfrontier.games.solver import check_perfect_game
 from dlfrontier.rl.selfplay.ratings import Results, bootstrap_ratings
 
 _KINDS = ("selfplay-", "alphazero-")
@@ -92,6 +93,11 @@ def resolve_player(spec: str, game: Game) -> tuple[str, Player]:
         player = make_player(spec)
     except DLFrontierError as e:
         raise DLFrontierError(f"{e}, or a selfplay-*/alphazero-* run folder") from None
+    if player.name == "perfect":
+        try:
+            check_perfect_game(game)
+        except ValueError as e:
+            raise DLFrontierError(str(e)) from None
     return player.name, player
 
 

@@ -73,6 +73,20 @@ class SelfPlayConfig:
     threads: int | None = field(default=1, metadata={
         "help": "torch CPU threads during the run (none: leave torch's setting)", "range": "[1, inf)"})
 
+    def __post_init__(self) -> None:
+        if "perfect" in (*self.eval_opponents, *self.final_opponents):
+            check_opponents(self.game, ("perfect",))
+
+
+def check_opponents(game: str, opponents: tuple[str, ...]) -> None:
+    """Refuse (ValueError, one line) a fixed opponent that cannot play ``game``: the perfect player solves every
+    move, which only small boards allow (:func:`dlfrontier.games.solver.check_perfect_game`)."""
+    if "perfect" in opponents:
+        from dlfrontier.games import make_game
+        from dlfrontier.games.solver import check_perfect_game
+
+        check_perfect_game(make_game(game))
+
 
 class Learner:
     """One training network (main agent or exploiter) with its optimizer and, in pool mode, its pool."""
@@ -296,4 +310,4 @@ def final_evaluation(ctx: Any, game: Game, main: Learner, cfg: SelfPlayConfig, r
     return out
 
 
-__all__ = ["Learner", "SelfPlayConfig", "evaluate_learner", "train_round", "train_selfplay"]
+__all__ = ["Learner", "SelfPlayConfig", "check_opponents", "evaluate_learner", "train_round", "train_selfplay"]
