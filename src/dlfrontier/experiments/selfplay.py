@@ -47,7 +47,9 @@ def selfplay_ppo(ctx: RunContext, cfg: SelfPlayConfig) -> dict[str, float]:
 # policy of an oscillating self-play process is one snapshot; two of three published ones had a hole); those runs are
 # kept in /work/runs-superseded/selfplay-ppo-tictactoe-v1. (2) Annealing the learning rate to 0 over 2M moves, checked
 # on seeds 100-104: 0 losses in 200 games on all five (from 1M moves on in every evaluation; 69-71 s each); published
-# on seeds 0-2: 0 / 0 / 3 losses (score 0.5 / 0.5 / 0.4925): seed 2 still fails. Not changed again.
+# on seeds 0-2: 0 / 0 / 3 losses (score 0.5 / 0.5 / 0.4925): seed 2 still fails. Not changed again. (3) Tried on
+# tuning seeds on 2026-12-03, not adopted: the threat planes (3 of seeds 100-109 lost 4 / 13 / 20 games), a PFSP pool
+# (seed 102 lost 9); this recipe lost 0 on seeds 100-115, and so did an average of its weights (nothing to gain).
 TTT_QUICK = {"game": "tictactoe", "total_steps": 2_000_000, "eval_every": 250_000, "algo.ent_coef": 0.05,
              "algo.anneal": True,
              "eval_opponents": ("random", "lookahead", "perfect"),
