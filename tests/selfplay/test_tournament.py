@@ -202,6 +202,8 @@ def test_the_perfect_player_is_refused_where_it_cannot_solve_every_move(tmp_path
             c4.make_config("quick", {key: "[random,perfect]"})
     with pytest.raises(ConfigError, match="perfect player cannot play connect4"):
         EXPERIMENTS.get("selfplay-pool-vs-naive-connect4").make_config("quick", {"anchors": "[random,perfect]"})
+    with pytest.raises(ConfigError, match="perfect player cannot play connect4"):  # AlphaZero's default opponents
+        EXPERIMENTS.get("alphazero-tictactoe").make_config("quick", {"game": "connect4"})
     assert EXPERIMENTS.get("selfplay-ppo-tictactoe").make_config("quick", {"game": "connect4-5x4"}).game == (
         "connect4-5x4")  # its perfect opponents play 5x4
     rc = cli_main(["play", "connect4", "--opponent", "perfect"])

@@ -85,6 +85,13 @@ class AlphaZeroConfig:
     threads: int | None = field(default=1, metadata={
         "help": "torch CPU threads during the run (none: leave torch's setting)", "range": "[1, inf)"})
 
+    def __post_init__(self) -> None:
+        if "perfect" in (*self.opponents, *self.final_opponents):  # it solves every move: small boards only
+            from dlfrontier.games import make_game
+            from dlfrontier.games.solver import check_perfect_game
+
+            check_perfect_game(make_game(self.game))
+
 
 _LABELLED: dict[tuple[Any, ...], tuple[list[Any], np.ndarray]] = {}
 INFORMATIVE_MAX_NODES = 300_000  # solver nodes per action: 7x6 positions labelled in about a second or less
