@@ -39,6 +39,9 @@ def check_contract(run: Path) -> dict:
     cfg = json.loads((run / "config.json").read_text())
     assert {"experiment", "seed", "budget", "config", "device", "versions"} <= set(cfg)
     assert {"python", "torch", "dlfrontier"} <= set(cfg["versions"])
+    from importlib import metadata
+
+    assert cfg["versions"]["mujoco"] == metadata.version("mujoco")  # the simulators a run's numbers depend on
     return s
 
 
