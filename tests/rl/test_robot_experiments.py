@@ -67,6 +67,31 @@ def test_eval_gif_of_a_mujoco_run_renders_headless(tmp_path: Path, monkeypatch, 
     assert frame.std() > 5.0  # a rendered scene, not a blank frame
 
 
+def test_the_gif_camera_follows_a_locomotion_robot():
+    import mujoco
+
+    import dlfrontier.rl.robot  # noqa: F401  (headless rendering: sets MUJOCO_GL before mujoco loads)
+    from dlfrontier.rl.common.replay import gym_env, has_tracking_camera
+
+    def robot_pixels(env) -> int:  # the hopper's brown body against the green floor and the blue sky
+        f = np.asarray(env.render(), dtype=np.int32)
+        return int(((f[..., 0] - f[..., 2]) > 60).sum())
+
+    env = gym_env("Hopper-v5", width=96, height=96)(None, "rgb_array")
+    free = gym_env("Hopper-v5", width=96, height=96, camera_id=-1)(None, "rgb_array")  # Gymnasium's default view
+    assert has_tracking_camera(env) and not has_tracking_camera(gym_env("Pendulum-v1")(None, None))
+    counts = []
+    for e in (env, free):
+        e.reset(seed=0)
+        before = robot_pixels(e)
+        e.unwrapped.data.qpos[0] = 20.0  # the robot 20 m down the track
+        mujoco.mj_forward(e.unwrapped.model, e.unwrapped.data)
+        counts.append((before, robot_pixels(e)))
+    (tracked0, tracked1), (free0, free1) = counts
+    assert tracked0 > 30 and free0 > 30  # both see it at the start
+    assert tracked1 > 30 and free1 == 0  # only the tracking camera still does
+
+
 @pytest.mark.parametrize("name,env_id", [("td3-inverted-double-pendulum", "InvertedDoublePendulum-v5"),
                                          ("td3-pusher", "Pusher-v5"), ("td3-walker2d", "Walker2d-v5")])
 def test_the_issues_other_tasks_run_through_their_experiments(tmp_path: Path, name: str, env_id: str):
