@@ -172,7 +172,7 @@ def test_self_play_ppo_learns_tictactoe(tmp_path, opponents):
         assert len(saved[-1]["learner_state"]["pool"]["names"]) > 1
 
 
-def test_evaluate_run_writes_a_score_table_and_a_game_record(tmp_path):
+def test_evaluate_run_writes_a_score_table_and_a_game_record(tmp_path, capsys):
     from types import SimpleNamespace
 
     from dlfrontier.rl.selfplay.evaluation import evaluate_run
@@ -182,7 +182,9 @@ def test_evaluate_run_writes_a_score_table_and_a_game_record(tmp_path):
     torch.manual_seed(0)
     loaded = SimpleNamespace(config=SelfPlayConfig(game="tictactoe"), experiment="selfplay-ppo-tictactoe", seed=0,
                              state={"learner": net_state(build_net(game, MaskedPPOConfig(hidden=16)))})
-    out = evaluate_run(loaded, episodes=4, out_dir=tmp_path)
+    out = evaluate_run(loaded, episodes=4, out_dir=tmp_path, gif="game.gif")
+    assert "--gif is ignored" in capsys.readouterr().out  # said, not silently dropped
+    assert not (tmp_path / "game.gif").exists()
     assert set(out) == {"score_vs_random", "score_vs_lookahead", "score_vs_minimax-2", "score_vs_perfect"}
     table = json.loads((tmp_path / "score.json").read_text())
     assert [r[0] for r in table["rows"]] == ["random", "lookahead", "minimax-2", "perfect"]

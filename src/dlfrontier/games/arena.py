@@ -189,3 +189,9 @@ def mistake_rate(game: Game, player: Player, positions: Sequence[State], rng: np
         labels = label_positions(game, positions)
     mistakes = sum(is_mistake(labels[i], player.select(game, s, rng)) for i, s in enumerate(positions))
     return mistakes / len(positions)
+
+
+def note_ignored_gif(gif: object) -> None:
+    """``dlfrontier eval --gif`` of a board-game run: say that nothing is animated (the game record is text)."""
+    if gif:
+        print("--gif is ignored: board-game runs write their game record as text, not frames")

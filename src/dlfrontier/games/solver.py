@@ -253,16 +253,21 @@ def solve(game: Game, s: State, *, max_nodes: int | None = None) -> int:
     return _minimax(game, s, memo)
 
 
+def perfect_can_play(game: Game) -> bool:
+    """Whether the perfect player, which solves every move exactly, plays ``game`` in reasonable time: Connect Four
+    boards of at most :data:`PERFECT_CONNECT_CELLS` cells and other boards of at most 12 (tic-tac-toe)."""
+    limit = PERFECT_CONNECT_CELLS if isinstance(game, Connect4) else _SMALL_GAME_CELLS
+    return game.rows * game.cols <= limit
+
+
 def check_perfect_game(game: Game) -> None:
-    """Refuse, in one line, a game the perfect player cannot play in reasonable time (it solves every move).
+    """Refuse, in one line, a game the perfect player cannot play in reasonable time (:func:`perfect_can_play`).
 
     Raises:
         ValueError: Connect Four boards above :data:`PERFECT_CONNECT_CELLS` cells (7x6, 6x5) and other boards
             above 12 cells (Gomoku).
     """
-    cells = game.rows * game.cols
-    limit = PERFECT_CONNECT_CELLS if isinstance(game, Connect4) else _SMALL_GAME_CELLS
-    if cells > limit:
+    if not perfect_can_play(game):
         raise ValueError(f"the perfect player cannot play {game.name}: it solves every move exactly, which this "
                          f"solver does only on Connect Four boards of at most {PERFECT_CONNECT_CELLS} cells (5x4) "
                          f"and other boards of at most {_SMALL_GAME_CELLS} (tic-tac-toe); use minimax-N, uct-N or "

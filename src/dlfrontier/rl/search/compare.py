@@ -90,11 +90,14 @@ def gumbel_vs_puct(ctx: RunContext, cfg: GumbelVsPuctConfig) -> dict[str, float]
     return final
 
 
-def evaluate_comparison(loaded: Any, *, episodes: int = 10, out_dir: Path | str | None = None, **_: Any
-                        ) -> dict[str, float]:
+def evaluate_comparison(loaded: Any, *, episodes: int = 10, out_dir: Path | str | None = None,
+                        gif: str | None = None, **_: Any) -> dict[str, float]:
     """``dlfrontier eval`` of a comparison run: each kept agent (network + its own search and simulation count, no
     noise) plays ``episodes`` colour-balanced games against the run's opponent; a printed table and
     ``tables/score.json`` under ``out_dir``. A run still training has only its finished agents."""
+    from dlfrontier.games.arena import note_ignored_gif
+
+    note_ignored_gif(gif)
     cfg: GumbelVsPuctConfig = loaded.config
     nets = loaded.state.get("nets") or {}
     if not nets:

@@ -129,9 +129,12 @@ def main(args: argparse.Namespace) -> int:
 
 
 def evaluate_run(loaded: Any, *, episodes: int = 10, out_dir: Path | str | None = None, device: str = "auto",
-                 **_: Any) -> dict[str, float]:
+                 gif: str | None = None, **_: Any) -> dict[str, float]:
     """``dlfrontier eval`` of an AlphaZero run: ``episodes`` colour-balanced games against each final opponent
     (``tables/score.json`` and a printed table) and one game record against the first opponent."""
+    from dlfrontier.games.arena import note_ignored_gif
+
+    note_ignored_gif(gif)
     from dlfrontier.games import make_game
 
     cfg = loaded.config

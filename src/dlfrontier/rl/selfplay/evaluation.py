@@ -65,10 +65,8 @@ def rate(game: Game, players: dict[str, Any], games_per_pair: int, seed: int, an
     return res, fit_ratings(res, anchor=anchor)
 
 
-SOLVABLE = ("tictactoe", "connect4-4x4", "connect4-5x4")  # games whose perfect player answers in a blink
-
-
-def evaluate_run(loaded: Any, *, episodes: int = 10, out_dir: Any = None, **_: Any) -> dict[str, float]:
+def evaluate_run(loaded: Any, *, episodes: int = 10, out_dir: Any = None, gif: str | None = None,
+                 **_: Any) -> dict[str, float]:
     """``dlfrontier eval`` of a self-play run: ``episodes`` colour-balanced games of the greedy learner against
     random, one-step lookahead, depth-2 minimax and (where the solver is fast) the perfect player
     (``score.json`` and a printed table), and one game record against lookahead (``game.txt``)."""
@@ -77,14 +75,17 @@ def evaluate_run(loaded: Any, *, episodes: int = 10, out_dir: Any = None, **_: A
     from pathlib import Path
 
     from dlfrontier.games import make_game, make_player
+    from dlfrontier.games.arena import note_ignored_gif
+    from dlfrontier.games.solver import perfect_can_play
     from dlfrontier.rl.selfplay.agent import PolicyPlayer
     from dlfrontier.rl.selfplay.ppo import net_from_state
 
+    note_ignored_gif(gif)
     cfg = loaded.config
     game_name = cfg.game if hasattr(cfg, "game") else cfg.base.game
     game = make_game(game_name)
     player = PolicyPlayer(net_from_state(loaded.state["learner"]), name="learner")
-    names = ["random", "lookahead", "minimax-2"] + (["perfect"] if game_name in SOLVABLE else [])
+    names = ["random", "lookahead", "minimax-2"] + (["perfect"] if perfect_can_play(game) else [])
     rows: list[list[Any]] = []
     out: dict[str, float] = {}
     for i, name in enumerate(names):
