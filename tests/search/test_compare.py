@@ -112,3 +112,21 @@ def test_eval_of_a_run_without_kept_networks_is_one_line():
                              experiment="gumbel-vs-puct-connect4-small", seed=0)
     with pytest.raises(CheckpointError, match="keeps no agent network"):
         evaluate_comparison(loaded, episodes=2)
+
+
+def test_eval_of_an_alphazero_run_writes_the_game_as_a_gif(tmp_path: Path, monkeypatch, capsys):
+    from PIL import Image
+
+    over = {"iterations": "1", "games_per_iteration": "8", "train_steps": "3", "channels": "8", "blocks": "1",
+            "eval_games": "2", "final_games": "4", "final_positions": "30"}
+    s = run_one("alphazero-tictactoe", 0, out=tmp_path / "runs", device="cpu", overrides=over, tensorboard=False)
+    assert s["status"] == "done"
+    run = next((tmp_path / "runs" / "alphazero-tictactoe").iterdir())
+    monkeypatch.chdir(tmp_path)
+    assert main(["eval", str(run), "--episodes", "2", "--gif", "game.gif", "--out-dir", str(tmp_path / "ev"),
+                 "--device", "cpu"]) == 0
+    assert "wrote game.gif" in capsys.readouterr().out
+    record = next((tmp_path / "ev").rglob("game.txt")).read_text()
+    assert record.rstrip().split("\n")[-1] in ("agent wins", "draw", "agent loses")
+    with Image.open(tmp_path / "game.gif") as img:
+        assert img.format == "GIF" and img.n_frames >= 6  # a frame per position of the recorded game

@@ -182,9 +182,12 @@ def test_evaluate_run_writes_a_score_table_and_a_game_record(tmp_path, capsys):
     torch.manual_seed(0)
     loaded = SimpleNamespace(config=SelfPlayConfig(game="tictactoe"), experiment="selfplay-ppo-tictactoe", seed=0,
                              state={"learner": net_state(build_net(game, MaskedPPOConfig(hidden=16)))})
-    out = evaluate_run(loaded, episodes=4, out_dir=tmp_path, gif="game.gif")
-    assert "--gif is ignored" in capsys.readouterr().out  # said, not silently dropped
-    assert not (tmp_path / "game.gif").exists()
+    out = evaluate_run(loaded, episodes=4, out_dir=tmp_path, gif=str(tmp_path / "game.gif"))
+    assert "wrote" in capsys.readouterr().out
+    from PIL import Image
+
+    with Image.open(tmp_path / "game.gif") as img:  # the recorded game, a frame per position
+        assert img.format == "GIF" and img.n_frames >= 6 and img.info["duration"] == 800
     assert set(out) == {"score_vs_random", "score_vs_lookahead", "score_vs_minimax-2", "score_vs_perfect"}
     table = json.loads((tmp_path / "score.json").read_text())
     assert [r[0] for r in table["rows"]] == ["random", "lookahead", "minimax-2", "perfect"]

@@ -192,6 +192,7 @@ def mistake_rate(game: Game, player: Player, positions: Sequence[State], rng: np
 
 
 def note_ignored_gif(gif: object) -> None:
-    """``dlfrontier eval --gif`` of a board-game run: say that nothing is animated (the game record is text)."""
+    """``dlfrontier eval --gif`` of a run that plays many agents' games (a comparison): say that nothing is
+    animated; the runs of single agents write one game as a GIF (:mod:`dlfrontier.games.draw`)."""
     if gif:
-        print("--gif is ignored: board-game runs write their game record as text, not frames")
+        print("--gif is ignored: a comparison run has no single agent's game to animate")

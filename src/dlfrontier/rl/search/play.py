@@ -132,9 +132,6 @@ def evaluate_run(loaded: Any, *, episodes: int = 10, out_dir: Path | str | None 
                  gif: str | None = None, **_: Any) -> dict[str, float]:
     """``dlfrontier eval`` of an AlphaZero run: ``episodes`` colour-balanced games against each final opponent
     (``tables/score.json`` and a printed table) and one game record against the first opponent."""
-    from dlfrontier.games.arena import note_ignored_gif
-
-    note_ignored_gif(gif)
     from dlfrontier.games import make_game
 
     cfg = loaded.config
@@ -148,7 +145,14 @@ def evaluate_run(loaded: Any, *, episodes: int = 10, out_dir: Path | str | None 
         out[f"score_vs_{name}"] = res.score
         print(f"{name:>10}: {res.wins} wins, {res.draws} draws, {res.losses} losses, score {res.score:.3f} "
               f"(Wilson 95% {lo:.2f}-{hi:.2f})")
-    record = _game_record(game, agent, make_player(cfg.final_opponents[0]))
+    moves: list[int] = []
+    first = cfg.final_opponents[0]
+    record = _game_record(game, agent, make_player(first), moves=moves)
+    if gif:
+        from dlfrontier.games.draw import write_game_gif
+
+        path_gif = write_game_gif(game, moves, ("agent", first), gif, result=record.rstrip().split("\n")[-1])
+        print(f"wrote {path_gif} (one game against {first}, {len(moves)} moves)")
     if out_dir is not None:
         path = Path(out_dir)
         path.mkdir(parents=True, exist_ok=True)
@@ -160,7 +164,7 @@ def evaluate_run(loaded: Any, *, episodes: int = 10, out_dir: Path | str | None 
     return out
 
 
-def _game_record(game: Any, agent: SearchAgent, opponent: Any) -> str:
+def _game_record(game: Any, agent: SearchAgent, opponent: Any, moves: list[int] | None = None) -> str:
     rng = np.random.default_rng(0)
     s, lines, labels = game.initial(), [], _label_fn(game)
     while game.outcome(s) is None:
@@ -173,8 +177,13 @@ def _game_record(game: Any, agent: SearchAgent, opponent: Any) -> str:
         else:
             a = int(opponent.select(game, s, rng))
             lines.append(f"{getattr(opponent, 'name', 'opponent')} plays {labels(a)}\n")
+        if moves is not None:
+            moves.append(a)
         s = game.play(s, a)
     lines.append(game.render(s))
+    o = float(game.outcome(s) or 0.0)
+    result = o if game.to_move(s) == 0 else -o
+    lines.append({1.0: "agent wins", 0.0: "draw", -1.0: "agent loses"}[result])
     return "\n".join(lines) + "\n"
 
 

@@ -69,18 +69,18 @@ def evaluate_run(loaded: Any, *, episodes: int = 10, out_dir: Any = None, gif: s
                  **_: Any) -> dict[str, float]:
     """``dlfrontier eval`` of a self-play run: ``episodes`` colour-balanced games of the greedy learner against
     random, one-step lookahead, depth-2 minimax and (where the solver is fast) the perfect player
-    (``score.json`` and a printed table), and one game record against lookahead (``game.txt``)."""
+    (``score.json`` and a printed table), and one game record against lookahead (``game.txt``; with ``gif``, also
+    that game as an animated GIF)."""
     import json
     import sys
     from pathlib import Path
 
     from dlfrontier.games import make_game, make_player
-    from dlfrontier.games.arena import note_ignored_gif
+    from dlfrontier.games.draw import write_game_gif
     from dlfrontier.games.solver import perfect_can_play
     from dlfrontier.rl.selfplay.agent import PolicyPlayer
     from dlfrontier.rl.selfplay.ppo import net_from_state
 
-    note_ignored_gif(gif)
     cfg = loaded.config
     game_name = cfg.game if hasattr(cfg, "game") else cfg.base.game
     game = make_game(game_name)
@@ -93,7 +93,11 @@ def evaluate_run(loaded: Any, *, episodes: int = 10, out_dir: Any = None, gif: s
         rows.append([name, s.wins, s.draws, s.losses, round(s.score, 3)])
         out[f"score_vs_{name}"] = s.score
         print(f"{name:>10}: {s.wins} wins, {s.draws} draws, {s.losses} losses, score {s.score:.3f}")
-    record = game_record(game, player, make_player("lookahead"))
+    moves: list[int] = []
+    record = game_record(game, player, make_player("lookahead"), moves=moves)
+    if gif:
+        path_gif = write_game_gif(game, moves, ("learner", "lookahead"), gif, result=record.rstrip().split("\n")[-1])
+        print(f"wrote {path_gif} (one game against lookahead, {len(moves)} moves)")
     if out_dir is not None:
         path = Path(out_dir)
         path.mkdir(parents=True, exist_ok=True)
@@ -106,8 +110,9 @@ def evaluate_run(loaded: Any, *, episodes: int = 10, out_dir: Any = None, gif: s
     return out
 
 
-def game_record(game: Game, player: Any, opponent: Any, seed: int = 0) -> str:
-    """One game, the learner first: every board, the policy's probabilities over the legal moves, each move."""
+def game_record(game: Game, player: Any, opponent: Any, seed: int = 0, moves: list[int] | None = None) -> str:
+    """One game, the learner first: every board, the policy's probabilities over the legal moves, each move
+    (also appended to ``moves`` when given)."""
     rng = np.random.default_rng(seed)
     s, lines = game.initial(), []
     label = getattr(game, "cell_label", lambda a: str(a + 1))
@@ -121,6 +126,8 @@ def game_record(game: Game, player: Any, opponent: Any, seed: int = 0) -> str:
         else:
             a = int(opponent.select(game, s, rng))
             lines.append(f"{opponent.name} plays {label(a)}\n")
+        if moves is not None:
+            moves.append(a)
         s = game.play(s, a)
     lines.append(game.render(s))
     o = float(game.outcome(s) or 0.0)
