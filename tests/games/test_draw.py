@@ -25,6 +25,7 @@ def test_frames_of_a_game_show_each_move():
     moves = [4, 0, 8, 2, 1, 7, 6, 3, 5]  # a full board
     frames = game_frames(game, moves, ("a", "b"), result="draw")
     assert len(frames) == len(moves) + 1
+    assert len({f.shape for f in frames}) == 1  # one size for the GIF, wide enough for the longest caption
     assert _count(frames[0], FIRST) == 0 and _count(frames[0], SECOND) == 0
     assert _count(frames[1], FIRST) > 50 and _count(frames[1], SECOND) == 0  # one red stone (ringed: just played)
     per_stone = _count(frames[2], FIRST)  # that red stone, no longer ringed, beside the yellow one just played

@@ -26,26 +26,32 @@ def stones(game: Game, s: State) -> np.ndarray:
 
 
 def draw_board(game: Game, s: State, *, last: tuple[int, int] | None = None, caption: str = "",
-               cell: int = 40) -> np.ndarray:
-    """``uint8[H, W, 3]``: the position ``s``; ``last``: the (row, column) of the stone just played."""
+               cell: int | None = None, min_width: int = 0) -> np.ndarray:
+    """``uint8[H, W, 3]``: the position ``s``; ``last``: the (row, column) of the stone just played; ``cell``:
+    pixels per cell (default: 40, more on boards under 6 columns); the picture is at least ``min_width`` wide and
+    wide enough for the caption (the board centred)."""
     from PIL import Image, ImageDraw
 
     board = stones(game, s)
     rows, cols = board.shape
+    cell = cell or max(40, 240 // cols)
     gravity = game.name.startswith("connect")
     width, height = cols * cell, rows * cell
-    img = Image.new("RGB", (width, height + CAPTION_HEIGHT), (255, 255, 255))
+    text_width = int(ImageDraw.Draw(Image.new("RGB", (1, 1))).textlength(caption)) + 8 if caption else 0
+    total = max(width, text_width, min_width)
+    x0 = (total - width) // 2
+    img = Image.new("RGB", (total, height + CAPTION_HEIGHT), (255, 255, 255))
     draw = ImageDraw.Draw(img)
-    draw.rectangle([0, 0, width - 1, height - 1], fill=(40, 90, 200) if gravity else (238, 220, 180))
+    draw.rectangle([x0, 0, x0 + width - 1, height - 1], fill=(40, 90, 200) if gravity else (238, 220, 180))
     if not gravity:
         for k in range(1, cols):
-            draw.line([k * cell, 0, k * cell, height], fill=(90, 70, 50), width=2)
+            draw.line([x0 + k * cell, 0, x0 + k * cell, height], fill=(90, 70, 50), width=2)
         for k in range(1, rows):
-            draw.line([0, k * cell, width, k * cell], fill=(90, 70, 50), width=2)
+            draw.line([x0, k * cell, x0 + width, k * cell], fill=(90, 70, 50), width=2)
     pad = max(2, cell // 8)
     for r in range(rows):
         for c in range(cols):
-            box = [c * cell + pad, r * cell + pad, (c + 1) * cell - pad, (r + 1) * cell - pad]
+            box = [x0 + c * cell + pad, r * cell + pad, x0 + (c + 1) * cell - pad, (r + 1) * cell - pad]
             colour = {1: FIRST, 2: SECOND}.get(int(board[r, c]), (255, 255, 255) if gravity else None)
             if colour is not None:
                 draw.ellipse(box, fill=colour)
@@ -61,15 +67,17 @@ def game_frames(game: Game, moves: Sequence[int], names: tuple[str, str], result
     ``result`` goes on the last frame's caption."""
     s = game.initial()
     caption = f"{names[0]} (red) vs {names[1]} (yellow)"
-    frames = [draw_board(game, s, caption=caption)]
+    final = f"{caption}: {result}" if result and len(moves) else caption
+    wide = draw_board(game, s, caption=final).shape[1]  # every frame as wide as the widest caption
+    frames = [draw_board(game, s, caption=caption, min_width=wide)]
     for i, a in enumerate(moves):
         before = stones(game, s)
         s = game.play(s, int(a))
         after = stones(game, s)
         changed = np.argwhere((before == 0) & (after != 0))
         last = (int(changed[0][0]), int(changed[0][1])) if len(changed) else None
-        text = f"{caption}: {result}" if result and i == len(moves) - 1 else caption
-        frames.append(draw_board(game, s, last=last, caption=text))
+        text = final if i == len(moves) - 1 else caption
+        frames.append(draw_board(game, s, last=last, caption=text, min_width=wide))
     return frames
 
 
