@@ -173,7 +173,11 @@ class _Terminate(KeyboardInterrupt):
 
 
 def _raise_terminate(signum: int, frame: Any) -> None:
-    raise _Terminate()
+    exc = _Terminate() if signum == signal.SIGTERM else KeyboardInterrupt()
+    if tracking.in_critical():  # not inside TensorBoard's writer: raised as the section ends (tracking.critical)
+        tracking.defer_interrupt(exc)
+        return
+    raise exc
 
 
 def _open(plan: RunPlan, exp: Experiment, dev: Any) -> RunDir:
@@ -253,17 +257,19 @@ def _finish(st: _Started, status: str, metrics: Mapping[str, float], error: str 
 
 @contextlib.contextmanager
 def _sigterm_interrupts() -> Iterator[None]:
-    """SIGTERM raises :class:`KeyboardInterrupt` inside the block (main thread only), as Ctrl-C does."""
-    old_handler = None
+    """SIGTERM raises :class:`KeyboardInterrupt` inside the block (main thread only), as Ctrl-C does; both wait
+    for the end of a :func:`dlfrontier.tracking.critical` section (a TensorBoard write) if one is running."""
+    old_handlers: dict[int, Any] = {}
     try:
-        old_handler = signal.signal(signal.SIGTERM, _raise_terminate)
-    except ValueError:  # not the main thread: leave SIGTERM alone
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            old_handlers[sig] = signal.signal(sig, _raise_terminate)
+    except ValueError:  # not the main thread: leave the signals alone
         pass
     try:
         yield
     finally:
-        if old_handler is not None:
-            signal.signal(signal.SIGTERM, old_handler)
+        for sig, handler in old_handlers.items():
+            signal.signal(sig, handler)
 
 
 def execute(plan: RunPlan, *, progress: Progress | None = None, tensorboard: bool = True,
