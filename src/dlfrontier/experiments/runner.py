@@ -268,8 +268,8 @@ def _sigterm_interrupts() -> Iterator[None]:
     try:
         yield
     finally:
-        for sig, handler in old_handlers.items():
-            signal.signal(sig, handler)
+        for number, handler in old_handlers.items():
+            signal.signal(number, handler)
 
 
 def execute(plan: RunPlan, *, progress: Progress | None = None, tensorboard: bool = True,
