@@ -464,9 +464,7 @@ def critical() -> Iterator[None]:
     finally:
         _critical_depth -= 1
     if _critical_depth == 0 and _pending:
-        exc = _pending.pop()
-        _pending.clear()
-        raise exc
+        raise _pending.pop()  # defer_interrupt keeps at most one
 
 
 class Logger:

@@ -189,10 +189,3 @@ def mistake_rate(game: Game, player: Player, positions: Sequence[State], rng: np
         labels = label_positions(game, positions)
     mistakes = sum(is_mistake(labels[i], player.select(game, s, rng)) for i, s in enumerate(positions))
     return mistakes / len(positions)
-
-
-def note_ignored_gif(gif: object) -> None:
-    """``dlfrontier eval --gif`` of a run that plays many agents' games (a comparison): say that nothing is
-    animated; the runs of single agents write one game as a GIF (:mod:`dlfrontier.games.draw`)."""
-    if gif:
-        print("--gif is ignored: a comparison run has no single agent's game to animate")

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from dlfrontier.games.base import Game, State
+from dlfrontier.games.connect4 import Connect4
 
 FIRST, SECOND = (220, 50, 50), (240, 200, 40)  # stone colours of the first and second player
 CAPTION_HEIGHT = 22
@@ -35,7 +36,7 @@ def draw_board(game: Game, s: State, *, last: tuple[int, int] | None = None, cap
     board = stones(game, s)
     rows, cols = board.shape
     cell = cell or max(40, 240 // cols)
-    gravity = game.name.startswith("connect")
+    gravity = isinstance(game, Connect4)
     width, height = cols * cell, rows * cell
     text_width = int(ImageDraw.Draw(Image.new("RGB", (1, 1))).textlength(caption)) + 8 if caption else 0
     total = max(width, text_width, min_width)

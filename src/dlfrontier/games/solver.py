@@ -26,6 +26,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from dlfrontier.errors import ConfigError
 from dlfrontier.games.base import BitboardGame, Game, State
 from dlfrontier.games.connect4 import Connect4
 
@@ -264,14 +265,22 @@ def check_perfect_game(game: Game) -> None:
     """Refuse, in one line, a game the perfect player cannot play in reasonable time (:func:`perfect_can_play`).
 
     Raises:
-        ValueError: Connect Four boards above :data:`PERFECT_CONNECT_CELLS` cells (7x6, 6x5) and other boards
+        ConfigError: Connect Four boards above :data:`PERFECT_CONNECT_CELLS` cells (7x6, 6x5) and other boards
             above 12 cells (Gomoku).
     """
     if not perfect_can_play(game):
-        raise ValueError(f"the perfect player cannot play {game.name}: it solves every move exactly, which this "
+        raise ConfigError(f"the perfect player cannot play {game.name}: it solves every move exactly, which this "
                          f"solver does only on Connect Four boards of at most {PERFECT_CONNECT_CELLS} cells (5x4) "
                          f"and other boards of at most {_SMALL_GAME_CELLS} (tic-tac-toe); use minimax-N, uct-N or "
                          f"lookahead")
+
+
+def check_opponents(game_name: str, opponents: tuple[str, ...]) -> None:
+    """:func:`check_perfect_game` for a config naming its fixed opponents (``perfect`` among them or not)."""
+    if "perfect" in opponents:
+        from dlfrontier.games.base import make_game
+
+        check_perfect_game(make_game(game_name))
 
 
 def action_values(game: Game, s: State, *, max_nodes: int | None = None) -> np.ndarray:

@@ -95,9 +95,8 @@ def evaluate_comparison(loaded: Any, *, episodes: int = 10, out_dir: Path | str 
     """``dlfrontier eval`` of a comparison run: each kept agent (network + its own search and simulation count, no
     noise) plays ``episodes`` colour-balanced games against the run's opponent; a printed table and
     ``tables/score.json`` under ``out_dir``. A run still training has only its finished agents."""
-    from dlfrontier.games.arena import note_ignored_gif
-
-    note_ignored_gif(gif)
+    if gif:  # many agents' games, no single one to animate (the experiments' own runs write one as a GIF)
+        print("--gif is ignored: a comparison run has no single agent's game to animate")
     cfg: GumbelVsPuctConfig = loaded.config
     nets = loaded.state.get("nets") or {}
     if not nets:

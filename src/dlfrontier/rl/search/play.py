@@ -120,10 +120,7 @@ def main(args: argparse.Namespace) -> int:
         if opponent.name == "perfect":
             from dlfrontier.games.solver import check_perfect_game
 
-            try:
-                check_perfect_game(game)
-            except ValueError as e:
-                raise DLFrontierError(str(e)) from None
+            check_perfect_game(game)
     play_terminal(game, opponent, human_first=not args.second, seed=args.seed)
     return 0
 

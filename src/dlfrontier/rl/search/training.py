@@ -86,11 +86,9 @@ class AlphaZeroConfig:
         "help": "torch CPU threads during the run (none: leave torch's setting)", "range": "[1, inf)"})
 
     def __post_init__(self) -> None:
-        if "perfect" in (*self.opponents, *self.final_opponents):  # it solves every move: small boards only
-            from dlfrontier.games import make_game
-            from dlfrontier.games.solver import check_perfect_game
+        from dlfrontier.games.solver import check_opponents
 
-            check_perfect_game(make_game(self.game))
+        check_opponents(self.game, (*self.opponents, *self.final_opponents))
 
 
 _LABELLED: dict[tuple[Any, ...], tuple[list[Any], np.ndarray]] = {}

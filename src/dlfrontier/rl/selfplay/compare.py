@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from dlfrontier.games.solver import check_opponents
 from dlfrontier.rl.selfplay.agent import PolicyPlayer
 from dlfrontier.rl.selfplay.evaluation import rate
 from dlfrontier.rl.selfplay.ppo import net_from_state, net_state
@@ -27,7 +28,6 @@ from dlfrontier.rl.selfplay.training import (
     Opponent,
     SelfPlayConfig,
     anchor_results,
-    check_opponents,
     evaluate_learner,
     make_opponents,
     train_round,

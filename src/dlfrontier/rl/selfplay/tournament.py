@@ -94,10 +94,7 @@ def resolve_player(spec: str, game: Game) -> tuple[str, Player]:
     except DLFrontierError as e:
         raise DLFrontierError(f"{e}, or a selfplay-*/alphazero-* run folder") from None
     if player.name == "perfect":
-        try:
-            check_perfect_game(game)
-        except ValueError as e:
-            raise DLFrontierError(str(e)) from None
+        check_perfect_game(game)
     return player.name, player
 
 

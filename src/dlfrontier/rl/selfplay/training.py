@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from dlfrontier.games.base import Game
+from dlfrontier.games.solver import check_opponents
 from dlfrontier.rl.selfplay.agent import PolicyPlayer
 from dlfrontier.rl.selfplay.evaluation import batched_match, rate
 from dlfrontier.rl.selfplay.pool import OpponentPool, Sampling, win_rate
@@ -74,18 +75,7 @@ class SelfPlayConfig:
         "help": "torch CPU threads during the run (none: leave torch's setting)", "range": "[1, inf)"})
 
     def __post_init__(self) -> None:
-        if "perfect" in (*self.eval_opponents, *self.final_opponents):
-            check_opponents(self.game, ("perfect",))
-
-
-def check_opponents(game: str, opponents: tuple[str, ...]) -> None:
-    """Refuse (ValueError, one line) a fixed opponent that cannot play ``game``: the perfect player solves every
-    move, which only small boards allow (:func:`dlfrontier.games.solver.check_perfect_game`)."""
-    if "perfect" in opponents:
-        from dlfrontier.games import make_game
-        from dlfrontier.games.solver import check_perfect_game
-
-        check_perfect_game(make_game(game))
+        check_opponents(self.game, (*self.eval_opponents, *self.final_opponents))
 
 
 class Learner:
@@ -310,4 +300,4 @@ def final_evaluation(ctx: Any, game: Game, main: Learner, cfg: SelfPlayConfig, r
     return out
 
 
-__all__ = ["Learner", "SelfPlayConfig", "check_opponents", "evaluate_learner", "train_round", "train_selfplay"]
+__all__ = ["Learner", "SelfPlayConfig", "evaluate_learner", "train_round", "train_selfplay"]
