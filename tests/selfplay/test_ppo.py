@@ -167,6 +167,7 @@ def test_self_play_ppo_learns_tictactoe(tmp_path, opponents):
     assert out["eval/score_vs_random"] >= 0.8 and out["eval/score_vs_random"] >= start["eval/score_vs_random"] + 0.2
     assert out["eval/elo"] > start["eval/elo"] + 100
     assert (tmp_path / "tables" / "final.json").is_file()
+    assert 0 <= out["eval/exploitable_positions_vs_perfect"] <= out["eval/exploitable_positions"]
     assert saved and torch.load  # a checkpoint was handed to the runner
     if opponents == "pool":
         assert len(saved[-1]["learner_state"]["pool"]["names"]) > 1
@@ -188,7 +189,9 @@ def test_evaluate_run_writes_a_score_table_and_a_game_record(tmp_path, capsys):
 
     with Image.open(tmp_path / "game.gif") as img:  # the recorded game, a frame per position
         assert img.format == "GIF" and img.n_frames >= 6 and img.info["duration"] == 800
-    assert set(out) == {"score_vs_random", "score_vs_lookahead", "score_vs_minimax-2", "score_vs_perfect"}
+    assert set(out) == {"score_vs_random", "score_vs_lookahead", "score_vs_minimax-2", "score_vs_perfect",
+                        "exploitable_positions", "exploitable_positions_vs_perfect"}
+    assert out["exploitable_positions"] >= out["exploitable_positions_vs_perfect"] > 0  # an untrained network
     table = json.loads((tmp_path / "score.json").read_text())
     assert [r[0] for r in table["rows"]] == ["random", "lookahead", "minimax-2", "perfect"]
     record = (tmp_path / "game.txt").read_text()
@@ -252,3 +255,81 @@ def test_threat_planes_round_trip_through_a_checkpoint_and_a_player(tmp_path):
     player = load_player(path)
     states = [game.initial(), game.play(game.play(game.initial(), 3), 3)]
     assert np.array_equal(player.probabilities(game, states), PolicyPlayer(net).probabilities(game, states))
+
+
+def test_explorer_mixes_the_masked_policy_with_uniform_legal_moves():
+    """act() of an Explorer samples from (1 - eps) * masked softmax + eps * uniform over the legal moves: its
+    log-probabilities equal that mixture computed by hand, illegal moves stay impossible, frequencies match."""
+    from dlfrontier.rl.selfplay.ppo import Explorer, act
+
+    game = make_game("tictactoe")
+    torch.manual_seed(3)
+    net = build_net(game, MaskedPPOConfig(hidden=16))
+    with torch.no_grad():
+        net.pi.bias[8] = 10.0  # a sharp policy (the corner 8 almost surely), so the mixture differs clearly
+    s = game.play(game.play(game.initial(), 4), 0)
+    obs, mask = game.encode_batch([s]), game.legal(s)[None]
+    eps = 0.3
+    logits = net(torch.from_numpy(obs))[0].detach().numpy().astype(np.float64)
+    p = np.exp(_naive_log_probs(logits, mask))
+    ref = (1 - eps) * p + eps * mask / mask.sum()
+    n = 20_000
+    obs_n, mask_n = np.repeat(obs, n, axis=0), np.repeat(mask, n, axis=0)
+    a, logp, _ = act(Explorer(net, eps), obs_n, mask_n, np.random.default_rng(0))
+    assert np.allclose(np.exp(logp), ref[0, a], atol=1e-6)
+    assert mask[0, a].all()
+    freq = np.bincount(a, minlength=game.num_actions) / n
+    assert np.abs(freq - ref[0]).max() < 0.015
+    plain, _, _ = act(net, obs_n[:2000], mask_n[:2000], np.random.default_rng(0))
+    assert (plain == 8).mean() > 0.99 and 0.7 < (a == 8).mean() < 0.8
+    with pytest.raises(ValueError, match="epsilon"):
+        Explorer(net, 0.0)
+
+
+def test_explored_games_train_only_the_learners_seat():
+    """With explore_fraction, the explorer's seat of those games is not training data and not a pool opponent."""
+    from dlfrontier.errors import ConfigError
+    from dlfrontier.rl.selfplay.ppo import Explorer
+    from dlfrontier.rl.selfplay.training import Learner, SelfPlayConfig
+
+    game = make_game("tictactoe")
+    cfg = SelfPlayConfig(games_per_update=40, explore_fraction=0.5, explore_epsilon=1.0)
+    torch.manual_seed(0)
+    learner = Learner(game, cfg)
+    stats, score, opp = learner.update(np.random.default_rng(0))
+    assert 0.5 < stats["selfplay/score_vs_explorer"] <= 1.0  # against uniformly random moves
+    assert (opp == -1).all() and np.isnan(score).all()
+    # the same rollout by hand: 20 games with the explorer in seat 1 of even games and 0 of odd, 20 of self-play
+    torch.manual_seed(0)
+    again = Learner(game, cfg)
+    roles = -np.ones((40, 2), np.int64)
+    roles[np.arange(20), 1 - np.arange(20) % 2] = 0
+    ro = play_rollout(game, again.net, [Explorer(again.net, 1.0)], roles, np.random.default_rng(0))
+    n = ro.lengths
+    learner_moves = sum((n[i] + 1) // 2 if i % 2 == 0 else n[i] // 2 for i in range(20)) + n[20:].sum()
+    assert learner.steps == len(ro.actions) == learner_moves < n.sum()
+    with pytest.raises(ConfigError, match="explore_fraction"):
+        SelfPlayConfig(opponents="pool", self_play_fraction=0.25, explore_fraction=0.5)
+
+
+def test_random_openings_are_played_but_not_trained_on():
+    """Games with an opening start with that many random legal moves; only the moves after it are training data
+    (both seats in self-play), and the openings spread the first moves over the board."""
+    game = make_game("tictactoe")
+    torch.manual_seed(0)
+    net = build_net(game, MaskedPPOConfig(hidden=16))
+    with torch.no_grad():
+        net.pi.bias[4] = 10.0  # the untrained net's favourite first move: the centre
+    n = 400
+    opening = np.where(np.arange(n) < n // 2, np.arange(n) % 3, 0)  # 0, 1 or 2 random moves in the first half
+    ro = play_rollout(game, net, [], -np.ones((n, 2), np.int64), np.random.default_rng(0), opening=opening)
+    assert len(ro.actions) == (ro.lengths - opening).sum()
+    assert ro.mask[np.arange(len(ro.actions)), ro.actions].all()
+    plain = play_rollout(game, net, [], -np.ones((n, 2), np.int64), np.random.default_rng(0))
+    assert len(plain.actions) == plain.lengths.sum()
+    first = ro.obs[:, :2].reshape(len(ro.obs), -1).sum(1) == 0  # positions with an empty board
+    assert first.sum() == (opening == 0).sum() and (ro.actions[first] == 4).mean() > 0.95
+    # positions after a one-move opening: the learner (second to move) answers every one of the 9 first moves
+    one = ro.obs[:, :2].reshape(len(ro.obs), -1).sum(1) == 1
+    stones = ro.obs[one, :2].reshape(one.sum(), -1).sum(0)
+    assert (stones[:9] + stones[9:] > 0).all()

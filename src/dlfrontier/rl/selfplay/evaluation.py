@@ -50,6 +50,53 @@ def batched_match(game: Game, a: Any, b: Any, n_games: int, seed: int) -> tuple[
     return MatchResult(int((result == 1).sum()), int((result == 0.5).sum()), int((result == 0).sum())), result
 
 
+def solved_in_full(game: Game) -> bool:
+    """Whether :func:`exploitable_positions` can walk ``game`` (the exact solver labels every position quickly)."""
+    from dlfrontier.games.connect4 import Connect4
+    from dlfrontier.games.solver import perfect_can_play
+
+    return not isinstance(game, Connect4) and perfect_can_play(game)
+
+
+def exploitable_positions(game: Game, player: Any) -> tuple[int, int]:
+    """Exactly how exploitable a deterministic player is, on games the exact solver labels in full (boards of at
+    most 12 cells: tic-tac-toe). Walks the game tree from the start with the player in each seat: its own move
+    where it is to move, every legal move of the opponent. Returns the number of positions (per seat) where the
+    player's move lowers its exact value (a lost draw or a missed win), and how many of them are reachable when
+    the opponent plays only optimal moves: 0 there means no game against the perfect player can be lost.
+
+    Raises:
+        ValueError: a game the solver does not label in full here (Connect Four, Gomoku).
+    """
+    from dlfrontier.games.solver import solve
+
+    if not solved_in_full(game):
+        raise ValueError(f"exploitable_positions needs a game solved in full (tic-tac-toe), not {game.name}")
+    rng = np.random.default_rng(0)
+    seen: dict[tuple[Any, int, bool], bool] = {}
+
+    def walk(s: Any, seat: int, optimal_only: bool) -> None:
+        key = (s, seat, optimal_only)
+        if key in seen or game.outcome(s) is not None:
+            return
+        values = {a: -solve(game, game.play(s, a)) for a in game.legal_actions(s)}
+        best = max(values.values())
+        if game.to_move(s) == seat:
+            a = int(_moves(game, player, [s], rng)[0])
+            seen[key] = values[a] < best
+            walk(game.play(s, a), seat, optimal_only)
+        else:
+            seen[key] = False
+            for a, v in values.items():
+                if v == best or not optimal_only:
+                    walk(game.play(s, a), seat, optimal_only)
+
+    for seat in (0, 1):
+        for optimal_only in (False, True):
+            walk(game.initial(), seat, optimal_only)
+    return (sum(v for (_, _, o), v in seen.items() if not o), sum(v for (_, _, o), v in seen.items() if o))
+
+
 def rate(game: Game, players: dict[str, Any], games_per_pair: int, seed: int, anchor: str = "random",
          pairs: list[tuple[str, str]] | None = None, results: Results | None = None) -> tuple[Results, dict]:
     """Play ``games_per_pair`` colour-balanced games for every pair (or only ``pairs``), adding to ``results``
@@ -69,7 +116,8 @@ def evaluate_run(loaded: Any, *, episodes: int = 10, out_dir: Any = None, gif: s
                  **_: Any) -> dict[str, float]:
     """``dlfrontier eval`` of a self-play run: ``episodes`` colour-balanced games of the greedy learner against
     random, one-step lookahead, depth-2 minimax and (where the solver is fast) the perfect player
-    (``score.json`` and a printed table), and one game record against lookahead (``game.txt``; with ``gif``, also
+    (``score.json`` and a printed table), the exploitable positions where the solver labels the whole game
+    (:func:`exploitable_positions`), and one game record against lookahead (``game.txt``; with ``gif``, also
     that game as an animated GIF)."""
     import json
     import sys
@@ -93,6 +141,11 @@ def evaluate_run(loaded: Any, *, episodes: int = 10, out_dir: Any = None, gif: s
         rows.append([name, s.wins, s.draws, s.losses, round(s.score, 3)])
         out[f"score_vs_{name}"] = s.score
         print(f"{name:>10}: {s.wins} wins, {s.draws} draws, {s.losses} losses, score {s.score:.3f}")
+    if solved_in_full(game):
+        holes, holes_vs_perfect = exploitable_positions(game, player)
+        out["exploitable_positions"], out["exploitable_positions_vs_perfect"] = holes, holes_vs_perfect
+        print(f"exploitable positions (exact): {holes} against any opponent, {holes_vs_perfect} reachable by the "
+              f"perfect player")
     moves: list[int] = []
     record = game_record(game, player, make_player("lookahead"), moves=moves)
     if gif:

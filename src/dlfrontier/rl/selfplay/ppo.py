@@ -170,12 +170,31 @@ def masked_entropy(logp: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return -(safe.exp() * safe * mask).sum(-1)
 
 
+class Explorer(nn.Module):
+    """A network whose moves :func:`act` mixes with uniformly random legal moves: with probability ``epsilon``
+    a legal move drawn uniformly, else the network's own (masked) policy. It wraps the network itself (no copy),
+    so it always plays the network's current weights."""
+
+    def __init__(self, net: nn.Module, epsilon: float) -> None:
+        super().__init__()
+        if not 0.0 < epsilon <= 1.0:
+            raise ValueError(f"epsilon must be in (0, 1], got {epsilon}")
+        self.net, self.epsilon = net, epsilon
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.net(x)
+
+
 @torch.no_grad()
 def act(net: nn.Module, obs: np.ndarray, mask: np.ndarray, rng: np.random.Generator, greedy: bool = False
         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Actions, their log-probabilities and the values for a batch; sampling uses ``rng`` (Gumbel-max)."""
+    """Actions, their log-probabilities and the values for a batch; sampling uses ``rng`` (Gumbel-max). An
+    :class:`Explorer` samples from ``(1 - epsilon) * policy + epsilon * uniform over the legal moves``."""
     logits, value = net(torch.from_numpy(obs))
     logp = masked_log_probs(logits, torch.from_numpy(mask)).numpy()
+    if isinstance(net, Explorer):
+        with np.errstate(divide="ignore"):
+            logp = np.log((1.0 - net.epsilon) * np.exp(logp) + net.epsilon * mask / mask.sum(1, keepdims=True))
     if greedy:
         a = np.argmax(logp, axis=1)
     else:
@@ -201,9 +220,12 @@ class Rollout:
 
 
 def play_rollout(game: Game, learner: nn.Module, opponents: list[nn.Module], roles: np.ndarray,
-                 rng: np.random.Generator, gamma: float = 1.0, lam: float = 0.95) -> Rollout:
+                 rng: np.random.Generator, gamma: float = 1.0, lam: float = 0.95,
+                 opening: np.ndarray | None = None) -> Rollout:
     """Play ``len(roles)`` games to the end; ``roles int[n, 2]``: -1 the learner plays that seat, ``k >= 0``
-    opponent network ``k`` (sampling its moves). Returns the learner's moves with GAE advantages."""
+    opponent network ``k`` (sampling its moves); ``opening int[n]``: game ``i`` starts with ``opening[i]``
+    uniformly random legal moves (not training data; none by default), the seats' players move after them.
+    Returns the learner's moves with GAE advantages."""
     n, T = len(roles), game.rows * game.cols
     env = BatchedGames.new(game, n)
     shape = (T, n)
@@ -221,13 +243,18 @@ def play_rollout(game: Game, learner: nn.Module, opponents: list[nn.Module], rol
         o, m = env.encode()[live], env.legal()[live]
         a = np.zeros(len(live), np.int64)
         who = roles[live, seat]
+        if opening is not None:  # -2: a uniformly random move of the opening
+            who = np.where(t < opening[live], -2, who)
+            rand = who == -2
+            if rand.any():
+                a[rand] = np.argmax(np.where(m[rand], rng.random(m[rand].shape), -1.0), axis=1)
         mine = who == -1
         if mine.any():
             a[mine], lp, v = act(learner, o[mine], m[mine], rng)
             g = live[mine]
             obs[t, g], masks[t, g], acts[t, g], logps[t, g], values[t, g], rec[t, g] = o[mine], m[mine], a[mine], \
                 lp, v, True
-        for k in np.unique(who[~mine]):
+        for k in np.unique(who[who >= 0]):
             sel = who == k
             a[sel] = act(opponents[int(k)], o[sel], m[sel], rng)[0]
         won = env.step(a, live)

@@ -12,7 +12,12 @@ Each update plays ``games_per_update`` games at once (:func:`~dlfrontier.rl.self
 * ``exploiter=True`` (league-lite): one more network trains only against the current main learner (its own
   rollouts, ``games_per_update`` games, not counted in ``total_steps``); a snapshot of it joins the main
   learner's pool when it beats the main learner in >= 70% of a rollout's games (AlphaStar's main-exploiter
-  rule) or every ``snapshot_every`` updates.
+  rule) or every ``snapshot_every`` updates;
+* ``explore_fraction > 0``: in that fraction of the games (taken from the self-play ones) one seat, the second in
+  even games and the first in odd ones, is the learner's current network with epsilon-random moves
+  (``explore_epsilon``: a uniformly random legal move with that probability, else the policy's own), and only
+  the other seat's moves are training data. The learner then meets positions its own play rarely reaches (the
+  holes the perfect player finds).
 
 Every ``eval_every`` learner moves (and at step 0, untrained) the greedy learner plays ``eval_games``
 colour-balanced games against each evaluation opponent; those games, plus games among the anchors, go into one
@@ -30,12 +35,21 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from dlfrontier.errors import ConfigError
 from dlfrontier.games.base import Game
 from dlfrontier.games.solver import check_opponents
 from dlfrontier.rl.selfplay.agent import PolicyPlayer
-from dlfrontier.rl.selfplay.evaluation import batched_match, rate
+from dlfrontier.rl.selfplay.evaluation import batched_match, exploitable_positions, rate, solved_in_full
 from dlfrontier.rl.selfplay.pool import OpponentPool, Sampling, win_rate
-from dlfrontier.rl.selfplay.ppo import MaskedPPOConfig, build_net, net_from_state, net_state, play_rollout, ppo_update
+from dlfrontier.rl.selfplay.ppo import (
+    Explorer,
+    MaskedPPOConfig,
+    build_net,
+    net_from_state,
+    net_state,
+    play_rollout,
+    ppo_update,
+)
 from dlfrontier.rl.selfplay.ratings import Results, fit_ratings
 
 GameName = Literal["tictactoe", "connect4", "connect4-5x4", "connect4-6x5"]
@@ -61,6 +75,17 @@ class SelfPlayConfig:
         "help": "also add a snapshot after this many updates (none: threshold only)", "range": "[1, inf)"})
     pool_capacity: int = field(default=20, metadata={"help": "most snapshots kept", "range": "[1, inf)"})
     exploiter: bool = field(default=False, metadata={"help": "league-lite: add an exploiter of the main agent"})
+    explore_fraction: float = field(default=0.0, metadata={
+        "help": "fraction of each rollout's games where one seat (alternating) is the learner's current policy "
+                "with epsilon-random moves (explore_epsilon), not trained on: the learner meets positions its own "
+                "play rarely reaches", "range": "[0, 1]"})
+    explore_epsilon: float = field(default=0.25, metadata={
+        "help": "probability that the exploring seat plays a uniformly random legal move", "range": "(0, 1]"})
+    opening_fraction: float = field(default=0.0, metadata={
+        "help": "fraction of each rollout's games that start with 1 to opening_plies uniformly random moves (not "
+                "trained on); then the seats' players (the learner for both in self-play)", "range": "[0, 1]"})
+    opening_plies: int = field(default=2, metadata={"help": "most random moves of such an opening",
+                                                    "range": "[1, inf)"})
     eval_every: int = field(default=100_000, metadata={"help": "learner moves between evaluations",
                                                        "range": "[1, inf)"})
     eval_games: int = field(default=100, metadata={"help": "games per opponent at each evaluation",
@@ -76,6 +101,10 @@ class SelfPlayConfig:
 
     def __post_init__(self) -> None:
         check_opponents(self.game, (*self.eval_opponents, *self.final_opponents))
+        if self.opponents == "pool" and self.explore_fraction > self.self_play_fraction:
+            raise ConfigError(f"explore_fraction ({self.explore_fraction}) must not exceed self_play_fraction "
+                              f"({self.self_play_fraction}) with opponents=pool: explored games are taken from the "
+                              f"self-play games")
 
 
 class Learner:
@@ -112,17 +141,33 @@ class Learner:
                roles: np.ndarray | None = None) -> tuple[dict[str, float], np.ndarray, np.ndarray]:
         """One rollout (against the pool, or the given opponents and roles) and one PPO update; the statistics
         and, per game, the learner's score against its opponent (nan in self-play) and the opponent's index."""
+        explorer = -1
         if roles is None:
             roles = self.roles(self.cfg.games_per_update, rng)
             opponents = self.opponent_nets()
+            n_explore = int(round(self.cfg.explore_fraction * len(roles)))
+            if n_explore:
+                # the first games (self-play ones: pool games are the last), the explorer in seat 1 of even games
+                explorer = len(opponents)
+                opponents = [*opponents, Explorer(self.net, self.cfg.explore_epsilon)]
+                roles[np.arange(n_explore), 1 - np.arange(n_explore) % 2] = explorer
         if self.cfg.algo.anneal:
             for group in self.opt.param_groups:
                 group["lr"] = self.cfg.algo.learning_rate * max(0.0, 1.0 - self.steps / self.cfg.total_steps)
+        opening = None
+        n_open = int(round(self.cfg.opening_fraction * len(roles)))
+        if n_open:
+            opening = np.zeros(len(roles), np.int64)
+            opening[:n_open] = rng.integers(1, self.cfg.opening_plies + 1, n_open)
         ro = play_rollout(self.game, self.net, opponents or [], roles, rng, self.cfg.algo.gamma,
-                          self.cfg.algo.gae_lambda)
+                          self.cfg.algo.gae_lambda, opening)
         stats = ppo_update(self.net, self.opt, ro, self.cfg.algo, rng)
         self.steps += len(ro.actions)
         self.updates += 1
+        if explorer >= 0:  # not an opponent of the pool's statistics
+            explored = ro.opponent == explorer
+            stats["selfplay/score_vs_explorer"] = float(ro.score[explored].mean())
+            ro.opponent[explored], ro.score[explored] = -1, np.nan
         vs = ro.opponent >= 0
         stats["selfplay/first_player_score"] = float((ro.seat_result[:, 0].mean() + 1) / 2)
         stats["selfplay/mean_length"] = float(ro.lengths.mean())
@@ -282,6 +327,11 @@ def final_evaluation(ctx: Any, game: Game, main: Learner, cfg: SelfPlayConfig, r
         out[f"eval/losses_vs_{name}"] = float(s.losses)
         out[f"eval/wins_vs_{name}"] = float(s.wins)
         rows.append([name, s.wins, s.draws, s.losses, round(s.score, 4)])
+    if solved_in_full(game):
+        show_phase(ctx.progress, "counting the greedy learner's exploitable positions (exact solver)")
+        holes, holes_vs_perfect = exploitable_positions(game, player)
+        out["eval/exploitable_positions"] = float(holes)
+        out["eval/exploitable_positions_vs_perfect"] = float(holes_vs_perfect)
     ratings = fit_ratings(res, anchor="random" if "random" in res.players else res.players[0])
     out["eval/elo"] = ratings[res.players[-1]]
     out["train/steps"] = float(main.steps)
