@@ -95,3 +95,17 @@ def test_overall_estimate_uses_typical_time_then_measured_time():
     assert o.left() == 10.0 + 12.0  # a: typical 10 s; b: the measured mean
     parallel = Overall(jobs, {"a": 10.0, "b": 20.0}, parallel=2, clock=clock)
     assert parallel.left() == (10 + 10 + 20) / 2
+
+
+def test_overall_counts_a_finished_copy_of_a_job():
+    """The process and Ray executors hand back a copy of the job: it still counts as that job (the estimate fell
+    only with the local executor before)."""
+    clock = Clock()
+    jobs = [SimpleNamespace(name="a", seed=s) for s in range(3)] + [SimpleNamespace(name="b", seed=0)]
+    o = Overall(jobs, {"a": 10.0, "b": 20.0}, parallel=2, clock=clock)
+    assert o.left() == (10 + 10 + 10 + 20) / 2
+    o.finished(SimpleNamespace(name="a", seed=1), 11.0)
+    o.finished(SimpleNamespace(name="b", seed=0), 19.0)
+    assert o.left() == (10 + 10) / 2
+    assert o.line() == "2 of 4 runs done, about 10s left"
+

@@ -38,6 +38,12 @@ def test_demo_out_under_a_regular_file_is_one_error_and_nothing_else(tmp_path):
     assert "--out" in _one_line(p.stderr) and "report" not in p.stdout
 
 
+def test_demo_workers_below_one_is_one_error_and_nothing_else(tmp_path):
+    p = cli("demo", "--workers", "0", "--out", str(tmp_path / "demo"))
+    assert p.returncode == 2, p.stderr
+    assert "--workers 0" in _one_line(p.stderr) and not (tmp_path / "demo").exists()
+
+
 def test_unwritable_out_is_refused_once_up_front(tmp_path, monkeypatch, capsys):
     import dlfrontier.tracking as tracking
 
@@ -79,13 +85,14 @@ def test_eval_on_a_folder_without_config_is_one_line(tmp_path):
 def test_demo_twice_into_one_folder_does_the_work_once(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(cli_module, "demo_names", lambda: ["toy-regression", "toy-regression-slow"])
     out = tmp_path / "demo"
-    assert main(["demo", "--out", str(out)]) == 0
+    one = ["--workers", "1"]  # the toy experiments are registered in this process only, not in spawned workers
+    assert main(["demo", "--out", str(out), *one]) == 0
     first = sorted(p.name for p in out.glob("toy-*/*"))
     assert len(first) == 2
     capsys.readouterr()
-    assert main(["demo", "--out", str(out)]) == 0
+    assert main(["demo", "--out", str(out), *one]) == 0
     assert sorted(p.name for p in out.glob("toy-*/*")) == first  # nothing run again
     assert "2 of 2 runs already done" in capsys.readouterr().out
-    assert main(["demo", "--out", str(out), "--force"]) == 0
+    assert main(["demo", "--out", str(out), "--force", *one]) == 0
     assert len(list(out.glob("toy-*/*"))) == 4
     assert (out / "report.html").is_file()

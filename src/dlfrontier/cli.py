@@ -11,10 +11,11 @@ import dataclasses
 import os
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from dlfrontier.errors import DLFrontierError
+from dlfrontier.errors import ConfigError, DLFrontierError
 
 EXIT_USER, EXIT_FAILED, EXIT_INTERRUPTED = 2, 1, 130
 
@@ -196,8 +197,15 @@ class Overall:
     def left(self) -> float | None:
         measured = [w for _, w in self.done]
         fallback = sum(measured) / len(measured) if measured else None
-        finished = {id(j) for j, _ in self.done}
-        remaining = [j for j in self.jobs if id(j) not in finished]
+        # a finished job is matched by name and seed, not identity: the process and Ray executors hand back a copy
+        finished = Counter((j.name, getattr(j, "seed", None)) for j, _ in self.done)
+        remaining = []
+        for j in self.jobs:
+            key = (j.name, getattr(j, "seed", None))
+            if finished[key] > 0:
+                finished[key] -= 1
+            else:
+                remaining.append(j)
         total = 0.0
         for j in remaining:
             t = self.typical.get(j.name) or fallback
@@ -426,13 +434,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from dlfrontier.tracking import check_writable_folder
 
     check_writable_folder(args.out, "--out")
+    if args.workers is not None and args.workers < 1:
+        raise ConfigError(f"--workers {args.workers}: give 1 or more (1: one run after another in this process)")
     names = demo_names()
+    workers = min(args.workers or os.cpu_count() or 1, len(names))
     start = time.perf_counter()
-    print(f"dlfrontier demo: {len(names)} quick experiments ({', '.join(names)}), seed 0, into {args.out}")
-    # a run already done in this folder with the same settings is kept (--force: run it again)
+    print(f"dlfrontier demo: {len(names)} quick experiments ({', '.join(names)}), seed 0, into {args.out}, "
+          f"{workers} at a time")
+    # a run already done in this folder with the same settings is kept (--force: run it again); each run pins its
+    # torch threads (--threads), so its numbers are the same one at a time or side by side
     outcomes = run_experiments(
         names, [0], budget="quick", device=args.device, overrides={}, out=args.out, resume=False,
-        executor="local", workers=None, reuse=not args.force, threads=args.threads,
+        executor="process" if workers > 1 else "local", workers=workers, reuse=not args.force, threads=args.threads,
     )
     kept = sum(1 for o in outcomes if o.job.plan.done_summary is not None)
     if kept:
@@ -587,6 +600,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--force", action="store_true",
                    help="run again the experiments already done in --out (default: keep them)")
     s.add_argument("--threads", type=int, default=1, help=THREADS_HELP)
+    s.add_argument("--workers", type=int, default=None,
+                   help="runs at once, one process each (default: the CPU count; 1: one after another here)")
     s.set_defaults(fn=cmd_demo)
 
     s = sub.add_parser("bench", help="speed/memory benchmarks against peers (no NAME: list them)")
