@@ -64,3 +64,53 @@ def test_league_lite_exploiter_trains_against_main_and_joins_its_pool():
     assert "exploiter/win_rate_vs_main" in stats
     assert exploiter.steps > 0 and any(not torch.equal(before[k], v) for k, v in exploiter.net.state_dict().items())
     assert any(n.startswith("exploiter@") for n in main.pool.names)
+
+
+def test_an_interrupted_run_resumes_from_its_checkpoint(tmp_path):
+    """Interrupted right after its first checkpoint, a pool run resumes from the state the runner saved (loaded with
+    weights_only=True): it continues from those steps with that pool and those rated games, and finishes."""
+    import io
+
+    from dlfrontier.rl.selfplay.training import train_selfplay
+
+    cfg = SelfPlayConfig(game="tictactoe", total_steps=30_000, eval_every=10_000, eval_games=10, final_games=10,
+                         games_per_update=64, opponents="pool", snapshot_every=2, pool_capacity=200,
+                         eval_opponents=("random",), final_opponents=("random",), opening_fraction=0.5,
+                         algo=MaskedPPOConfig(hidden=32))
+
+    class Log:
+        def __init__(self):
+            self.rows = []
+
+        def log(self, metrics, step):
+            self.rows.append((step, dict(metrics)))
+
+    saved = []
+
+    def interrupt(state, step):
+        buf = io.BytesIO()
+        torch.save(state, buf)
+        saved.append((step, buf.getvalue()))
+        raise KeyboardInterrupt
+
+    torch.manual_seed(0)
+    first = RunContext("t", 0, "quick", "cpu", tmp_path, Log(), checkpoint_hook=interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        train_selfplay(first, cfg)
+    step, blob = saved[0]
+    state = torch.load(io.BytesIO(blob), weights_only=True)
+    assert 10_000 <= step == state["learner_state"]["steps"] < cfg.total_steps
+    pool = state["learner_state"]["pool"]["names"]
+    assert len(pool) > 1
+
+    later = []
+    second = RunContext("t", 0, "quick", "cpu", tmp_path, Log(), resume_state=state,
+                        checkpoint_hook=lambda s, k: later.append((k, s)))
+    out = train_selfplay(second, cfg)
+    assert out["train/steps"] >= cfg.total_steps
+    assert [k for k, _ in later][0] > step  # it went on from the checkpoint, not from 0
+    assert all(s > step for s, _ in second.logger.rows)  # no step-0 rating again
+    final_pool = later[-1][1]["learner_state"]["pool"]["names"]
+    assert final_pool[:len(pool)] == pool  # the restored pool carried on (nothing dropped)
+    players = json.loads((tmp_path / "tables" / "results.json").read_text())["columns"]
+    assert f"step {step}" in players and "step 0" in players  # the rated games before the interruption kept
