@@ -28,8 +28,9 @@ from dlfrontier.runtime import RunContext
 
 # Seconds per quick run (wall time, 1 torch thread, beside other work on the shared 2-core machine): measured in the
 # publishing runs (tictactoe seeds 0-4 with random openings 90 / 90 / 81 / 85 / 85 s two at a time, connect4 with
-# threat planes 430 / 423 / 399 s two at a time beside one other run, pool-vs-naive 324 / 219 / 192 s)
-TYPICAL_SECONDS: dict[str, float] = {"selfplay-ppo-tictactoe": 86, "selfplay-ppo-connect4": 417,
+# threat planes and openings 698 / 702 / 698 s three at a time on two cores, 420-430 s two at a time on tuning seeds,
+# pool-vs-naive 324 / 219 / 192 s)
+TYPICAL_SECONDS: dict[str, float] = {"selfplay-ppo-tictactoe": 86, "selfplay-ppo-connect4": 425,
                                      "selfplay-pool-vs-naive-connect4": 245}
 
 
@@ -110,8 +111,14 @@ register(Experiment(
 # 0.6625 vs lookahead (0.98 / 0.97 vs random at the last evaluation), everything else unchanged. A change made after
 # the publishing seeds failed, stated as such; the criterion is unchanged. Published on seeds 0-2 (2026-12-02):
 # 0.6375 / 0.62 / 0.63 vs lookahead, 0.975 / 0.985 / 0.98 vs random: pass.
+# Since 2026-12-03 (third publication) half of the games open with 1-4 random moves, as in tic-tac-toe (where they
+# were chosen): on tuning seeds 100 / 101 0.775 / 0.77 vs lookahead (1.0 vs random at the last evaluation), against
+# 0.6475 / 0.6625 without them, everything else unchanged (420-430 s, two at a time). The recipe passed before; it
+# changed because the learner got stronger on the tuning seeds, and the publishing seeds were re-run once:
+# 0.8225 / 0.7575 / 0.6925 vs lookahead, 0.995 / 0.985 / 0.985 vs random (698-702 s, three at a time): pass.
 C4_QUICK = {"game": "connect4", "total_steps": 4_000_000, "eval_every": 500_000, "algo.ent_coef": 0.02,
-            "opponents": "pool", "snapshot_every": 20, "pool_capacity": 10, "algo.features": "threats"}
+            "opponents": "pool", "snapshot_every": 20, "pool_capacity": 10, "algo.features": "threats",
+            "opening_fraction": 0.5, "opening_plies": 4}
 C4_FULL = {**C4_QUICK, "total_steps": 50_000_000, "eval_every": 2_500_000, "exploiter": True}
 C4_CRITERIA = [Expect("eval/score_vs_lookahead", ">=", 0.60),
                Expect("eval/score_vs_random", ">=", 0.90, name=">= 90% vs random (200 games)")]
