@@ -61,9 +61,10 @@ def solved_in_full(game: Game) -> bool:
 def exploitable_positions(game: Game, player: Any) -> tuple[int, int]:
     """Exactly how exploitable a deterministic player is, on games the exact solver labels in full (boards of at
     most 12 cells: tic-tac-toe). Walks the game tree from the start with the player in each seat: its own move
-    where it is to move, every legal move of the opponent. Returns the number of positions (per seat) where the
-    player's move lowers its exact value (a lost draw or a missed win), and how many of them are reachable when
-    the opponent plays only optimal moves: 0 there means no game against the perfect player can be lost.
+    where it is to move, every legal move of the opponent. Returns the number of (position, player's seat) pairs,
+    summed over both seats, where the player's move lowers its exact value (a lost draw or a missed win), and how
+    many of them are reachable when the opponent plays only optimal moves: 0 there means no game against the
+    perfect player can be lost.
 
     Raises:
         ValueError: a game the solver does not label in full here (Connect Four, Gomoku).

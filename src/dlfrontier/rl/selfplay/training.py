@@ -17,7 +17,10 @@ Each update plays ``games_per_update`` games at once (:func:`~dlfrontier.rl.self
   even games and the first in odd ones, is the learner's current network with epsilon-random moves
   (``explore_epsilon``: a uniformly random legal move with that probability, else the policy's own), and only
   the other seat's moves are training data. The learner then meets positions its own play rarely reaches (the
-  holes the perfect player finds).
+  holes the perfect player finds);
+* ``opening_fraction > 0``: that fraction of the games (the first ones of every rollout, the exploiter's too)
+  starts with 1 to ``opening_plies`` uniformly random legal moves, not training data; then each seat's player
+  moves as above (in self-play the learner on both seats, so its values stay those of its own play).
 
 Every ``eval_every`` learner moves (and at step 0, untrained) the greedy learner plays ``eval_games``
 colour-balanced games against each evaluation opponent; those games, plus games among the anchors, go into one
