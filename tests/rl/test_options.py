@@ -50,3 +50,21 @@ def test_learn_takes_whole_numbers_written_as_floats():
     assert check_total_steps(1e3) == 1000 and check_total_steps(0) == 0
     with pytest.raises(ConfigError, match="callback_every"):
         PPO("CartPole-v1", hidden=(4,)).learn(0, callback_every=-1)
+
+
+def test_sac_critic_layer_norm_puts_a_layer_norm_after_each_hidden_layer_and_round_trips(tmp_path):
+    import torch
+    from torch import nn
+
+    from dlfrontier.rl import SAC
+
+    agent = SAC("Pendulum-v1", seed=0, hidden=(32, 16), critic_layer_norm=True, learning_starts=10, batch_size=8)
+    kinds = [type(m) for m in agent.critic.q1]
+    assert kinds == [nn.Linear, nn.LayerNorm, nn.ReLU, nn.Linear, nn.LayerNorm, nn.ReLU, nn.Linear]
+    assert not any(isinstance(m, nn.LayerNorm) for m in agent.actor.modules())  # the critics only
+    assert not any(isinstance(m, nn.LayerNorm) for m in SAC("Pendulum-v1", seed=0).critic.modules())  # default off
+    agent.learn(40)
+    loaded = SAC.load(agent.save(tmp_path / "ln.pt"))
+    obs, act = torch.zeros(3, 3), torch.zeros(3, 1)
+    with torch.no_grad():
+        assert torch.equal(loaded.critic(obs, act)[0], agent.critic(obs, act)[0])

@@ -48,6 +48,8 @@ class SACConfig:
     target_entropy: float | None = field(default=None, metadata={"help": "target entropy (None = -dim(A))"})
     hidden: tuple[int, ...] = field(default=(256, 256), metadata={
         "help": "MLP hidden widths (actor, critics)", "range": "[1, inf)"})
+    critic_layer_norm: bool = field(default=False, metadata={
+        "help": "LayerNorm after each hidden layer of the critics (RLPD, Ball et al. 2023)"})
 
 
 def critic_loss(q1: torch.Tensor, q2: torch.Tensor, target: torch.Tensor, dim: int | None = None) -> torch.Tensor:
@@ -100,7 +102,7 @@ class SAC(Algorithm):
         assert isinstance(space, gym.spaces.Box)
         features = self.features or mlp_features(c.hidden, "relu")
         self.actor = SquashedGaussianActor(self.observation_space, space, features).to(self.device)
-        self.critic = TwinQ(self.observation_space, space, c.hidden).to(self.device)
+        self.critic = TwinQ(self.observation_space, space, c.hidden, layer_norm=c.critic_layer_norm).to(self.device)
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
         self._critic_params = list(self.critic.parameters())
         self.log_alpha = torch.tensor([float(np.log(c.init_alpha))], device=self.device, requires_grad=True)

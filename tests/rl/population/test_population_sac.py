@@ -16,12 +16,15 @@ from dlfrontier.rl import SAC
 from dlfrontier.rl.population import PopulationSAC
 
 # warm-up, then 2 gradient steps every 2 env steps; no autotune in the second case (a fixed temperature), with
-# 3-step returns (flushed at the truncations) and a critic learning rate of its own
+# 3-step returns (flushed at the truncations) and a critic learning rate of its own; LayerNorms in the critics in
+# the third
 CASES = {
     "autotune": (dict(hidden=(32, 32), learning_starts=100, batch_size=32, buffer_size=2_000, train_freq=2,
                       gradient_steps=2), 600),
     "fixed-alpha": (dict(hidden=(32, 32), learning_starts=64, batch_size=32, autotune=False, init_alpha=0.2,
                          tau=0.02, n_step=3, critic_learning_rate=3e-3), 500),
+    "critic-layer-norm": (dict(hidden=(32, 32), learning_starts=64, batch_size=32, n_step=3,
+                               critic_layer_norm=True), 400),
 }
 
 

@@ -32,12 +32,14 @@ def activation(name: str) -> type[nn.Module]:
     return _ACTIVATIONS[name]
 
 
-def mlp(in_dim: int, hidden: Sequence[int], out_dim: int | None, act: str = "relu") -> nn.Sequential:
-    """``Linear -> act`` for each hidden width, then an optional ``Linear`` to ``out_dim`` (no activation)."""
+def mlp(in_dim: int, hidden: Sequence[int], out_dim: int | None, act: str = "relu",
+        layer_norm: bool = False) -> nn.Sequential:
+    """``Linear -> act`` for each hidden width, then an optional ``Linear`` to ``out_dim`` (no activation).
+    ``layer_norm``: ``Linear -> LayerNorm -> act`` (the critics of RLPD, Ball et al. 2023)."""
     layers: list[nn.Module] = []
     d = in_dim
     for h in hidden:
-        layers += [nn.Linear(d, h), activation(act)()]
+        layers += [nn.Linear(d, h), *([nn.LayerNorm(h)] if layer_norm else []), activation(act)()]
         d = h
     if out_dim is not None:
         layers.append(nn.Linear(d, out_dim))
@@ -239,13 +241,15 @@ class SquashedGaussianActor(nn.Module):
 
 
 class TwinQ(nn.Module):
-    """Two independent critics ``Q1(s, a), Q2(s, a)`` (clipped double-Q); each ``[B, *obs], [B, A] -> [B]``."""
+    """Two independent critics ``Q1(s, a), Q2(s, a)`` (clipped double-Q); each ``[B, *obs], [B, A] -> [B]``.
+    ``layer_norm``: a LayerNorm after each hidden Linear (see :func:`mlp`)."""
 
-    def __init__(self, obs_space: gym.Space, action_space: gym.spaces.Box, hidden: Sequence[int], act: str = "relu"):
+    def __init__(self, obs_space: gym.Space, action_space: gym.spaces.Box, hidden: Sequence[int], act: str = "relu",
+                 layer_norm: bool = False):
         super().__init__()
         d = space_dim(obs_space) + int(np.prod(action_space.shape))
-        self.q1 = mlp(d, hidden, 1, act)
-        self.q2 = mlp(d, hidden, 1, act)
+        self.q1 = mlp(d, hidden, 1, act, layer_norm)
+        self.q2 = mlp(d, hidden, 1, act, layer_norm)
 
     def forward(self, obs: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x = torch.cat([obs.reshape(obs.shape[0], -1).float(), actions], dim=1)

@@ -188,32 +188,82 @@ class _StackedLinearFn(torch.autograd.Function):
         return grad_x, grad_w, grad.sum(1, keepdim=True)
 
 
+class StackedLayerNorm(nn.Module):
+    """K independent ``nn.LayerNorm(d)`` (elementwise affine): ``[K, B, d] -> [K, B, d]``.
+
+    Member by member (``F.layer_norm`` with the member's weight and bias, K small ops): the kernel applies the
+    affine inside, so a stacked normalisation followed by a broadcast multiply-add would round differently from
+    the single agent's layer.
+    """
+
+    def __init__(self, k: int, dim: int, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.k, self.dim, self.eps = k, dim, eps
+        self.weight = MemberParameter(k, (1, dim))
+        self.bias = MemberParameter(k, (1, dim))
+
+    @classmethod
+    def from_layer_norms(cls, norms: Sequence[nn.LayerNorm]) -> StackedLayerNorm:
+        first = norms[0]
+        if len(first.normalized_shape) != 1 or not first.elementwise_affine or first.bias is None:
+            raise TypeError("only LayerNorm(d) with a weight and a bias can be stacked")
+        layer = cls(len(norms), first.normalized_shape[0], first.eps).to(first.weight.device)
+        layer.weight.load_members([m.weight for m in norms])
+        layer.bias.load_members([m.bias for m in norms])  # type: ignore[misc]
+        return layer
+
+    def slots(self, k: int) -> list[Slot]:
+        """Member ``k``'s parameters in ``nn.LayerNorm``'s order (weight, bias)."""
+        return [self.weight.slot(k), self.bias.slot(k)]
+
+    def copy_member_to(self, k: int, norm: nn.LayerNorm) -> None:
+        with torch.no_grad():
+            norm.weight.copy_(self.weight.member(k)[0])
+            norm.bias.copy_(self.bias.member(k)[0])
+
+    def member_forward(self, k: int, x: torch.Tensor) -> torch.Tensor:
+        """Member ``k`` alone on ``[B, d]``, as its ``nn.LayerNorm``."""
+        return nn.functional.layer_norm(x, (self.dim,), self.weight.member(k)[0], self.bias.member(k)[0], self.eps)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.stack([self.member_forward(k, x[k]) for k in range(self.k)])
+
+    def extra_repr(self) -> str:
+        return f"k={self.k}, dim={self.dim}, eps={self.eps}"
+
+
 class StackedSequential(nn.Sequential):
-    """An ``nn.Sequential`` of Linear layers and elementwise activations, stacked over K members."""
+    """An ``nn.Sequential`` of Linear layers, LayerNorms and elementwise activations, stacked over K members."""
 
     @classmethod
     def from_sequentials(cls, members: Sequence[nn.Sequential]) -> StackedSequential:
-        """Stack K structurally identical ``nn.Sequential`` MLPs (Linear and ReLU/Tanh/ELU/Identity only)."""
+        """Stack K structurally identical ``nn.Sequential`` MLPs (Linear, LayerNorm and ReLU/Tanh/ELU/Identity)."""
         layers: list[nn.Module] = []
         for position in zip(*members, strict=True):
             first = position[0]
             if isinstance(first, nn.Linear):
                 layers.append(StackedLinear.from_linears(position))  # type: ignore[arg-type]
+            elif isinstance(first, nn.LayerNorm):
+                layers.append(StackedLayerNorm.from_layer_norms(position))  # type: ignore[arg-type]
             elif isinstance(first, _ELEMENTWISE):
                 layers.append(type(first)())
             else:
-                raise TypeError(f"cannot stack a {type(first).__name__}: only Linear and elementwise activations")
+                raise TypeError(f"cannot stack a {type(first).__name__}: only Linear, LayerNorm and elementwise "
+                                "activations")
         return cls(*layers)
 
     def slots(self, k: int) -> list[Slot]:
         """Member ``k``'s parameters in the order of its ``nn.Sequential``'s ``parameters()``."""
-        return [slot for layer in self if isinstance(layer, StackedLinear) for slot in layer.slots(k)]
+        return [slot for layer in self if isinstance(layer, _PARAMETRIC) for slot in layer.slots(k)]
 
     def copy_member_to(self, k: int, member: nn.Sequential) -> None:
         """Write member ``k``'s parameters into a structurally identical ``nn.Sequential``."""
         for stacked, single in zip(self, member, strict=True):
-            if isinstance(stacked, StackedLinear):
+            if isinstance(stacked, _PARAMETRIC):
                 stacked.copy_member_to(k, single)  # type: ignore[arg-type]
+
+
+_PARAMETRIC = (StackedLinear, StackedLayerNorm)
 
 
 def clip_grad_norm_per_member_(members: Sequence[Sequence[Slot]], max_norm: float) -> torch.Tensor:

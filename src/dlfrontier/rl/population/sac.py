@@ -38,6 +38,7 @@ from dlfrontier.rl.population.dqn import MemberReplayBuffer
 from dlfrontier.rl.population.layers import (
     MemberParameter,
     Slot,
+    StackedLayerNorm,
     StackedLinear,
     StackedSequential,
     load_member_optimizer_state,
@@ -50,6 +51,8 @@ def member_mlp(seq: StackedSequential, k: int, x: torch.Tensor) -> torch.Tensor:
     for layer in seq:
         if isinstance(layer, StackedLinear):
             x = nn.functional.linear(x, layer.weight.member(k), layer.bias.member(k)[0])
+        elif isinstance(layer, StackedLayerNorm):
+            x = layer.member_forward(k, x)
         else:
             x = layer(x)
     return x
