@@ -129,12 +129,10 @@ _robot("sac-reacher", SAC, SACRun, "Reacher-v5",
        Anchor("eval/return", -3.60, "TD3 paper Table 1, Reacher-v1: TD3 -3.60 +- 0.56 (max average return over 10 "
               "trials of 1M steps); rl-zoo has no MuJoCo Reacher entry"))
 
-# One-step targets (rl-zoo's settings), published on seeds 0-2 (2026-12-01): 314.9 / 687.9 / 312.1: fails. Tuning seeds
-# 100-102 with 3-step returns (`--set algo.n_step=3`, one population on one core, 3,468 s): 2,917 / 1,325 / 969.1 (mean
-# 1,737): adopted for the quick budget (2026-12-02); the full budget keeps the paper's one-step targets. Published on
-# seeds 0-2 (2026-12-02): 448.8 / 481.0 / 1,529 (IQM 820): still fails.
-# LayerNorm in the critics (`--set algo.critic_layer_norm=true`), tuning seeds 100-105 (2026-12-03; rule fixed before:
-# adopt if >= 5 of 6 end at >= 1,000): 855.5 / 623.8 / 2,507 / 429.3 / 3,300 / 806.3: 2 of 6, not adopted.
+# One-step targets (rl-zoo's), seeds 0-2 (2026-12-01): 314.9 / 687.9 / 312.1: fails. Tuning seeds 100-102, 3-step
+# returns: 2,917 / 1,325 / 969.1: adopted for the quick budget (2026-12-02; full: one-step). Published on seeds 0-2:
+# 448.8 / 481.0 / 1,529 (IQM 820): still fails. Critic LayerNorm, tuning seeds 100-105 (2026-12-03): 855.5 / 623.8 /
+# 2,507 / 429.3 / 3,300 / 806.3, 2 of 6 >= 1,000 (the rule fixed before asked 5): not adopted. docs/robot.md.
 SAC_HOPPER_QUICK: dict[str, Any] = {**SAC_MUJOCO, "n_step": 3}
 _robot("sac-hopper", SAC, SACRun, "Hopper-v5",
        "SAC (rl-zoo MuJoCo settings; 3-step returns in the quick budget) hopping forward on Hopper", WALK,

@@ -29,9 +29,9 @@ from dlfrontier.runtime import RunContext
 # Seconds per quick run (wall time, 1 torch thread, beside other work on the shared 2-core machine): measured in the
 # publishing runs (tictactoe seeds 0-4 with random openings 90 / 90 / 81 / 85 / 85 s two at a time, connect4 with
 # threat planes and openings 698 / 702 / 698 s three at a time on two cores, 420-430 s two at a time on tuning seeds,
-# pool-vs-naive 324 / 219 / 192 s)
+# pool-vs-naive with threat planes and openings 267 / 272 / 275 s two at a time)
 TYPICAL_SECONDS: dict[str, float] = {"selfplay-ppo-tictactoe": 86, "selfplay-ppo-connect4": 425,
-                                     "selfplay-pool-vs-naive-connect4": 245}
+                                     "selfplay-pool-vs-naive-connect4": 271}
 
 
 def selfplay_ppo(ctx: RunContext, cfg: SelfPlayConfig) -> dict[str, float]:
@@ -154,9 +154,14 @@ def compare(ctx: RunContext, cfg: PoolVsNaiveConfig) -> dict[str, float]:
 # / minimax-2, 100 games per pair. Not tuned: seed 100's two 4M-move runs above rated 614 (pool) and 528 (naive)
 # Elo from their games against random and lookahead. The criterion is the issue's "pool >= naive" (0 Elo), which
 # clears the untrained pair's -9.8; the untrained pair's spread (+-35 Elo) says one seed cannot separate them.
-# Published on seeds 0-2: +51 / -23 / -134 Elo (192-324 s): fails at this budget (see docs/selfplay.md).
-PVN_QUICK = {"base.game": "connect4", "base.total_steps": 1_500_000, "base.eval_every": 500_000,
-             "base.algo.ent_coef": 0.02, "base.snapshot_every": 20, "base.pool_capacity": 10}
+# Published on seeds 0-2 (stones only, 2026-12-01): +51 / -23 / -134 Elo (192-324 s): fails at this budget (see
+# docs/selfplay.md).
+# Since 2026-12-03 both learners take selfplay-ppo-connect4's current recipe (threat planes, random openings), which
+# the settings above had not followed since 2026-12-02: derived from C4_QUICK so that they stay the same. Decided
+# before any run with them, not tuned; published on seeds 0-2 (second publication): +10.1 / -1.1 / -38.0 Elo (mean
+# -9.6; head to head the pool learner scores 0.45 / 0.315 / 0.37 against the naive one): fails again.
+PVN_QUICK = {**{f"base.{k}": v for k, v in C4_QUICK.items() if k != "opponents"},
+             "base.total_steps": 1_500_000, "base.eval_every": 500_000}
 PVN_FULL = {**PVN_QUICK, "base.total_steps": 20_000_000, "base.eval_every": 2_500_000, "rating_games": 200}
 PVN_THRESHOLD = 0.0
 register(Experiment(

@@ -53,7 +53,9 @@ def test_stacked_sequential_equals_member_mlps() -> None:
     stacked.copy_member_to(1, copy)
     assert _max_diff(copy, members[1]) == 0.0
     with pytest.raises(TypeError, match="cannot stack"):
-        StackedSequential.from_sequentials([nn.Sequential(nn.LayerNorm(3))])
+        StackedSequential.from_sequentials([nn.Sequential(nn.BatchNorm1d(3))])
+    with pytest.raises(TypeError, match="only LayerNorm"):  # LayerNorms stack with their weight and bias only
+        StackedSequential.from_sequentials([nn.Sequential(nn.LayerNorm(3, elementwise_affine=False))])
 
 
 def test_clipping_uses_each_members_own_norm() -> None:
