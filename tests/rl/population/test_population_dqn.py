@@ -52,6 +52,20 @@ def test_stacked_sequential_equals_member_mlps() -> None:
     copy = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 3))
     stacked.copy_member_to(1, copy)
     assert _max_diff(copy, members[1]) == 0.0
+    # with LayerNorms: each member's own pass gives its nn.Sequential's numbers exactly, the stacked pass within 1e-6
+    torch.manual_seed(1)
+    normed = [nn.Sequential(nn.Linear(4, 16), nn.LayerNorm(16), nn.ReLU(), nn.Linear(16, 3)) for _ in range(3)]
+    for m in normed:
+        nn.init.normal_(m[1].weight)
+        nn.init.normal_(m[1].bias)
+    stacked_ln = StackedSequential.from_sequentials(normed)
+    x = torch.randn(3, 5, 4)
+    with torch.no_grad():
+        out = stacked_ln(x)
+        for k, m in enumerate(normed):
+            assert torch.equal(stacked_ln.member_forward(k, x[k]), m(x[k]))
+            torch.testing.assert_close(out[k], m(x[k]), atol=1e-6, rtol=0)
+    assert len(stacked_ln.slots(0)) == 6
     with pytest.raises(TypeError, match="cannot stack"):
         StackedSequential.from_sequentials([nn.Sequential(nn.BatchNorm1d(3))])
     with pytest.raises(TypeError, match="only LayerNorm"):  # LayerNorms stack with their weight and bias only

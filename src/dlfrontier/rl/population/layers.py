@@ -137,6 +137,10 @@ class StackedLinear(nn.Module):
                 self._views = [(self.bias.member(k)[0], self.weight.member(k)) for k in range(self.k)]
         return self._views
 
+    def member_forward(self, k: int, x: torch.Tensor) -> torch.Tensor:
+        """Member ``k`` alone on ``[B, in]``, as its ``nn.Linear`` computes it (``F.linear``: the same arithmetic)."""
+        return nn.functional.linear(x, self.weight.member(k), self.bias.member(k)[0])
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[1] == 1:  # one observation per member (acting): nn.Linear does a matrix-vector product here
             if torch.is_grad_enabled():
@@ -255,6 +259,12 @@ class StackedSequential(nn.Sequential):
     def slots(self, k: int) -> list[Slot]:
         """Member ``k``'s parameters in the order of its ``nn.Sequential``'s ``parameters()``."""
         return [slot for layer in self if isinstance(layer, _PARAMETRIC) for slot in layer.slots(k)]
+
+    def member_forward(self, k: int, x: torch.Tensor) -> torch.Tensor:
+        """Member ``k`` alone on ``[B, d]``, with its single ``nn.Sequential``'s arithmetic."""
+        for layer in self:
+            x = layer.member_forward(k, x) if isinstance(layer, _PARAMETRIC) else layer(x)
+        return x
 
     def copy_member_to(self, k: int, member: nn.Sequential) -> None:
         """Write member ``k``'s parameters into a structurally identical ``nn.Sequential``."""

@@ -61,11 +61,6 @@ from dlfrontier.rl.population.layers import (
 from dlfrontier.rl.ppo import PPO, PPOConfig, ppo_clip_loss, value_loss
 
 
-def _member_linear(layer: StackedLinear, k: int, x: torch.Tensor) -> torch.Tensor:
-    """Member ``k`` of a stacked layer applied as ``nn.Linear`` would be (``F.linear``): the same arithmetic."""
-    return nn.functional.linear(x, layer.weight.member(k), layer.bias.member(k)[0])
-
-
 class StackedActorCritic(nn.Module):
     """K :class:`~dlfrontier.rl.common.networks.ActorCritic` MLPs (separate actor and critic), stacked.
 
@@ -108,9 +103,7 @@ class StackedActorCritic(nn.Module):
     def member_value(self, k: int, obs: torch.Tensor) -> torch.Tensor:
         """Member ``k``'s values of ``obs [B, *obs]`` -> ``[B]``, computed as its single agent's critic would."""
         x = self._x(obs.unsqueeze(0))[0]
-        for layer in self.vf_features:
-            x = _member_linear(layer, k, x) if isinstance(layer, StackedLinear) else layer(x)
-        return _member_linear(self.vf_head, k, x).squeeze(-1)
+        return self.vf_head.member_forward(k, self.vf_features.member_forward(k, x)).squeeze(-1)
 
     def distribution(self, out: torch.Tensor, k: int | None = None) -> torch.distributions.Distribution:
         """The policy over the head output ``out`` (``[K, B, A]``; or member ``k``'s ``[B, A]``)."""

@@ -38,24 +38,11 @@ from dlfrontier.rl.population.dqn import MemberReplayBuffer
 from dlfrontier.rl.population.layers import (
     MemberParameter,
     Slot,
-    StackedLayerNorm,
     StackedLinear,
     StackedSequential,
     load_member_optimizer_state,
 )
 from dlfrontier.rl.sac import SAC, SACConfig, actor_loss, critic_loss, soft_q_target, temperature_loss
-
-
-def member_mlp(seq: StackedSequential, k: int, x: torch.Tensor) -> torch.Tensor:
-    """Member ``k`` of a stacked MLP on ``[B, d]`` with ``nn.Linear``'s arithmetic (``F.linear``)."""
-    for layer in seq:
-        if isinstance(layer, StackedLinear):
-            x = nn.functional.linear(x, layer.weight.member(k), layer.bias.member(k)[0])
-        elif isinstance(layer, StackedLayerNorm):
-            x = layer.member_forward(k, x)
-        else:
-            x = layer(x)
-    return x
 
 
 class StackedSquashedActor(nn.Module):
@@ -87,9 +74,8 @@ class StackedSquashedActor(nn.Module):
 
     def member_act(self, k: int, obs: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """Member ``k``'s sampled actions for ``obs [B, *obs]``, as its single actor computes them."""
-        z = member_mlp(self.features, k, obs.reshape(obs.shape[0], -1).float())
-        mu = nn.functional.linear(z, self.mu.weight.member(k), self.mu.bias.member(k)[0])
-        log_std = nn.functional.linear(z, self.log_std.weight.member(k), self.log_std.bias.member(k)[0])
+        z = self.features.member_forward(k, obs.reshape(obs.shape[0], -1).float())
+        mu, log_std = self.mu.member_forward(k, z), self.log_std.member_forward(k, z)
         return self._squash(mu, log_std, torch.randn(mu.shape, generator=generator))[0]
 
     def _squash(self, mu: torch.Tensor, log_std: torch.Tensor, noise: torch.Tensor

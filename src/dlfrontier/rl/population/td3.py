@@ -35,7 +35,7 @@ from dlfrontier.rl.common.networks import MLPFeatures, adam
 from dlfrontier.rl.population.base import Population
 from dlfrontier.rl.population.dqn import MemberReplayBuffer
 from dlfrontier.rl.population.layers import Slot, StackedLinear, StackedSequential, load_member_optimizer_state
-from dlfrontier.rl.population.sac import StackedTwinQ, member_mlp
+from dlfrontier.rl.population.sac import StackedTwinQ
 from dlfrontier.rl.td3 import (
     TD3,
     DeterministicActor,
@@ -68,9 +68,8 @@ class StackedDeterministicActor(nn.Module):
 
     def member_forward(self, k: int, obs: torch.Tensor) -> torch.Tensor:
         """Member ``k``'s actions for ``obs [B, *obs]``, as its single actor computes them."""
-        z = member_mlp(self.features, k, obs.reshape(obs.shape[0], -1).float())
-        return torch.tanh(nn.functional.linear(z, self.mu.weight.member(k), self.mu.bias.member(k)[0])) * self.scale \
-            + self.bias
+        z = self.features.member_forward(k, obs.reshape(obs.shape[0], -1).float())
+        return torch.tanh(self.mu.member_forward(k, z)) * self.scale + self.bias
 
     def slots(self, k: int) -> list[Slot]:
         return self.features.slots(k) + self.mu.slots(k)
