@@ -219,3 +219,44 @@ def test_n_best_beam_rows_are_the_final_beam_best_first(tiny_corpus):
     assert torch.equal(top.score[0::2], best.score) and bool((top.score[0::2] >= top.score[1::2]).all())
     with pytest.raises(ValueError, match="n_best"):
         beam_search(pair.en_es, src, beam=2, n_best=3)
+
+
+def test_a_run_continued_from_a_warm_start_run_equals_the_run_that_trained_its_own(tmp_path):
+    from dlfrontier.errors import CheckpointError, DLFrontierError
+    from dlfrontier.experiments.runner import run_one
+
+    sets = {k: str(v) for k, v in TINY.items()}
+    out = tmp_path / "runs"
+    warm = run_one("nmt-en-es-10pct", 3, overrides=sets, out=out, tensorboard=False)
+    reused = run_one("backtranslation-en-es", 3, overrides={**sets, "warm_start": str(out)}, out=out,
+                     tensorboard=False)
+    whole = run_one("backtranslation-en-es", 3, overrides=sets, out=tmp_path / "whole", tensorboard=False)
+    final = {k: v for k, v in whole["metrics"].items() if k.startswith(("eval/", "warm/"))}
+    assert {k: reused["metrics"][k] for k in final} == final  # bit for bit: same warm models, same later stream
+    assert all(reused["metrics"][f"warm/bleu_{d}"] == warm["metrics"][f"eval/bleu_{d}"] for d in ("en_es", "es_en"))
+    bleu = json.loads((Path(reused["run_dir"]) / "tables" / "bleu.json").read_text())
+    assert bleu["warm_start"] == warm["run_dir"]
+    from dlfrontier.tracking import RunDir
+
+    logged, logged_whole = RunDir(reused["run_dir"]).metrics(), RunDir(whole["run_dir"]).metrics()
+    assert "bt/val/nll_en_es" in logged and "val/nll_en_es" not in logged  # no warm phase was trained
+    assert logged["bt/val/nll_en_es"] == logged_whole["bt/val/nll_en_es"]  # the same curve at the same steps
+
+    def refused(overrides: dict[str, str], seed: int = 3) -> str:
+        dest = tmp_path / f"refused-{len(list(tmp_path.iterdir()))}"
+        with pytest.raises(DLFrontierError) as err:
+            run_one("backtranslation-en-es", seed, overrides={**sets, **overrides}, out=dest, tensorboard=False)
+        assert not dest.exists()  # refused before any run folder
+        return str(err.value)
+
+    assert "is not a folder" in refused({"warm_start": str(tmp_path / "nowhere")})
+    assert "nmt-en-es-10pct --seeds 4" in refused({"warm_start": str(out)}, seed=4)
+    assert "hidden is 32, this run needs 16" in refused({"warm_start": warm["run_dir"], "hidden": "16"})
+    assert "method=backtranslation" in str(pytest.raises(ConfigError, DualConfig, warm_start=str(out)).value)
+    broken = tmp_path / "broken"
+    __import__("shutil").copytree(warm["run_dir"], broken)
+    (broken / "checkpoint.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError):
+        run_one("backtranslation-en-es", 3, overrides={**sets, "warm_start": str(broken)}, out=tmp_path / "b2",
+                tensorboard=False)
+    assert not (tmp_path / "b2").exists()

@@ -41,6 +41,11 @@ class DualConfig:
     warmup: int = field(default=200, metadata={"help": "warm-up iterations", "range": "[0, inf)"})
     weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay", "range": "[0, inf)"})
     grad_clip: float = field(default=1.0, metadata={"help": "gradient norm clip", "range": "(0, inf)"})
+    warm_start: str = field(default="", metadata={
+        "help": "a finished supervised run (nmt-en-es-10pct) to continue from instead of training the warm start: "
+                "its run folder, or a folder holding run folders (its newest finished one of this seed is taken); "
+                "its seed and every data, model and supervised setting must equal this run's (empty: train it)",
+        "path": True})
     method: Literal["supervised", "backtranslation", "dual"] = field(default="supervised", metadata={
         "help": "after the warm start: nothing more, one round of back-translation, or dual learning"})
     mono_sentences: int = field(default=4000, metadata={
@@ -88,6 +93,9 @@ class DualConfig:
 
         if self.hidden % self.heads:
             raise ConfigError(f"heads={self.heads} must divide hidden={self.hidden}")
+        if self.warm_start and self.method == "supervised":
+            raise ConfigError("warm_start only applies after the warm start: set method=backtranslation or "
+                              "method=dual, or leave warm_start empty")
         if self.method != "supervised" and self.fraction >= 1.0:
             raise ConfigError(f"method={self.method} needs monolingual text: fraction must be < 1, got "
                               f"{self.fraction}")

@@ -21,6 +21,9 @@
 
 Test BLEU: beam search on every verse of the test books, detokenized, sacreBLEU (:mod:`dlfrontier.dual.bleu`).
 Resume: every phase checkpoints (``phase`` in the state says which); a resumed run skips the finished phases.
+``warm_start``: a back-translation or dual-learning run can read its warm start from a finished supervised run of
+the same seed and settings (``nmt-en-es-10pct``) instead of training it; the later phases draw from their own random
+stream, so such a run ends exactly where one that trained its own warm start ends (tested).
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ from torch import nn
 from dlfrontier.dual.bleu import corpus_bleu
 from dlfrontier.dual.config import DualConfig
 from dlfrontier.dual.objectives import dual_reward, reconstruction_loss
-from dlfrontier.runtime import RunContext, rng_state, set_rng_state, show_phase
+from dlfrontier.runtime import RunContext, rng_state, seed_everything, set_rng_state, show_phase
 from dlfrontier.tracking import atomic_write_json
 
 EN_ES, ES_EN = 0, 1
@@ -415,6 +418,95 @@ def run_dual(ctx: RunContext, cfg: DualConfig, pair: TranslatorPair, lms: Langua
                                  "rng": rng_state()}, offset + done)
 
 
+# The settings a warm start depends on: a run continuing from another's warm start (``warm_start``) must share them
+WARM_KEYS = ("fraction", "vocab_size", "max_tokens", "hidden", "heads", "layers", "dropout", "label_smoothing",
+             "epochs", "batch_size", "lr", "warmup", "weight_decay", "grad_clip", "val_sentences", "test_sentences",
+             "beam")
+
+
+def find_warm_start(cfg: DualConfig, seed: int) -> tuple[Any, dict[str, Any]]:
+    """The finished supervised run ``cfg.warm_start`` names for ``seed``: its folder and checkpoint state, read
+    safely. The folder itself when it is a run folder, else the newest
+    finished run folder of ``seed`` under it or one level down (``<out>/nmt-en-es-10pct/<seed>-*``) whose settings
+    match.
+
+    Raises:
+        ConfigError: no such folder, no finished supervised run of ``seed`` there, or its settings differ (the first
+            difference is named).
+        CheckpointError: a corrupt or foreign checkpoint.
+    """
+    from pathlib import Path
+
+    from dlfrontier.errors import ConfigError, DLFrontierError
+    from dlfrontier.tracking import RunDir
+
+    root = Path(cfg.warm_start).expanduser()
+    if not root.is_dir():
+        raise ConfigError(f"warm_start={cfg.warm_start!r} is not a folder: give the run folder of a finished "
+                          "nmt-en-es-10pct run (or the folder that holds its run folders)")
+    if RunDir(root).is_run():
+        found = [root]
+    else:
+        found = sorted((p for p in [*root.glob(f"{int(seed)}-*"), *root.glob(f"*/{int(seed)}-*")]
+                        if RunDir(p).is_run() and not p.is_symlink()), key=lambda p: p.name, reverse=True)
+    differences = []
+    for path in found:
+        run = RunDir(path)
+        try:
+            saved, summary = run.read_config(), run.read_summary()
+        except DLFrontierError as err:
+            differences.append(f"{path}: {err}")
+            continue
+        values = saved.get("config") if isinstance(saved.get("config"), dict) else {}
+        want = {"seed": int(seed), "status": "done", "method": "supervised",
+                **{k: getattr(cfg, k) for k in WARM_KEYS}}
+        have = {"seed": saved.get("seed"), "status": summary.get("status"), **{k: values.get(k) for k in want
+                                                                               if k not in ("seed", "status")}}
+        diff = next((k for k in want if have[k] != want[k]), None)
+        if diff is not None:
+            differences.append(f"{path}: {diff} is {have[diff]!r}, this run needs {want[diff]!r}")
+            continue
+        state = run.load_checkpoint(str(saved.get("experiment"))).state  # safely: tensors, numbers, strings only
+        if state.get("phase") != "done" or not isinstance(state.get("model"), dict) \
+                or not isinstance(state.get("warm"), dict):
+            differences.append(f"{path}: not a finished translation run")
+            continue
+        return path, state
+    detail = f" ({differences[0]})" if differences else ""
+    raise ConfigError(f"warm_start={cfg.warm_start!r} holds no finished supervised translation run of seed {seed} "
+                      f"with this run's settings{detail}: run `dlfrontier run nmt-en-es-10pct --seeds {seed}` there "
+                      "first, or leave warm_start empty")
+
+
+def load_warm_start(cfg: DualConfig, seed: int, pair: TranslatorPair, tok: Any) -> dict[str, Any]:
+    """The state of the warm-start run ``cfg.warm_start`` (its translators and test scores), checked against this
+    run's tokenizer and models.
+
+    Raises:
+        CheckpointError: its tokenizer or translators differ from this run's (another sentencepiece version, a
+            changed architecture).
+    """
+    from dlfrontier.errors import CheckpointError
+
+    path, state = find_warm_start(cfg, seed)
+    saved_tok = state.get("tokenizer")
+    if not isinstance(saved_tok, torch.Tensor) or bytes(saved_tok.numpy().tobytes()) != tok.to_bytes():
+        raise CheckpointError(f"{path}: its subword vocabulary differs from the one this run trains (another "
+                              "sentencepiece version?): train the warm start again (leave warm_start empty)")
+    try:
+        TranslatorPair(cfg, tok.vocab_size).load_state_dict(state["model"])
+    except (RuntimeError, TypeError, KeyError) as err:
+        raise CheckpointError(f"{path}: its translators do not fit this run's models ({str(err)[:120]})") \
+            from err
+    return {"model": state["model"], "warm": {**state["warm"], "source": str(path)}}
+
+
+def check_warm_start(cfg: DualConfig, seed: int) -> None:
+    """The experiments' preflight: a ``warm_start`` that cannot be used is refused before a run folder exists."""
+    if cfg.warm_start:
+        find_warm_start(cfg, seed)
+
+
 def train_translation(ctx: RunContext, cfg: DualConfig) -> dict[str, float]:
     """The run: data, warm start, then ``cfg.method``; test BLEU of both directions (see the module docstring)."""
     started = time.perf_counter()
@@ -424,8 +516,11 @@ def train_translation(ctx: RunContext, cfg: DualConfig) -> dict[str, float]:
     pair = TranslatorPair(cfg, tok.vocab_size).to(device)
     state = ctx.resume_state
     phase = state.get("phase") if state is not None else None
+    if phase is None and cfg.warm_start:  # continue from another run's warm start: its models and test scores
+        show_phase(ctx.progress, f"warm start read from {cfg.warm_start}")
+        phase, state = "reused", load_warm_start(cfg, ctx.seed, pair, tok)
     if phase not in (None, "warm"):
-        pair.load_state_dict(state["model"] if phase in ("bt", "dual", "done") else state["translators"])
+        pair.load_state_dict(state["model"] if phase in ("bt", "dual", "done", "reused") else state["translators"])
     warm_pairs = both_ways(corpus.pairs)
     warm_its = cfg.epochs * math.ceil(len(warm_pairs) / cfg.batch_size)
     if phase in (None, "warm"):
@@ -439,6 +534,8 @@ def train_translation(ctx: RunContext, cfg: DualConfig) -> dict[str, float]:
         warm = {"scores": scores, "examples": {d: hyp[d][:EXAMPLES] for d in DIRECTIONS}, "signature": signature}
     else:
         warm = dict(state["warm"])
+    if phase in (None, "warm", "reused"):  # the phases after the warm start draw from their own stream, so a run
+        seed_everything(ctx.seed * 1_000_003 + 21)  # that read its warm start (warm_start) equals one that trained it
     metrics = dict(warm["scores"])
     offset = warm_its
     if cfg.method == "backtranslation" and phase != "done":
@@ -491,7 +588,7 @@ def write_tables(ctx: RunContext, cfg: DualConfig, corpus: Corpus, warm: Mapping
     """``tables/bleu.json`` (warm start and final BLEU, both directions, the signature) and
     ``tables/examples.json`` (test verses with reference, warm-start and final translations)."""
     atomic_write_json(ctx.run_dir / "tables" / "bleu.json", {
-        "method": cfg.method, "fraction": cfg.fraction, "signature": signature,
+        "method": cfg.method, "fraction": cfg.fraction, "signature": signature, "warm_start": warm.get("source", ""),
         "warm": dict(warm["scores"]), "final": {k: v for k, v in metrics.items() if k.startswith("eval/")}})
     rows = []
     for i, (en, es) in enumerate(corpus.test[:EXAMPLES]):
@@ -501,5 +598,5 @@ def write_tables(ctx: RunContext, cfg: DualConfig, corpus: Corpus, warm: Mapping
     atomic_write_json(ctx.run_dir / "tables" / "examples.json", {"method": cfg.method, "rows": rows})
 
 
-__all__ = ["Corpus", "LanguageModels", "TranslatorPair", "back_translations", "bleu_both", "dual_game",
-           "prepare_corpus", "smoothed_token_loss", "train_translation", "translate"]
+__all__ = ["Corpus", "LanguageModels", "TranslatorPair", "back_translations", "bleu_both", "check_warm_start",
+           "dual_game", "find_warm_start", "prepare_corpus", "smoothed_token_loss", "train_translation", "translate"]

@@ -189,6 +189,9 @@ class Experiment:
             as one population (issue 17; :func:`~dlfrontier.experiments.runner.execute_population`), each seed's
             folder what ``run`` would have written for it alone; None: seeds run one by one.
         population_supports: ``cfg -> bool``: whether the population path handles this config (else one by one).
+        preflight: ``preflight(cfg, seed)``: checks of what a run reads beyond its config and data sets (e.g. the
+            run folder it continues from), raising :class:`~dlfrontier.errors.DLFrontierError` before a run folder
+            is written; None: nothing more to check.
     """
 
     name: str
@@ -208,6 +211,7 @@ class Experiment:
     requires: Sequence[tuple[str, str]] = ()
     population: Callable[[list[RunContext], Any], list[Mapping[str, float]]] | None = None
     population_supports: Callable[[Any], bool] | None = None
+    preflight: Callable[[Any, int], None] | None = None
 
     def __post_init__(self) -> None:
         if self.group not in GROUPS:

@@ -198,11 +198,25 @@ def parse_set_args(items: list[str] | None) -> dict[str, str]:
     return out
 
 
+def path_fields(config: type, prefix: str = "") -> set[str]:
+    """Dotted names of the fields that hold a file or folder path (``metadata={"path": True}``)."""
+    out: set[str] = set()
+    hints = _hints(config)
+    for f in dataclasses.fields(config):
+        if _is_config(hints.get(f.name)):
+            out |= path_fields(hints[f.name], f"{prefix}{f.name}.")
+        elif f.metadata.get("path"):
+            out.add(prefix + f.name)
+    return out
+
+
 def plain_string_fields(config: type) -> list[str]:
-    """Fields typed plain ``str`` (a string option should be a ``Literal``; the registry test uses this)."""
+    """Fields typed plain ``str`` (a string option should be a ``Literal``; the registry test uses this), paths
+    (``metadata={"path": True}``) excepted."""
     bad = []
+    paths = path_fields(config)
     for key, tp in config_fields(config).items():
         members = typing.get_args(tp) if typing.get_origin(tp) in (typing.Union, types.UnionType) else (tp,)
-        if str in members:
+        if str in members and key not in paths:
             bad.append(key)
     return bad

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from dlfrontier.dual.config import DualConfig
 from dlfrontier.dual.evaluation import evaluate_translation
-from dlfrontier.dual.training import train_translation
+from dlfrontier.dual.training import check_warm_start, train_translation
 from dlfrontier.experiments.base import Anchor, Baseline, Budget, Expect, Experiment, Paired, register
 from dlfrontier.runtime import RunContext
 
@@ -62,7 +62,7 @@ def _register(name: str, summary: str, budgets: dict[str, Budget], anchor: Ancho
     register(Experiment(name=name, typical_seconds=TYPICAL_SECONDS[name], group="dual", summary=summary,
                         topic=TOPIC, config=DualConfig, run=run, budgets=budgets, anchor=anchor, baseline=baseline,
                         curve=curve, demo=demo, evaluate=evaluate_translation, data=("parallel-en-es",),
-                        requires=(("sentencepiece", "dual"), ("sacrebleu", "dual"))))
+                        requires=(("sentencepiece", "dual"), ("sacrebleu", "dual")), preflight=check_warm_start))
 
 
 _register("nmt-en-es-10pct",

@@ -123,6 +123,8 @@ def plan_run(name: str, seed: int, *, budget: str = "quick", device: str = "auto
                 require_corpus()
             else:
                 require_idx_dataset(dataset)
+    if exp.preflight is not None:  # e.g. the warm-start run folder a translation run continues from
+        exp.preflight(cfg, int(seed))
     resolve_device(device)
     plan = RunPlan(name, int(seed), budget, cfg, device, str(out), resume)
     if resume or reuse:
@@ -388,12 +390,14 @@ def load_run(run_dir: str | Path) -> LoadedRun:
 # Fields added since runs were published, per config class (top-level or nested, e.g. an RL run's ``algo``), with the
 # value those runs ran as (so that they still resume, are reused by demo, and compare equal): the captioning data
 # source (issue 20's COCO path); AlphaZero's learning-rate decay, labelled-position range, value-target mix and
-# evaluation interval (issue 18); PPO's observation/reward normalization (issue 24)
+# evaluation interval (issue 18); PPO's observation/reward normalization (issue 24); the translators' warm-start
+# run folder (issue 21)
 ADDED_KEYS: dict[str, dict[str, Any]] = {
     "CaptionConfig": {"data": "generated", "max_regions": 50},
     "AlphaZeroConfig": {"lr_decay": False, "final_plies": [], "final_informative": False, "value_mix": 0.0,
                         "eval_every": 1},
-    "PPOConfig": {"normalize_obs": False, "normalize_reward": False, "norm_clip": 10.0}}
+    "PPOConfig": {"normalize_obs": False, "normalize_reward": False, "norm_clip": 10.0},
+    "DualConfig": {"warm_start": ""}}
 # config keys that earlier versions saved and this one sets elsewhere: dropped when a saved config is read
 RETIRED_KEYS = ("threads",)  # torch CPU threads: the CLI's --threads since issue 16, recorded beside the config
 
