@@ -54,9 +54,6 @@ class DualConfig:
     bt_epochs: int = field(default=10, metadata={
         "help": "back-translation: passes over the real + synthetic pairs, continuing from the warm start",
         "range": "[1, inf)"})
-    bt_real_repeat: int = field(default=1, metadata={
-        "help": "back-translation: the real pairs appear this many times among the synthetic ones in each pass (more "
-                "weight on the human-translated text)", "range": "[1, inf)"})
     bt_lr: float = field(default=3e-4, metadata={
         "help": "back-translation AdamW peak learning rate (warm-up, cosine)", "range": "(0, inf)"})
     lm_epochs: int = field(default=5, metadata={

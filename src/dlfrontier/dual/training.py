@@ -545,11 +545,9 @@ def train_translation(ctx: RunContext, cfg: DualConfig) -> dict[str, float]:
             show_phase(ctx.progress, f"back-translating {len(corpus.mono_en):,} + {len(corpus.mono_es):,} "
                                      "monolingual sentences (greedy)")
             synthetic = back_translations(pair, corpus, device)
-        show_phase(ctx.progress, f"training on {len(corpus.pairs):,} real (x{cfg.bt_real_repeat}) + "
-                                 f"{len(synthetic):,} synthetic pairs")
-        offset += fit_pairs(ctx, cfg, pair, corpus, warm_pairs * cfg.bt_real_repeat + synthetic, phase="bt",
-                            epochs=cfg.bt_epochs, lr=cfg.bt_lr, offset=offset,
-                            extra={"warm": warm, "synthetic": synthetic}, prefix="bt/")
+        show_phase(ctx.progress, f"training on {len(corpus.pairs):,} real + {len(synthetic):,} synthetic pairs")
+        offset += fit_pairs(ctx, cfg, pair, corpus, warm_pairs + synthetic, phase="bt", epochs=cfg.bt_epochs,
+                            lr=cfg.bt_lr, offset=offset, extra={"warm": warm, "synthetic": synthetic}, prefix="bt/")
     elif cfg.method == "dual" and phase != "done":
         lms = LanguageModels(cfg, tok.vocab_size).to(device)
         if phase == "dual":
