@@ -242,6 +242,13 @@ def test_a_run_continued_from_a_warm_start_run_equals_the_run_that_trained_its_o
     assert "bt/val/nll_en_es" in logged and "val/nll_en_es" not in logged  # no warm phase was trained
     assert logged["bt/val/nll_en_es"] == logged_whole["bt/val/nll_en_es"]  # the same curve at the same steps
 
+    from dlfrontier.experiments.runner import plan_run
+
+    moved = __import__("shutil").move(warm["run_dir"], tmp_path / "moved")  # a resume does not read it again
+    plan = plan_run("backtranslation-en-es", 3, overrides={**sets, "warm_start": str(out)}, out=out, resume=True)
+    assert plan.done_summary is not None
+    __import__("shutil").move(moved, warm["run_dir"])
+
     def refused(overrides: dict[str, str], seed: int = 3) -> str:
         dest = tmp_path / f"refused-{len(list(tmp_path.iterdir()))}"
         with pytest.raises(DLFrontierError) as err:

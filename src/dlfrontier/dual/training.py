@@ -426,9 +426,8 @@ WARM_KEYS = ("fraction", "vocab_size", "max_tokens", "hidden", "heads", "layers"
 
 def find_warm_start(cfg: DualConfig, seed: int) -> tuple[Any, dict[str, Any]]:
     """The finished supervised run ``cfg.warm_start`` names for ``seed``: its folder and checkpoint state, read
-    safely. The folder itself when it is a run folder, else the newest
-    finished run folder of ``seed`` under it or one level down (``<out>/nmt-en-es-10pct/<seed>-*``) whose settings
-    match.
+    safely. The folder itself when it is a run folder, else the newest finished run folder of ``seed`` under it or
+    one level down (``<out>/nmt-en-es-10pct/<seed>-*``) whose settings match.
 
     Raises:
         ConfigError: no such folder, no finished supervised run of ``seed`` there, or its settings differ (the first
@@ -479,8 +478,8 @@ def find_warm_start(cfg: DualConfig, seed: int) -> tuple[Any, dict[str, Any]]:
 
 
 def load_warm_start(cfg: DualConfig, seed: int, pair: TranslatorPair, tok: Any) -> dict[str, Any]:
-    """The state of the warm-start run ``cfg.warm_start`` (its translators and test scores), checked against this
-    run's tokenizer and models.
+    """Load the warm-start run ``cfg.warm_start``'s translators into ``pair`` (after checking its vocabulary against
+    this run's ``tok``) and return its state: the translators and the warm start's test scores.
 
     Raises:
         CheckpointError: its tokenizer or translators differ from this run's (another sentencepiece version, a
@@ -494,7 +493,7 @@ def load_warm_start(cfg: DualConfig, seed: int, pair: TranslatorPair, tok: Any) 
         raise CheckpointError(f"{path}: its subword vocabulary differs from the one this run trains (another "
                               "sentencepiece version?): train the warm start again (leave warm_start empty)")
     try:
-        TranslatorPair(cfg, tok.vocab_size).load_state_dict(state["model"])
+        pair.load_state_dict(state["model"])
     except (RuntimeError, TypeError, KeyError) as err:
         raise CheckpointError(f"{path}: its translators do not fit this run's models ({str(err)[:120]})") \
             from err

@@ -123,12 +123,12 @@ def plan_run(name: str, seed: int, *, budget: str = "quick", device: str = "auto
                 require_corpus()
             else:
                 require_idx_dataset(dataset)
-    if exp.preflight is not None:  # e.g. the warm-start run folder a translation run continues from
-        exp.preflight(cfg, int(seed))
     resolve_device(device)
     plan = RunPlan(name, int(seed), budget, cfg, device, str(out), resume)
     if resume or reuse:
         _plan_resume(plan, reuse=reuse and not resume)
+    if exp.preflight is not None and plan.checkpoint is None and plan.done_summary is None:
+        exp.preflight(cfg, int(seed))  # e.g. the warm-start run a translation run reads (a resume has it already)
     return plan
 
 
