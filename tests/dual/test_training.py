@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -24,8 +25,10 @@ from dlfrontier.dual.training import (
     smoothed_token_loss,
     train_translation,
 )
-from dlfrontier.errors import ConfigError
+from dlfrontier.errors import CheckpointError, ConfigError, DLFrontierError
+from dlfrontier.experiments.runner import plan_run, run_one
 from dlfrontier.runtime import RunContext, seed_everything
+from dlfrontier.tracking import RunDir
 
 TINY = {"fraction": 0.01, "vocab_size": 300, "hidden": 32, "heads": 2, "layers": 1, "lm_layers": 1, "epochs": 1,
         "batch_size": 32, "warmup": 5, "mono_sentences": 64, "bt_epochs": 1, "lm_epochs": 1, "dual_steps": 4,
@@ -191,7 +194,6 @@ def test_eval_prints_reference_warm_start_and_final_translations(dual_run, tmp_p
     from types import SimpleNamespace
 
     from dlfrontier.dual.evaluation import evaluate_translation
-    from dlfrontier.errors import CheckpointError
 
     _, rec, _ = dual_run
     done = rec.checkpoints[-1][1]
@@ -222,9 +224,6 @@ def test_n_best_beam_rows_are_the_final_beam_best_first(tiny_corpus):
 
 
 def test_a_run_continued_from_a_warm_start_run_equals_the_run_that_trained_its_own(tmp_path):
-    from dlfrontier.errors import CheckpointError, DLFrontierError
-    from dlfrontier.experiments.runner import run_one
-
     sets = {k: str(v) for k, v in TINY.items()}
     out = tmp_path / "runs"
     warm = run_one("nmt-en-es-10pct", 3, overrides=sets, out=out, tensorboard=False)
@@ -236,18 +235,14 @@ def test_a_run_continued_from_a_warm_start_run_equals_the_run_that_trained_its_o
     assert all(reused["metrics"][f"warm/bleu_{d}"] == warm["metrics"][f"eval/bleu_{d}"] for d in ("en_es", "es_en"))
     bleu = json.loads((Path(reused["run_dir"]) / "tables" / "bleu.json").read_text())
     assert bleu["warm_start"] == warm["run_dir"]
-    from dlfrontier.tracking import RunDir
-
     logged, logged_whole = RunDir(reused["run_dir"]).metrics(), RunDir(whole["run_dir"]).metrics()
     assert "bt/val/nll_en_es" in logged and "val/nll_en_es" not in logged  # no warm phase was trained
     assert logged["bt/val/nll_en_es"] == logged_whole["bt/val/nll_en_es"]  # the same curve at the same steps
 
-    from dlfrontier.experiments.runner import plan_run
-
-    moved = __import__("shutil").move(warm["run_dir"], tmp_path / "moved")  # a resume does not read it again
+    moved = shutil.move(warm["run_dir"], tmp_path / "moved")  # a resume does not read it again
     plan = plan_run("backtranslation-en-es", 3, overrides={**sets, "warm_start": str(out)}, out=out, resume=True)
     assert plan.done_summary is not None
-    __import__("shutil").move(moved, warm["run_dir"])
+    shutil.move(moved, warm["run_dir"])
 
     def refused(overrides: dict[str, str], seed: int = 3) -> str:
         dest = tmp_path / f"refused-{len(list(tmp_path.iterdir()))}"
@@ -261,7 +256,7 @@ def test_a_run_continued_from_a_warm_start_run_equals_the_run_that_trained_its_o
     assert "hidden is 32, this run needs 16" in refused({"warm_start": warm["run_dir"], "hidden": "16"})
     assert "method=backtranslation" in str(pytest.raises(ConfigError, DualConfig, warm_start=str(out)).value)
     broken = tmp_path / "broken"
-    __import__("shutil").copytree(warm["run_dir"], broken)
+    shutil.copytree(warm["run_dir"], broken)
     (broken / "checkpoint.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(CheckpointError):
         run_one("backtranslation-en-es", 3, overrides={**sets, "warm_start": str(broken)}, out=tmp_path / "b2",

@@ -448,6 +448,7 @@ def find_warm_start(cfg: DualConfig, seed: int) -> tuple[Any, dict[str, Any]]:
     else:
         found = sorted((p for p in [*root.glob(f"{int(seed)}-*"), *root.glob(f"*/{int(seed)}-*")]
                         if RunDir(p).is_run() and not p.is_symlink()), key=lambda p: p.name, reverse=True)
+    want = {"seed": int(seed), "status": "done", "method": "supervised", **{k: getattr(cfg, k) for k in WARM_KEYS}}
     differences = []
     for path in found:
         run = RunDir(path)
@@ -457,10 +458,7 @@ def find_warm_start(cfg: DualConfig, seed: int) -> tuple[Any, dict[str, Any]]:
             differences.append(f"{path}: {err}")
             continue
         values = saved.get("config") if isinstance(saved.get("config"), dict) else {}
-        want = {"seed": int(seed), "status": "done", "method": "supervised",
-                **{k: getattr(cfg, k) for k in WARM_KEYS}}
-        have = {"seed": saved.get("seed"), "status": summary.get("status"), **{k: values.get(k) for k in want
-                                                                               if k not in ("seed", "status")}}
+        have = {**{k: values.get(k) for k in want}, "seed": saved.get("seed"), "status": summary.get("status")}
         diff = next((k for k in want if have[k] != want[k]), None)
         if diff is not None:
             differences.append(f"{path}: {diff} is {have[diff]!r}, this run needs {want[diff]!r}")
@@ -479,7 +477,7 @@ def find_warm_start(cfg: DualConfig, seed: int) -> tuple[Any, dict[str, Any]]:
 
 def load_warm_start(cfg: DualConfig, seed: int, pair: TranslatorPair, tok: Any) -> dict[str, Any]:
     """Load the warm-start run ``cfg.warm_start``'s translators into ``pair`` (after checking its vocabulary against
-    this run's ``tok``) and return its state: the translators and the warm start's test scores.
+    this run's ``tok``); returns ``{"warm": its test scores, examples and signature, plus its folder}``.
 
     Raises:
         CheckpointError: its tokenizer or translators differ from this run's (another sentencepiece version, a
@@ -497,7 +495,7 @@ def load_warm_start(cfg: DualConfig, seed: int, pair: TranslatorPair, tok: Any) 
     except (RuntimeError, TypeError, KeyError) as err:
         raise CheckpointError(f"{path}: its translators do not fit this run's models ({str(err)[:120]})") \
             from err
-    return {"model": state["model"], "warm": {**state["warm"], "source": str(path)}}
+    return {"warm": {**state["warm"], "source": str(path)}}
 
 
 def check_warm_start(cfg: DualConfig, seed: int) -> None:
@@ -518,8 +516,8 @@ def train_translation(ctx: RunContext, cfg: DualConfig) -> dict[str, float]:
     if phase is None and cfg.warm_start:  # continue from another run's warm start: its models and test scores
         show_phase(ctx.progress, f"warm start read from {cfg.warm_start}")
         phase, state = "reused", load_warm_start(cfg, ctx.seed, pair, tok)
-    if phase not in (None, "warm"):
-        pair.load_state_dict(state["model"] if phase in ("bt", "dual", "done", "reused") else state["translators"])
+    if phase not in (None, "warm", "reused"):  # (a reused warm start is in ``pair`` already)
+        pair.load_state_dict(state["model"] if phase in ("bt", "dual", "done") else state["translators"])
     warm_pairs = both_ways(corpus.pairs)
     warm_its = cfg.epochs * math.ceil(len(warm_pairs) / cfg.batch_size)
     if phase in (None, "warm"):
