@@ -109,3 +109,22 @@ def test_overall_counts_a_finished_copy_of_a_job():
     assert o.left() == (10 + 10) / 2
     assert o.line() == "2 of 4 runs done, about 10s left"
 
+
+
+def test_overall_estimate_per_job_config():
+    """The time left may depend on each job's config: a translation run that reads its warm start from another
+    run does not count the warm start's training (the estimate was the self-contained run's before)."""
+    from dlfrontier.experiments import EXPERIMENTS
+
+    for name in ("backtranslation-en-es", "dual-learning-en-es"):
+        exp = EXPERIMENTS.get(name)
+        fresh, reading = exp.make_config("quick"), exp.make_config("quick", {"warm_start": "runs"})
+        assert exp.seconds_for(fresh) == exp.typical_seconds
+        assert exp.seconds_for(reading) <= exp.typical_seconds - 200
+    assert EXPERIMENTS.get("dqn-cartpole").seconds_for(None) == EXPERIMENTS.get("dqn-cartpole").typical_seconds
+    clock = Clock()
+    jobs = [SimpleNamespace(name="a", seed=0, t=10.0), SimpleNamespace(name="a", seed=1, t=30.0)]
+    o = Overall(jobs, lambda j: j.t, clock=clock)
+    assert o.left() == 40.0
+    o.finished(jobs[1], 31.0)
+    assert o.left() == 10.0

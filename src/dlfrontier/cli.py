@@ -12,6 +12,7 @@ import os
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -179,13 +180,16 @@ class PlainProgress:
 class Overall:
     """The "k of N" count of a ``run``/``demo`` and its estimated time left.
 
-    Each run counts its experiment's ``typical_seconds`` (quick budget); a run without one, or at another budget,
-    counts the mean measured wall time of the runs finished so far. ``parallel`` runs at once share the time.
+    Each run counts its expected seconds (``typical``: by experiment name, or a function of the job; the quick
+    budget's measured wall time); a run without one, or at another budget, counts the mean measured wall time of
+    the runs finished so far. ``parallel`` runs at once share the time.
     """
 
-    def __init__(self, jobs: list[Any], typical: dict[str, float | None], parallel: int = 1,
-                 clock: Any = time.monotonic) -> None:
-        self.jobs, self.typical, self.parallel, self.clock = jobs, typical, max(1, parallel), clock
+    def __init__(self, jobs: list[Any], typical: Mapping[str, float | None] | Callable[[Any], float | None],
+                 parallel: int = 1, clock: Any = time.monotonic) -> None:
+        self.jobs, self.parallel, self.clock = jobs, max(1, parallel), clock
+        self.typical: Callable[[Any], float | None] = (
+            typical if callable(typical) else lambda job, by_name=dict(typical): by_name.get(job.name))
         self.done: list[tuple[Any, float]] = []
         self.started = clock()
         self.current_start = self.started
@@ -208,12 +212,12 @@ class Overall:
                 remaining.append(j)
         total = 0.0
         for j in remaining:
-            t = self.typical.get(j.name) or fallback
+            t = self.typical(j) or fallback
             if t is None:
                 return None
             total += t
         if self.parallel == 1 and remaining:  # the running one is partly done
-            total -= min(self.clock() - self.current_start, self.typical.get(remaining[0].name) or fallback or 0.0)
+            total -= min(self.clock() - self.current_start, self.typical(remaining[0]) or fallback or 0.0)
         return max(0.0, total) / min(self.parallel, max(1, len(remaining)))
 
     def eta(self) -> str:
@@ -255,7 +259,6 @@ def run_experiments(
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from dlfrontier.experiments import EXPERIMENTS
     from dlfrontier.experiments.executors import Job, run_jobs
     from dlfrontier.experiments.runner import plan_run
     from dlfrontier.runtime import pin_threads
@@ -267,9 +270,9 @@ def run_experiments(
             for n in names for s in seeds]
     console = _console()
     outcomes = []
-    typical = {n: EXPERIMENTS.get(n).typical_seconds if budget == "quick" else None for n in names}
     parallel = 1 if executor == "local" else (workers or os.cpu_count() or 1)
-    overall = Overall(jobs, typical, parallel)
+    overall = Overall(jobs, lambda j: j.plan.experiment.seconds_for(j.plan.config) if budget == "quick" else None,
+                      parallel)
     tty = console.is_terminal
 
     def plain(line: str) -> None:
@@ -388,7 +391,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         plain(f"  point {i}: {sw.describe(point)}")
     jobs = [j for row in plan.jobs for j in row]
     parallel = 1 if args.executor == "local" else (args.workers or os.cpu_count() or 1)
-    overall = Overall(jobs, {args.name: exp.typical_seconds if args.budget == "quick" else None}, parallel)
+    overall = Overall(jobs, lambda j: exp.seconds_for(j.plan.config) if args.budget == "quick" else None, parallel)
 
     def on_outcome(o: Any) -> None:
         overall.finished(o.job, o.summary.get("wall_seconds") if o.summary else None)

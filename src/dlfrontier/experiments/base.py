@@ -183,6 +183,8 @@ class Experiment:
             folder is written.
         typical_seconds: the measured wall time of one quick-budget run on 2 CPU cores (None: not measured);
             ``dlfrontier list`` shows it and ``run``/``demo`` estimate the time left from it.
+        expected_seconds: ``cfg -> seconds``: a quick run's wall time for a config that changes it (e.g. one that
+            reads its warm start from another run instead of training it); None: ``typical_seconds``.
         requires: ``(module, extra)`` pairs of optional dependencies a run imports (``("mujoco", "mujoco")``):
             a missing one is a one-line error naming ``pip install "dlfrontier[extra]"`` before a folder is written.
         population: ``population(ctxs, cfg) -> [final metrics per seed]``: the seeds of one ``dlfrontier run`` trained
@@ -208,6 +210,7 @@ class Experiment:
     evaluate: Callable[..., Any] | None = None
     data: Sequence[str] | Callable[[Any], Sequence[str]] = ()
     typical_seconds: float | None = None
+    expected_seconds: Callable[[Any], float | None] | None = None
     requires: Sequence[tuple[str, str]] = ()
     population: Callable[[list[RunContext], Any], list[Mapping[str, float]]] | None = None
     population_supports: Callable[[Any], bool] | None = None
@@ -225,6 +228,10 @@ class Experiment:
             parse_values(self.config, budget.settings, what=f"{self.name} budget {b!r}")
         if self.curve is None:
             object.__setattr__(self, "curve", self.budgets["quick"].primary.metric)
+
+    def seconds_for(self, cfg: Any) -> float | None:
+        """The expected wall time of a quick run with ``cfg`` (:attr:`expected_seconds`, else the typical one)."""
+        return self.expected_seconds(cfg) if self.expected_seconds is not None else self.typical_seconds
 
     def criteria(self, budget: str) -> tuple[Criterion, ...]:
         return self._budget(budget).criteria  # type: ignore[return-value]
