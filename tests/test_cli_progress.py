@@ -88,12 +88,12 @@ def test_plain_progress_prints_every_tenth_at_most_every_5s_and_every_30s():
 def test_overall_estimate_uses_typical_time_then_measured_time():
     clock = Clock()
     jobs = [SimpleNamespace(name="a"), SimpleNamespace(name="a"), SimpleNamespace(name="b")]
-    o = Overall(jobs, {"a": 10.0, "b": None}, clock=clock)
+    o = Overall(jobs, lambda j: {"a": 10.0, "b": None}[j.name], clock=clock)
     assert o.line() == "0 of 3 runs done, time left unknown"  # b has no typical time and nothing ran yet
     clock.t = 12.0
     o.finished(jobs[0], 12.0)
     assert o.left() == 10.0 + 12.0  # a: typical 10 s; b: the measured mean
-    parallel = Overall(jobs, {"a": 10.0, "b": 20.0}, parallel=2, clock=clock)
+    parallel = Overall(jobs, lambda j: {"a": 10.0, "b": 20.0}[j.name], parallel=2, clock=clock)
     assert parallel.left() == (10 + 10 + 20) / 2
 
 
@@ -102,13 +102,12 @@ def test_overall_counts_a_finished_copy_of_a_job():
     only with the local executor before)."""
     clock = Clock()
     jobs = [SimpleNamespace(name="a", seed=s) for s in range(3)] + [SimpleNamespace(name="b", seed=0)]
-    o = Overall(jobs, {"a": 10.0, "b": 20.0}, parallel=2, clock=clock)
+    o = Overall(jobs, lambda j: {"a": 10.0, "b": 20.0}[j.name], parallel=2, clock=clock)
     assert o.left() == (10 + 10 + 10 + 20) / 2
     o.finished(SimpleNamespace(name="a", seed=1), 11.0)
     o.finished(SimpleNamespace(name="b", seed=0), 19.0)
     assert o.left() == (10 + 10) / 2
     assert o.line() == "2 of 4 runs done, about 10s left"
-
 
 
 def test_overall_estimate_per_job_config():

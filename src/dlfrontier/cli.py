@@ -12,7 +12,7 @@ import os
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -180,16 +180,14 @@ class PlainProgress:
 class Overall:
     """The "k of N" count of a ``run``/``demo`` and its estimated time left.
 
-    Each run counts its expected seconds (``typical``: by experiment name, or a function of the job; the quick
-    budget's measured wall time); a run without one, or at another budget, counts the mean measured wall time of
-    the runs finished so far. ``parallel`` runs at once share the time.
+    Each run counts its expected seconds, ``typical(job)`` (the quick budget's measured wall time for the job's
+    config); a run without one, or at another budget, counts the mean measured wall time of the runs finished so
+    far. ``parallel`` runs at once share the time.
     """
 
-    def __init__(self, jobs: list[Any], typical: Mapping[str, float | None] | Callable[[Any], float | None],
-                 parallel: int = 1, clock: Any = time.monotonic) -> None:
-        self.jobs, self.parallel, self.clock = jobs, max(1, parallel), clock
-        self.typical: Callable[[Any], float | None] = (
-            typical if callable(typical) else lambda job, by_name=dict(typical): by_name.get(job.name))
+    def __init__(self, jobs: list[Any], typical: Callable[[Any], float | None], parallel: int = 1,
+                 clock: Any = time.monotonic) -> None:
+        self.jobs, self.typical, self.parallel, self.clock = jobs, typical, max(1, parallel), clock
         self.done: list[tuple[Any, float]] = []
         self.started = clock()
         self.current_start = self.started
