@@ -21,6 +21,7 @@ from dlfrontier.dual.training import (
     TranslatorPair,
     _PhaseContext,
     back_translations,
+    dual_lr_at,
     prepare_corpus,
     smoothed_token_loss,
     train_translation,
@@ -262,3 +263,41 @@ def test_a_run_continued_from_a_warm_start_run_equals_the_run_that_trained_its_o
         run_one("backtranslation-en-es", 3, overrides={**sets, "warm_start": str(broken)}, out=tmp_path / "b2",
                 tensorboard=False)
     assert not (tmp_path / "b2").exists()
+
+
+def test_dual_game_loss_is_reconstruction_plus_weighted_policy_gradient(tiny_corpus):
+    """With beam middles (deterministic in eval mode) the game's loss is linear in ``pg_weight``; at 0 it is the
+    reconstruction loss alone and the primal model gets no gradient (online back-translation)."""
+    from dlfrontier.dual.training import LanguageModels, dual_game
+
+    cfg0 = DualConfig(**{**TINY, "middle": "beam", "pg_weight": 0.0})
+    torch.manual_seed(0)
+    pair = TranslatorPair(cfg0, tiny_corpus.tokenizer.vocab_size).eval()
+    lms = LanguageModels(cfg0, tiny_corpus.tokenizer.vocab_size).eval()
+    src = torch.nn.utils.rnn.pad_sequence([torch.tensor(s[:12] + [2]) for s in tiny_corpus.mono_en[:6]],
+                                          batch_first=True)
+    losses = {}
+    for w in (0.0, 1.0, 2.5):
+        cfg = DualConfig(**{**TINY, "middle": "beam", "pg_weight": w})
+        pair.zero_grad(set_to_none=True)
+        loss, info = dual_game(pair.en_es, pair.es_en, lms.es, src, cfg)
+        loss.backward()
+        primal_grad = [p.grad for p in pair.en_es.parameters() if p.grad is not None]
+        assert (not primal_grad) == (w == 0.0)  # the primal learns only from the policy gradient
+        losses[w] = float(loss.detach())
+    pg = losses[1.0] - losses[0.0]
+    assert losses[2.5] == pytest.approx(losses[0.0] + 2.5 * pg, rel=1e-5, abs=1e-6)
+
+
+def test_dual_learning_rate_schedules():
+    const = DualConfig(**{**TINY, "dual_lr": 1e-3, "dual_steps": 100})
+    assert [dual_lr_at(const, r) for r in (0, 50, 99)] == [1e-3] * 3
+    cos = DualConfig(**{**TINY, "dual_lr": 1e-3, "dual_steps": 100, "warmup": 200, "dual_schedule": "cosine"})
+    lrs = [dual_lr_at(cos, r) for r in range(100)]
+    assert lrs[:10] == pytest.approx([1e-3 * (r + 1) / 10 for r in range(10)])  # warm-up: a tenth of the rounds
+    assert lrs[10] == pytest.approx(1e-3) and all(a > b for a, b in zip(lrs[10:], lrs[11:], strict=False))
+    assert lrs[55] == pytest.approx(0.5e-3) and 0 < lrs[-1] < 1e-6
+    from dlfrontier.ranges import check_ranges
+
+    with pytest.raises(ConfigError, match="pg_weight"):
+        check_ranges(DualConfig(pg_weight=-0.1))

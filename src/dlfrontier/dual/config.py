@@ -77,8 +77,15 @@ class DualConfig:
         "help": "reward = alpha * LM log-likelihood per token + (1 - alpha) * reconstruction log-likelihood per "
                 "token", "range": "[0, 1]"})
     dual_lr: float = field(default=1e-4, metadata={
-        "help": "dual-learning Adam learning rate (constant; both models, games and supervised steps)",
-        "range": "(0, inf)"})
+        "help": "dual-learning Adam learning rate (both models, games and supervised steps; its peak with "
+                "dual_schedule=cosine)", "range": "(0, inf)"})
+    dual_schedule: Literal["constant", "cosine"] = field(default="constant", metadata={
+        "help": "dual-learning learning rate over the rounds: constant, or linear warm-up (warmup rounds, at most "
+                "a tenth of them) then cosine to 0, as back-translation's"})
+    pg_weight: float = field(default=1.0, metadata={
+        "help": "weight of the primal model's policy-gradient loss beside the dual model's reconstruction loss in "
+                "a game (the paper's two learning rates as one ratio; 0: the games train reconstruction only, "
+                "online back-translation)", "range": "[0, inf)"})
     dual_eval_every: int = field(default=100, metadata={
         "help": "dual rounds between validation BLEU points and checkpoints", "range": "[1, inf)"})
     val_sentences: int = field(default=200, metadata={

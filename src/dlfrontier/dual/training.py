@@ -338,6 +338,7 @@ def dual_game(primal: nn.Module, dual: nn.Module, lm: nn.Module, src: torch.Tens
     k = cfg.samples
     steps = min(int(primal.pe.shape[0]), int(1.5 * src.shape[1]) + 10)
     original = src.repeat_interleave(k, 0)
+    token_logp: torch.Tensor | None
     if cfg.middle == "sample":
         mid, token_logp = sample(primal, src, n=k, max_steps=steps)  # [B*K, T] each
     else:  # the K best of a beam (He et al.): their log-likelihood under the primal, teacher-forced
@@ -345,16 +346,28 @@ def dual_game(primal: nn.Module, dual: nn.Module, lm: nn.Module, src: torch.Tens
         primal.eval()
         mid = beam_search(primal, src, beam=2 * k, max_steps=steps, n_best=k).tokens
         primal.train(was)
-        token_logp = token_logprobs(primal, original, mid)
+        token_logp = token_logprobs(primal, original, mid) if cfg.pg_weight > 0 else None
     with torch.no_grad():
         lm_logp, lm_n = lm.sequence_logprob(mid)
     recon_logp, recon_n = sequence_logprob(dual, mid, original)
     reward = dual_reward(lm_logp, lm_n, recon_logp, recon_n, cfg.alpha)
-    loss = scst_loss(token_logp, reward, nsc_baseline(reward, k)) + reconstruction_loss(recon_logp, recon_n,
-                                                                                          cfg.alpha)
+    loss = reconstruction_loss(recon_logp, recon_n, cfg.alpha)
+    if token_logp is not None:
+        loss = loss + cfg.pg_weight * scst_loss(token_logp, reward, nsc_baseline(reward, k))
     info = {"reward": float(reward.mean()), "lm": float((lm_logp / lm_n.clamp_min(1)).mean()),
             "recon": float((recon_logp.detach() / recon_n.clamp_min(1)).mean())}
     return loss, info
+
+
+def dual_lr_at(cfg: DualConfig, r: int) -> float:
+    """The learning rate of dual round ``r`` (0-based): ``dual_lr``, or with ``dual_schedule="cosine"`` a linear
+    warm-up over ``min(warmup, dual_steps // 10)`` rounds, then cosine decay towards 0 at ``dual_steps``."""
+    if cfg.dual_schedule == "constant":
+        return cfg.dual_lr
+    warmup = min(cfg.warmup, cfg.dual_steps // 10)
+    if r < warmup:
+        return cfg.dual_lr * (r + 1) / warmup
+    return cfg.dual_lr * 0.5 * (1 + math.cos(math.pi * (r - warmup) / max(1, cfg.dual_steps - warmup)))
 
 
 def run_dual(ctx: RunContext, cfg: DualConfig, pair: TranslatorPair, lms: LanguageModels, corpus: Corpus, *,
@@ -390,7 +403,9 @@ def run_dual(ctx: RunContext, cfg: DualConfig, pair: TranslatorPair, lms: Langua
     ctx.progress.update(start)
     pair.train()
     for r in range(start, cfg.dual_steps):
-        logged: dict[str, float] = {}
+        for group in opt.param_groups:
+            group["lr"] = dual_lr_at(cfg, r)
+        logged: dict[str, float] = {"dual/lr": dual_lr_at(cfg, r)}
         games = (("en", pair.en_es, pair.es_en, lms.es), ("es", pair.es_en, pair.en_es, lms.en))
         for salt, (lang, primal, dual, lm) in enumerate(games if cfg.games else ()):
             src = batch_of(tok, draw(mono[lang], r, cfg.dual_batch, salt), device)
@@ -596,4 +611,5 @@ def write_tables(ctx: RunContext, cfg: DualConfig, corpus: Corpus, warm: Mapping
 
 
 __all__ = ["Corpus", "LanguageModels", "TranslatorPair", "back_translations", "bleu_both", "check_warm_start",
-           "dual_game", "find_warm_start", "prepare_corpus", "smoothed_token_loss", "train_translation", "translate"]
+           "dual_game", "dual_lr_at", "find_warm_start", "prepare_corpus", "smoothed_token_loss",
+           "train_translation", "translate"]
