@@ -329,8 +329,8 @@ def token_logprobs(model: nn.Module, src: torch.Tensor, tgt: torch.Tensor) -> to
 
 def dual_game(primal: nn.Module, dual: nn.Module, lm: nn.Module, src: torch.Tensor, cfg: DualConfig,
               ) -> tuple[torch.Tensor, dict[str, float]]:
-    """One game from the sentences ``src [B, S]``: the primal's policy-gradient loss plus the dual's
-    reconstruction loss, and the logged rewards."""
+    """One game from the sentences ``src [B, S]``: the dual's reconstruction loss plus ``pg_weight`` times the
+    primal's policy-gradient loss (not computed at 0 with beam middles), and the logged rewards."""
     from dlfrontier.dual.models import sequence_logprob
     from dlfrontier.multimodal.captioning.decoding import beam_search, sample
     from dlfrontier.multimodal.captioning.training import nsc_baseline, scst_loss
