@@ -403,9 +403,10 @@ def run_dual(ctx: RunContext, cfg: DualConfig, pair: TranslatorPair, lms: Langua
     ctx.progress.update(start)
     pair.train()
     for r in range(start, cfg.dual_steps):
+        lr = dual_lr_at(cfg, r)
         for group in opt.param_groups:
-            group["lr"] = dual_lr_at(cfg, r)
-        logged: dict[str, float] = {"dual/lr": dual_lr_at(cfg, r)}
+            group["lr"] = lr
+        logged: dict[str, float] = {"dual/lr": lr}
         games = (("en", pair.en_es, pair.es_en, lms.es), ("es", pair.es_en, pair.en_es, lms.en))
         for salt, (lang, primal, dual, lm) in enumerate(games if cfg.games else ()):
             src = batch_of(tok, draw(mono[lang], r, cfg.dual_batch, salt), device)
