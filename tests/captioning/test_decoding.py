@@ -101,3 +101,83 @@ def test_low_temperature_sampling_is_greedy() -> None:
     assert torch.equal(tokens[::2, : g.tokens.shape[1]], g.tokens)
     with pytest.raises(ValueError, match="temperature"):
         sample(model, feats, temperature=0.0)
+
+
+
+class EndsAt(torch.nn.Module):
+    """A real decoder whose EOS is near impossible before and near certain once a caption has ``ends[i]`` tokens
+    (input ``i``'s own length; set ``ends`` to the inputs' lengths before each decoding): captions of different
+    lengths in one batch. The length is carried in the memory and the step count in the state, so expanding,
+    reordering and dropping rows must keep them with their input."""
+
+    def __init__(self, model: torch.nn.Module, ends: torch.Tensor) -> None:
+        super().__init__()
+        self.model, self.ends = model, ends
+
+    def encode(self, feats, mask=None):  # type: ignore[no-untyped-def]
+        if self.ends.shape[0] != feats.shape[0]:
+            raise ValueError(f"{self.ends.shape[0]} lengths for {feats.shape[0]} inputs")
+        return (*self.model.encode(feats, mask), self.ends.clone())
+
+    def init_state(self, memory):  # type: ignore[no-untyped-def]
+        return (*self.model.init_state(memory[:-1]), torch.zeros_like(memory[-1]))
+
+    def step(self, memory, state, words):  # type: ignore[no-untyped-def]
+        logp, attn, new = self.model.step(memory[:-1], state[:-1], words)
+        count = state[-1] + 1
+        bonus = torch.zeros_like(logp)
+        bonus[:, EOS] = torch.where(count >= memory[-1], 30.0, -30.0)
+        return (logp + bonus).log_softmax(-1), attn, (*new, count)
+
+
+def varied(name: str) -> tuple[EndsAt, torch.Tensor, torch.Tensor]:
+    """12 inputs for a tiny decoder of kind ``name`` wrapped to end its captions after 2..9 tokens."""
+    torch.manual_seed(5)
+    ends = torch.tensor([2, 9, 4, 7, 3, 9, 5, 2, 8, 6, 3, 9])
+    if name == "translator":
+        from dlfrontier.dual.models import Translator
+
+        model = Translator(vocab_size=12, hidden=8, heads=2, layers=2, dropout=0.0).eval()
+        feats = torch.randint(3, 12, (12, 5))
+    else:
+        kw = {} if name == "updn" else {"heads": 2, "layers": 1}
+        model = build_captioner(name, feat_dim=6, vocab_size=12, hidden=8, dropout=0.0, **kw).eval()
+        feats = torch.randn(12, 4, 6)
+    with torch.no_grad():
+        model.out.weight.mul_(4.0)
+    return EndsAt(model, ends), feats, ends
+
+
+@pytest.mark.parametrize("name", ["updn", "transformer", "aoa", "translator"])
+def test_batched_decoding_equals_one_input_at_a_time_as_rows_finish(name: str) -> None:
+    # Finished rows (greedy) and finished images (beam search) leave the batch: each input's caption, score and
+    # attention must be what decoding it alone gives, and the batch must actually shrink on the way.
+    model, feats, ends = varied(name)
+    sizes: list[int] = []
+    step = model.step
+
+    def counting_step(memory, state, words):  # type: ignore[no-untyped-def]
+        sizes.append(words.shape[0])
+        return step(memory, state, words)
+
+    model.step = counting_step  # type: ignore[method-assign]
+    for per, decode in ((1, lambda f: greedy(model, f, max_steps=10)),
+                        (1, lambda f: beam_search(model, f, beam=3, max_steps=10)),
+                        (2, lambda f: beam_search(model, f, beam=4, max_steps=10, n_best=2))):
+        sizes.clear()
+        model.ends = ends
+        out = decode(feats)
+        batch_sizes = list(sizes)
+        lengths = (out.tokens != PAD).sum(1)
+        assert int(lengths.min()) <= 3 and int(lengths.max()) >= 8  # captions of different lengths
+        assert batch_sizes[-1] < batch_sizes[0]  # and the batch shrank as they finished
+        for i in range(12):
+            model.ends = ends[i : i + 1]
+            alone = decode(feats[i : i + 1])
+            t = alone.tokens.shape[1]
+            rows = slice(i * per, (i + 1) * per)
+            assert torch.equal(out.tokens[rows, :t], alone.tokens)
+            assert (out.tokens[rows, t:] == PAD).all()
+            assert torch.allclose(out.score[rows], alone.score, atol=1e-5)
+            assert torch.allclose(out.attention[rows, :t], alone.attention, atol=1e-5)
+            assert (out.attention[rows, t:] == 0).all()

@@ -17,7 +17,16 @@ from typing import NamedTuple
 
 import torch
 
-from dlfrontier.multimodal.captioning.models import BOS, EOS, PAD, Captioner, Memory, expand_memory, select_state
+from dlfrontier.multimodal.captioning.models import (
+    BOS,
+    EOS,
+    PAD,
+    Captioner,
+    Memory,
+    expand_memory,
+    select_memory,
+    select_state,
+)
 
 
 class Decoded(NamedTuple):
@@ -36,24 +45,50 @@ def _start(memory: Memory) -> torch.Tensor:
 @torch.no_grad()
 def greedy(model: Captioner, feats: torch.Tensor, mask: torch.Tensor | None = None, *,
            max_steps: int = 20) -> Decoded:
-    """The most likely word at every step, for every image at once."""
+    """The most likely word at every step, for every image at once.
+
+    Rows that have emitted EOS leave the batch (see :func:`_rows_to_keep`), so a long caption does not make the short
+    ones pay for its steps; each kept row's arithmetic is the same as in the full batch.
+    """
     memory = model.encode(feats, mask)
     state = model.init_state(memory)
     words = _start(memory)
-    done = torch.zeros_like(words, dtype=torch.bool)
-    score = memory[0].new_zeros(words.shape[0])
-    tokens, attns = [], []
-    for _ in range(max_steps):
+    n = words.shape[0]
+    done = torch.zeros_like(words, dtype=torch.bool)  # rows of the current batch that have emitted EOS
+    live = torch.arange(n, device=words.device)  # the current batch's rows in the full batch
+    score = memory[0].new_zeros(n)
+    tokens = words.new_full((n, max_steps), PAD)
+    attns: torch.Tensor | None = None
+    steps = 0
+    for t in range(max_steps):
         logp, attn, state = model.step(memory, state, words)
+        if attns is None:
+            attns = attn.new_zeros(n, max_steps, attn.shape[-1])
         best, words = logp.max(-1)
         words = words.masked_fill(done, PAD)
-        score = score + best.masked_fill(done, 0.0)
-        tokens.append(words)
-        attns.append(attn.masked_fill(done.unsqueeze(-1), 0.0))
+        score[live] = score[live] + best.masked_fill(done, 0.0)
+        tokens[live, t] = words
+        attns[live, t] = attn.masked_fill(done.unsqueeze(-1), 0.0)
         done = done | (words == EOS)
+        steps = t + 1
         if bool(done.all()):
             break
-    return Decoded(torch.stack(tokens, 1), score, torch.stack(attns, 1))
+        keep = _rows_to_keep(done)
+        if keep is not None:
+            live, words, done = live[keep], words[keep], done[keep]
+            memory, state = select_memory(memory, keep), select_state(state, keep)
+    assert attns is not None
+    return Decoded(tokens[:, :steps], score, attns[:, :steps])
+
+
+def _rows_to_keep(finished: torch.Tensor) -> torch.Tensor | None:
+    """The indices of the unfinished rows, when at least a quarter of the rows are finished (then dropping them
+    pays for copying the memory and state of the rest); else ``None`` (finished rows go on emitting PAD at no
+    cost, as if they were still in the batch)."""
+    count = int(finished.sum())
+    if count == 0 or 4 * count < finished.shape[0]:
+        return None
+    return (~finished).nonzero().squeeze(1)
 
 
 def sample(model: Captioner, feats: torch.Tensor, mask: torch.Tensor | None = None, *, n: int = 1,
@@ -96,6 +131,10 @@ def beam_search(model: Captioner, feats: torch.Tensor, mask: torch.Tensor | None
 
     ``n_best > 1``: the ``n_best`` best hypotheses of each image's final beam, best first, as rows
     ``i * n_best .. i * n_best + n_best - 1`` (``tokens [B * n_best, T]``, like :func:`sample`'s layout).
+
+    Each step records every hypothesis's parent and new word; the captions are read back from the final beam at the
+    end (no copying of growing token histories). An image whose hypotheses have all emitted EOS leaves the batch once
+    a quarter of the batch has (its beam can no longer change: every hypothesis continues with PAD at no cost).
     """
     if beam < 1:
         raise ValueError(f"beam must be >= 1, got {beam}")
@@ -103,43 +142,59 @@ def beam_search(model: Captioner, feats: torch.Tensor, mask: torch.Tensor | None
         raise ValueError(f"n_best must be in [1, beam={beam}], got {n_best}")
     memory = model.encode(feats, mask)
     b = memory[0].shape[0]
+    dev = memory[0].device
     memory = expand_memory(memory, beam)
     state = model.init_state(memory)
     words = _start(memory)
-    scores = memory[0].new_full((b, beam), float("-inf"))
+    final = memory[0].new_full((b, beam), float("-inf"))  # every image's beam scores, kept when it leaves
+    scores = final.clone()
     scores[:, 0] = 0.0  # one live hypothesis per image at the start (the others would duplicate it)
-    done = torch.zeros(b, beam, dtype=torch.bool, device=feats.device)
-    tokens = torch.zeros(b, beam, 0, dtype=torch.long, device=feats.device)
-    attns: torch.Tensor | None = None
-    offset = (torch.arange(b, device=feats.device) * beam).unsqueeze(1)
+    done = torch.zeros(b, beam, dtype=torch.bool, device=dev)
+    live = torch.arange(b, device=dev)  # the current batch's images in the full batch
+    stay = torch.arange(beam, device=dev).expand(b, beam)  # a departed image's hypotheses keep their places
+    parents: list[torch.Tensor] = []  # per step [b, beam]: each hypothesis's parent in the previous step's beam
+    chosen: list[torch.Tensor] = []  # per step [b, beam]: its new word
+    attended: list[torch.Tensor] = []  # per step [b, beam, K]: the attention when that word was chosen
     for _ in range(max_steps):
         logp, attn, state = model.step(memory, state, words)
-        v = logp.shape[-1]
-        logp = logp.view(b, beam, v)
+        n, v = live.shape[0], logp.shape[-1]
+        logp = logp.view(n, beam, v)
         finished = torch.full_like(logp, float("-inf"))
         finished[..., PAD] = 0.0  # a finished caption continues with PAD at no cost
         logp = torch.where(done.unsqueeze(-1), finished, logp)
-        top, idx = (scores.unsqueeze(-1) + logp).view(b, beam * v).topk(beam, dim=1)
-        src, words2 = idx // v, idx % v  # [b, beam] parent hypothesis, new token
-        rows = (offset + src).view(-1)
+        top, idx = (scores.unsqueeze(-1) + logp).view(n, beam * v).topk(beam, dim=1)
+        src, words2 = idx // v, idx % v  # [n, beam] parent hypothesis, new token
+        rows = ((torch.arange(n, device=dev) * beam).unsqueeze(1) + src).view(-1)
         state = select_state(state, rows)
-        attn = attn.view(b, beam, -1).gather(1, src.unsqueeze(-1).expand(b, beam, attn.shape[-1]))
+        attn = attn.view(n, beam, -1).gather(1, src.unsqueeze(-1).expand(n, beam, attn.shape[-1]))
         attn = attn.masked_fill(done.gather(1, src).unsqueeze(-1), 0.0)
-        tokens = torch.cat([tokens.gather(1, src.unsqueeze(-1).expand_as(tokens)), words2.unsqueeze(-1)], 2)
-        prev = attns.gather(1, src[..., None, None].expand_as(attns)) if attns is not None else None
-        attns = attn.unsqueeze(2) if prev is None else torch.cat([prev, attn.unsqueeze(2)], 2)
+        parent, word = stay.clone(), torch.full_like(stay, PAD)
+        parent[live], word[live] = src, words2
+        step_attn = attn.new_zeros(b, beam, attn.shape[-1])
+        step_attn[live] = attn
+        parents.append(parent)
+        chosen.append(word)
+        attended.append(step_attn)
         done = done.gather(1, src) | (words2 == EOS)
         scores, words = top, words2.view(-1)
+        final[live] = scores
         if bool(done.all()):
             break
-    assert attns is not None
-    if n_best > 1:
-        top = scores.topk(n_best, dim=1).indices  # [b, n_best]
-        rows = torch.arange(b, device=feats.device).unsqueeze(1).expand_as(top)
-        return Decoded(tokens[rows, top].flatten(0, 1), scores[rows, top].flatten(), attns[rows, top].flatten(0, 1))
-    best = scores.argmax(1)  # topk keeps the beams sorted; argmax says it plainly
-    pick = torch.arange(b, device=feats.device)
-    return Decoded(tokens[pick, best], scores[pick, best], attns[pick, best])
+        keep = _rows_to_keep(done.all(1))
+        if keep is not None:
+            live, scores, done, words = live[keep], scores[keep], done[keep], words.view(n, beam)[keep].view(-1)
+            rows = ((keep * beam).unsqueeze(1) + torch.arange(beam, device=dev)).view(-1)
+            memory, state = select_memory(memory, rows), select_state(state, rows)
+    picks = final.topk(n_best, dim=1).indices if n_best > 1 else final.argmax(1, keepdim=True)  # [b, m]
+    best = final.gather(1, picks)
+    hyp, tokens, attns = picks, [], []
+    for t in range(len(parents) - 1, -1, -1):  # read each picked hypothesis back from its last word
+        tokens.append(chosen[t].gather(1, hyp))
+        attns.append(attended[t].gather(1, hyp.unsqueeze(-1).expand(b, hyp.shape[1], attended[t].shape[-1])))
+        hyp = parents[t].gather(1, hyp)
+    tok = torch.stack(tokens[::-1], 2).flatten(0, 1)  # [b * m, T]
+    att = torch.stack(attns[::-1], 2).flatten(0, 1)
+    return Decoded(tok, best.flatten(), att)
 
 
 def lengths(tokens: torch.Tensor) -> torch.Tensor:

@@ -54,6 +54,11 @@ def expand_memory(memory: Memory, n: int) -> Memory:
     return tuple(None if m is None else m.repeat_interleave(n, dim=0) for m in memory)
 
 
+def select_memory(memory: Memory, index: torch.Tensor) -> Memory:
+    """The rows ``index`` of every memory tensor (``None`` entries stay): decoding drops finished rows."""
+    return tuple(None if m is None else m.index_select(0, index) for m in memory)
+
+
 def select_state(state: State, index: torch.Tensor) -> State:
     """The rows ``index`` of every state tensor (beam search's reordering)."""
     return tuple(s.index_select(0, index) for s in state)
