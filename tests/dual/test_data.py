@@ -14,6 +14,8 @@ from dlfrontier.data.parallel import (
     VALID_BOOKS,
     corpus_path,
     load_corpus,
+    load_pairs_file,
+    require_corpus,
     semi_supervised,
     splits,
 )
@@ -155,3 +157,48 @@ def test_altered_verse_fails_the_checksum(tmp_path):
     with pytest.raises(DataError, match="SHA-256") as e:
         load_corpus(tmp_path)
     assert "\n" not in str(e.value)
+
+
+def _folder(root: Path, files: dict[str, str], gz: tuple[str, ...] = ("train",)) -> Path:
+    """A corpus folder: ``files`` maps a split name to its text; the splits in ``gz`` are gzipped."""
+    root.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        if name in gz:
+            (root / f"{name}.tsv.gz").write_bytes(gzip.compress(text.encode()))
+        else:
+            (root / f"{name}.tsv").write_text(text, encoding="utf-8", newline="")
+    return root
+
+
+def test_a_corpus_folder_gives_its_three_files_as_the_splits(tmp_path, monkeypatch):
+    files = {"train": "Hello world\tHola mundo\n Good night \tBuenas noches\n",
+             "valid": "Yes\tSí\r\nNo\tNo\r\n",  # Windows line ends
+             "test": "Thank you\tGracias"}  # no final newline
+    folder = _folder(tmp_path / "data" / "wmt-mini", files)
+    got = splits(corpus=str(folder))
+    assert got.train == [("Hello world", "Hola mundo"), ("Good night", "Buenas noches")]
+    assert got.valid == [("Yes", "Sí"), ("No", "No")] and got.test == [("Thank you", "Gracias")]
+    monkeypatch.setenv("DLFRONTIER_DATA", str(tmp_path / "data"))  # a bare name is a folder of the data root
+    assert splits(corpus="wmt-mini") == got
+    assert require_corpus(corpus="wmt-mini") == folder
+    assert load_pairs_file(folder / "valid.tsv") == got.valid
+
+
+def test_a_corpus_folder_missing_a_file_or_with_a_bad_line_fails_in_one_line(tmp_path):
+    folder = _folder(tmp_path / "c", {"train": "a\tb\n", "valid": "c\td\n"})
+    with pytest.raises(DataError) as e:
+        require_corpus(corpus=str(folder))
+    msg = str(e.value)
+    assert "\n" not in msg and "test.tsv.gz or test.tsv" in msg and str(folder) in msg
+    (folder / "test.tsv").write_text("e\tf\ng h\n", encoding="utf-8")
+    with pytest.raises(DataError, match="test.tsv line 2: expected 'english<TAB>spanish', got 1 column"):
+        splits(corpus=str(folder))
+    (folder / "test.tsv").write_text("", encoding="utf-8")
+    with pytest.raises(DataError, match="no sentence pair"):
+        splits(corpus=str(folder))
+    (folder / "test.tsv").write_bytes(b"\xff\xfe\tx\n")
+    with pytest.raises(DataError, match="not a UTF-8 text file"):
+        splits(corpus=str(folder))
+    (folder / "train.tsv.gz").write_bytes(b"not gzip")
+    with pytest.raises(DataError, match="not a gzip-compressed UTF-8 file"):
+        load_pairs_file(folder / "train.tsv.gz")

@@ -301,3 +301,33 @@ def test_dual_learning_rate_schedules():
 
     with pytest.raises(ConfigError, match="pg_weight"):
         check_ranges(DualConfig(pg_weight=-0.1))
+
+
+def test_a_run_on_a_corpus_folder_reads_its_splits_and_not_the_bundled_corpus(tmp_path, monkeypatch):
+    # A corpus folder (the path for WMT-size data) made of the bundled corpus's first pairs: the run needs nothing
+    # else from the data root, tests on the folder's test file, and a warm start of another corpus is refused.
+    from dlfrontier.data.parallel import splits
+
+    bundled = splits()
+    folder = tmp_path / "mini"
+    folder.mkdir()
+    for name, part in (("train", bundled.train[:1500]), ("valid", bundled.valid[:40]), ("test", bundled.test[-40:])):
+        (folder / f"{name}.tsv").write_text("".join(f"{en}\t{es}\n" for en, es in part), encoding="utf-8")
+    sets = {**{k: str(v) for k, v in TINY.items()}, "corpus": str(folder)}
+    warm_bundled = run_one("nmt-en-es-10pct", 3, overrides={k: str(v) for k, v in TINY.items()},
+                           out=tmp_path / "bundled", tensorboard=False)
+    monkeypatch.setenv("DLFRONTIER_DATA", str(tmp_path / "empty"))  # the bundled corpus is not there now
+    corpus = prepare_corpus(DualConfig(**{**TINY, "corpus": str(folder)}), 3)
+    assert corpus.test == bundled.test[-40:][: TINY["test_sentences"]] and corpus.valid == bundled.valid[:16]
+    assert len(corpus.pairs) <= 15 and len(corpus.mono_en) + len(corpus.mono_es) <= 1485  # 1% of 1,500 bilingual
+    result = run_one("nmt-en-es-10pct", 3, overrides=sets, out=tmp_path / "runs", tensorboard=False)
+    assert result["metrics"]["data/test_verses"] == TINY["test_sentences"]
+    rows = json.loads((Path(result["run_dir"]) / "tables" / "examples.json").read_text())["rows"]
+    assert [(r["en"], r["es"]) for r in rows] == bundled.test[-40:][:8]
+    with pytest.raises(DLFrontierError, match="corpus is ''"):
+        run_one("backtranslation-en-es", 3, overrides={**sets, "warm_start": warm_bundled["run_dir"]},
+                out=tmp_path / "refused", tensorboard=False)
+    (folder / "test.tsv").unlink()
+    with pytest.raises(DLFrontierError, match="no test.tsv.gz or test.tsv"):
+        run_one("nmt-en-es-10pct", 3, overrides=sets, out=tmp_path / "refused2", tensorboard=False)
+    assert not (tmp_path / "refused").exists() and not (tmp_path / "refused2").exists()

@@ -16,6 +16,10 @@ Splits are fixed by book, so that no validation or test verse shares its context
   prose prophecy, so that validation, like training, mixes the two registers.
 - training: the other 34 books (22,119 verses), poetry (Psalms, Job, Proverbs) included.
 
+Another corpus (e.g. WMT's English-Spanish news data, docs/dual.md) is a folder of three files, ``train.tsv``,
+``valid.tsv`` and ``test.tsv`` (each optionally gzipped: ``train.tsv.gz``), one ``english<TAB>spanish`` pair a line;
+:func:`splits` with ``corpus=FOLDER`` reads them as the three splits (:func:`load_pairs_file`).
+
 For semi-supervised learning (dual learning, He et al., "Dual Learning for Machine Translation", NIPS 2016,
 https://arxiv.org/abs/1611.00179, which warm-starts on 10% of the bilingual data) :func:`semi_supervised` draws
 a bilingual warm-start subset of the training pairs and turns the rest into two monolingual sets, the English
@@ -129,17 +133,79 @@ def _missing(path: Path, root: str | os.PathLike[str] | None) -> DataError:
     )
 
 
-def require_corpus(root: str | os.PathLike[str] | None = None) -> Path:
-    """The corpus file's path, checked to exist without reading it (``dlfrontier run`` calls this before it
-    writes a run folder).
+def require_corpus(root: str | os.PathLike[str] | None = None, corpus: str = "") -> Path:
+    """The corpus file's path (``corpus`` empty: the bundled one) or folder, checked to exist without reading it
+    (``dlfrontier run`` calls this before it writes a run folder).
 
     Raises:
-        DataError: the file is missing (the message names the data root and the relative path).
+        DataError: the file is missing (the message names the data root and the relative path), or the folder
+            ``corpus`` lacks one of its split files.
     """
+    if corpus:
+        split_files(corpus, root)
+        return corpus_folder(corpus, root)
     path = corpus_path(root)
     if not path.is_file():
         raise _missing(path, root)
     return path
+
+
+SPLIT_NAMES = ("train", "valid", "test")
+
+
+def corpus_folder(corpus: str, root: str | os.PathLike[str] | None = None) -> Path:
+    """The folder of a corpus given by name or path: absolute, ``~``-relative, or relative to the data root."""
+    path = Path(corpus).expanduser()
+    return path if path.is_absolute() else data_root(root) / path
+
+
+def split_files(corpus: str, root: str | os.PathLike[str] | None = None) -> dict[str, Path]:
+    """The three split files of the corpus folder ``corpus`` (``NAME.tsv.gz`` or ``NAME.tsv`` each), checked to
+    exist without reading them.
+
+    Raises:
+        DataError: the folder or one of the files is missing (the message names the folder and the files).
+    """
+    folder = corpus_folder(corpus, root)
+    found: dict[str, Path] = {}
+    for name in SPLIT_NAMES:
+        for candidate in (folder / f"{name}.tsv.gz", folder / f"{name}.tsv"):
+            if candidate.is_file():
+                found[name] = candidate
+                break
+        else:
+            raise DataError(f"corpus {corpus!r}: no {name}.tsv.gz or {name}.tsv in {folder}; a corpus folder holds "
+                            "train, valid and test files of 'english<TAB>spanish' lines (docs/dual.md)")
+    return found
+
+
+def load_pairs_file(path: str | os.PathLike[str]) -> list[Pair]:
+    """The ``(en, es)`` pairs of a TSV file (gzipped when its name ends in ``.gz``), one ``english<TAB>spanish``
+    pair a line, in file order (a final newline and Windows line ends are accepted; a line with an empty side is
+    kept: the loaders and tokenizers downstream drop empty sentences).
+
+    Raises:
+        DataError: not gzip / not UTF-8, or a line without exactly two tab-separated columns (its number is given).
+    """
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+        text = (gzip.decompress(raw) if path.name.endswith(".gz") else raw).decode("utf-8")
+    except (OSError, EOFError, zlib.error, UnicodeDecodeError) as e:
+        kind = "gzip-compressed UTF-8" if path.name.endswith(".gz") else "UTF-8 text"
+        raise DataError(f"{path} is not a {kind} file ({type(e).__name__}: {e})") from None
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    pairs: list[Pair] = []
+    for number, line in enumerate(lines, start=1):
+        columns = line.rstrip("\r").split("\t")
+        if len(columns) != 2:
+            raise DataError(f"{path} line {number}: expected 'english<TAB>spanish', got {len(columns)} column(s)")
+        pairs.append((columns[0].strip(), columns[1].strip()))
+    if not pairs:
+        raise DataError(f"{path} holds no sentence pair")
+    return pairs
 
 
 def load_corpus(root: str | os.PathLike[str] | None = None) -> list[Verse]:
@@ -189,8 +255,12 @@ def load_corpus(root: str | os.PathLike[str] | None = None) -> list[Verse]:
     return verses
 
 
-def splits(root: str | os.PathLike[str] | None = None) -> ParallelSplits:
-    """The fixed book splits: test = :data:`TEST_BOOKS`, valid = :data:`VALID_BOOKS`, train = the rest."""
+def splits(root: str | os.PathLike[str] | None = None, corpus: str = "") -> ParallelSplits:
+    """The fixed book splits: test = :data:`TEST_BOOKS`, valid = :data:`VALID_BOOKS`, train = the rest; or, with
+    ``corpus`` (a folder name or path, see :func:`split_files`), that folder's three files."""
+    if corpus:
+        files = split_files(corpus, root)
+        return ParallelSplits(*(load_pairs_file(files[name]) for name in SPLIT_NAMES))
     train: list[Pair] = []
     valid: list[Pair] = []
     test: list[Pair] = []

@@ -16,11 +16,17 @@ from typing import Literal
 class DualConfig:
     """Data, tokenizer, model, supervised, back-translation and dual-learning settings."""
 
+    corpus: str = field(default="", metadata={
+        "help": "the parallel corpus: empty = the bundled Old Testament (KJV / Reina-Valera 1909, split by book); "
+                "else a folder (absolute, or relative to the data root) holding train.tsv, valid.tsv and test.tsv "
+                "(each may be .tsv.gz), one 'english<TAB>spanish' pair a line (docs/dual.md: WMT-size data)",
+        "path": True})
     fraction: float = field(default=0.1, metadata={
         "help": "share of the training pairs used as bilingual data (the rest: monolingual halves, no pair kept; "
                 "1.0: every training pair, the supervised ceiling)", "range": "(0, 1]"})
     vocab_size: int = field(default=2000, metadata={
-        "help": "joint English-Spanish sentencepiece vocabulary, trained on the training books' text only",
+        "help": "joint English-Spanish sentencepiece vocabulary, trained on the training split's text only (of a "
+                "corpus folder: at most its first 1M training pairs)",
         "range": "[16, inf)"})
     max_tokens: int = field(default=64, metadata={
         "help": "training sentences longer than this many subword tokens (either side) are left out of training "

@@ -30,7 +30,7 @@ def evaluate_translation(loaded: Any, *, episodes: int = 5, gif: str | None = No
     pair.load_state_dict(state["model"])
     pair.to(dev)
     n = max(1, min(int(episodes), len(state["warm"]["examples"]["en_es"])))
-    test = splits().test[:n]
+    test = splits(corpus=cfg.corpus).test[:n]
     en_es = translate(pair.en_es, tok, [p[0] for p in test], beam=cfg.beam, device=dev)
     es_en = translate(pair.es_en, tok, [p[1] for p in test], beam=cfg.beam, device=dev)
     warm = state["warm"]["examples"]

@@ -28,6 +28,7 @@ stream, so such a run ends exactly where one that trained its own warm start end
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import time
@@ -62,22 +63,29 @@ class Corpus:
     test: list[tuple[str, str]]
 
 
+# A corpus folder's tokenizer reads at most this many training pairs (its first ones): sentencepiece's training
+# holds its input in memory, and a few hundred thousand sentences already give a stable subword vocabulary.
+TOKENIZER_PAIRS = 1_000_000
+
+
 @functools.lru_cache(maxsize=2)
-def _tokenizer(vocab_size: int) -> Any:
-    """The joint vocabulary of the training books' text (both languages): the same for every seed, so trained
-    once per process (sentencepiece's training is deterministic: tested)."""
+def _tokenizer(vocab_size: int, corpus: str = "") -> Any:
+    """The joint vocabulary of the training split's text (both languages; a corpus folder's first
+    :data:`TOKENIZER_PAIRS` pairs): the same for every seed, so trained once per process (sentencepiece's training
+    is deterministic: tested)."""
     from dlfrontier.data.parallel import splits
     from dlfrontier.dual.tokenizer import SubwordTokenizer
 
-    return SubwordTokenizer.train([t for pair in splits().train for t in pair], vocab_size)
+    train = splits(corpus=corpus).train
+    return SubwordTokenizer.train([t for pair in train[:TOKENIZER_PAIRS] for t in pair], vocab_size)
 
 
 def prepare_corpus(cfg: DualConfig, seed: int) -> Corpus:
     """Split, subset, train the tokenizer and encode, as described in the module docstring."""
     from dlfrontier.data.parallel import semi_supervised, splits
 
-    sp = splits()
-    tok = _tokenizer(cfg.vocab_size)
+    sp = splits(corpus=cfg.corpus)
+    tok = _tokenizer(cfg.vocab_size, cfg.corpus)
     if cfg.fraction >= 1.0:
         bilingual, mono_en, mono_es = list(sp.train), [], []
     else:
@@ -435,9 +443,9 @@ def run_dual(ctx: RunContext, cfg: DualConfig, pair: TranslatorPair, lms: Langua
 
 
 # The settings a warm start depends on: a run continuing from another's warm start (``warm_start``) must share them
-WARM_KEYS = ("fraction", "vocab_size", "max_tokens", "hidden", "heads", "layers", "dropout", "label_smoothing",
-             "epochs", "batch_size", "lr", "warmup", "weight_decay", "grad_clip", "val_sentences", "test_sentences",
-             "beam")
+WARM_KEYS = ("corpus", "fraction", "vocab_size", "max_tokens", "hidden", "heads", "layers", "dropout",
+             "label_smoothing", "epochs", "batch_size", "lr", "warmup", "weight_decay", "grad_clip", "val_sentences",
+             "test_sentences", "beam")
 
 
 def find_warm_start(cfg: DualConfig, seed: int) -> tuple[Any, dict[str, Any]]:
@@ -465,6 +473,7 @@ def find_warm_start(cfg: DualConfig, seed: int) -> tuple[Any, dict[str, Any]]:
         found = sorted((p for p in [*root.glob(f"{int(seed)}-*"), *root.glob(f"*/{int(seed)}-*")]
                         if RunDir(p).is_run() and not p.is_symlink()), key=lambda p: p.name, reverse=True)
     want = {"seed": int(seed), "status": "done", "method": "supervised", **{k: getattr(cfg, k) for k in WARM_KEYS}}
+    defaults = {f.name: f.default for f in dataclasses.fields(DualConfig)}
     differences = []
     for path in found:
         run = RunDir(path)
@@ -474,7 +483,8 @@ def find_warm_start(cfg: DualConfig, seed: int) -> tuple[Any, dict[str, Any]]:
             differences.append(f"{path}: {err}")
             continue
         values = saved.get("config") if isinstance(saved.get("config"), dict) else {}
-        have = {**{k: values.get(k) for k in want}, "seed": saved.get("seed"), "status": summary.get("status")}
+        have = {**{k: values.get(k, defaults.get(k)) for k in want}, "seed": saved.get("seed"),
+                "status": summary.get("status")}  # (a setting added later reads as its default in older runs)
         diff = next((k for k in want if have[k] != want[k]), None)
         if diff is not None:
             differences.append(f"{path}: {diff} is {have[diff]!r}, this run needs {want[diff]!r}")
@@ -515,7 +525,12 @@ def load_warm_start(cfg: DualConfig, seed: int, pair: TranslatorPair, tok: Any) 
 
 
 def check_warm_start(cfg: DualConfig, seed: int) -> None:
-    """The experiments' preflight: a ``warm_start`` that cannot be used is refused before a run folder exists."""
+    """The experiments' preflight: a corpus folder without its split files, or a ``warm_start`` that cannot be
+    used, is refused before a run folder exists."""
+    if cfg.corpus:
+        from dlfrontier.data.parallel import require_corpus
+
+        require_corpus(corpus=cfg.corpus)
     if cfg.warm_start:
         find_warm_start(cfg, seed)
 

@@ -85,12 +85,17 @@ def run(ctx: RunContext, cfg: DualConfig) -> dict[str, float]:
     return train_translation(ctx, cfg)
 
 
+def _data(cfg: DualConfig) -> tuple[str, ...]:
+    """The bundled corpus is a data set of the data root; a corpus folder is checked by the preflight."""
+    return () if cfg.corpus else ("parallel-en-es",)
+
+
 def _register(name: str, summary: str, budgets: dict[str, Budget], anchor: Anchor, baseline: Baseline,
               curve: str, demo: bool = False) -> None:
     register(Experiment(name=name, typical_seconds=TYPICAL_SECONDS[name], expected_seconds=_seconds(name),
                         group="dual", summary=summary,
                         topic=TOPIC, config=DualConfig, run=run, budgets=budgets, anchor=anchor, baseline=baseline,
-                        curve=curve, demo=demo, evaluate=evaluate_translation, data=("parallel-en-es",),
+                        curve=curve, demo=demo, evaluate=evaluate_translation, data=_data,
                         requires=(("sentencepiece", "dual"), ("sacrebleu", "dual")), preflight=check_warm_start))
 
 
