@@ -181,3 +181,10 @@ def test_batched_decoding_equals_one_input_at_a_time_as_rows_finish(name: str) -
             assert torch.allclose(out.score[rows], alone.score, atol=1e-5)
             assert torch.allclose(out.attention[rows, :t], alone.attention, atol=1e-5)
             assert (out.attention[rows, t:] == 0).all()
+
+
+def test_decoding_needs_a_step() -> None:
+    model = tiny("transformer")
+    for decode in (greedy, beam_search):
+        with pytest.raises(ValueError, match="max_steps must be >= 1"):
+            decode(model, torch.randn(2, 4, 6), max_steps=0)

@@ -50,6 +50,7 @@ def greedy(model: Captioner, feats: torch.Tensor, mask: torch.Tensor | None = No
     Rows that have emitted EOS leave the batch (see :func:`_rows_to_keep`), so a long caption does not make the short
     ones pay for its steps; each kept row's arithmetic is the same as in the full batch.
     """
+    _check_steps(max_steps)
     memory = model.encode(feats, mask)
     state = model.init_state(memory)
     words = _start(memory)
@@ -79,6 +80,11 @@ def greedy(model: Captioner, feats: torch.Tensor, mask: torch.Tensor | None = No
             memory, state = select_memory(memory, keep), select_state(state, keep)
     assert attns is not None
     return Decoded(tokens[:, :steps], score, attns[:, :steps])
+
+
+def _check_steps(max_steps: int) -> None:
+    if max_steps < 1:
+        raise ValueError(f"max_steps must be >= 1 (a caption of max_steps - 1 words and its EOS), got {max_steps}")
 
 
 def _rows_to_keep(finished: torch.Tensor) -> torch.Tensor | None:
@@ -136,6 +142,7 @@ def beam_search(model: Captioner, feats: torch.Tensor, mask: torch.Tensor | None
     end (no copying of growing token histories). An image whose hypotheses have all emitted EOS leaves the batch once
     a quarter of the batch has (its beam can no longer change: every hypothesis continues with PAD at no cost).
     """
+    _check_steps(max_steps)
     if beam < 1:
         raise ValueError(f"beam must be >= 1, got {beam}")
     if not 1 <= n_best <= beam:
