@@ -17,8 +17,9 @@ transposes, which rounds differently for a 4-input layer); a one-output layer (t
 of one observation per member (acting) are matrix-vector products in ``nn.Linear`` and are done member by member
 with ``addmv`` (K small ops, what K separate agents pay anyway); a parameter whose per-member size is not a
 multiple of the SIMD width (a 2-action head's bias) is kept as K tensors (:class:`MemberParameter`), because the
-optimizer's elementwise kernels round a tensor's tail differently from its vector part; gradient clipping uses
-PyTorch's own per-tensor norms member by member (:func:`clip_grad_norm_per_member_`). With this, population
+optimizer's elementwise kernels round a tensor's tail differently from its vector part; gradient clipping computes
+PyTorch's per-tensor norms as row-wise norms of the stacked gradients, which reduce each member's row as its own
+tensor is reduced (:func:`clip_grad_norm_per_member_`). With this, population
 members equal single runs bit for bit on this CPU build (the dqn-cartpole settings, 256x256: K = 1 for 10k steps,
 4,608 updates, and K = 5 for 6k steps: parameters equal, returns equal); another CPU or BLAS may round
 differently, so the tests allow 1e-5 on parameters (and check returns exactly).
@@ -285,8 +286,53 @@ def clip_grad_norm_per_member_(members: Sequence[Sequence[Slot]], max_norm: floa
         max_norm: the clipping norm.
 
     The same operations as PyTorch's, member by member: the 2-norm of the per-parameter 2-norms, and
-    ``grad *= min(1, max_norm / (norm + 1e-6))``.
+    ``grad *= min(1, max_norm / (norm + 1e-6))``. Batched where the members' parameters are stacked (the members at
+    consecutive indices of one stacked tensor): the K members' norms of a stacked gradient are one row-wise norm (the
+    rows are contiguous, so each row is reduced as the member's tensor alone is: equal bit for bit on this CPU build,
+    checked by ``tests/rl/population/test_layers.py``), the norms of the norms one row-wise norm of a ``[K, P]``
+    matrix, and the scaling one broadcast multiply per stacked gradient. Members whose slots do not line up (a
+    parameter stacked for some members only, a missing or non-contiguous gradient) take the member-by-member path.
     """
+    k_members = len(members)
+    if k_members == 0:
+        return torch.zeros(0)
+    columns: list[torch.Tensor] = []  # per parameter position: the K members' norms
+    stacked: list[torch.Tensor] = []  # stacked gradients [K, ...]
+    split: list[list[torch.Tensor]] = [[] for _ in range(k_members)]  # each member's own gradient tensors
+    for position in zip(*members, strict=True):
+        param, first = position[0]
+        if first is not None and all(s[0] is param and s[1] == first + k for k, s in enumerate(position)):
+            # one stacked parameter, the members at consecutive indices (an actor-critic's critics follow its actors)
+            if param.grad is None:
+                continue
+            if not param.grad.is_contiguous():
+                return _clip_member_by_member(members, max_norm)
+            grad = param.grad[first : first + k_members]
+            columns.append(torch.linalg.vector_norm(grad.reshape(k_members, -1), dim=1))
+            stacked.append(grad)
+        else:
+            grads = [slot_tensor(s, s[0].grad) for s in position]
+            if any(g is None for g in grads):
+                if all(g is None for g in grads):
+                    continue
+                return _clip_member_by_member(members, max_norm)
+            columns.append(torch.stack(torch._foreach_norm(grads)))  # type: ignore[arg-type]
+            for k, g in enumerate(grads):
+                split[k].append(g)  # type: ignore[arg-type]
+    if not columns:
+        return torch.zeros(k_members)
+    total = torch.linalg.vector_norm(torch.stack(columns, dim=1), dim=1)  # [K, P] rows: each member's norms
+    coef = torch.clamp(max_norm / (total + 1e-6), max=1.0)
+    for grad in stacked:
+        grad.mul_(coef.view(k_members, *([1] * (grad.dim() - 1))))
+    for k, grads in enumerate(split):
+        if grads:
+            torch._foreach_mul_(grads, coef[k])
+    return total
+
+
+def _clip_member_by_member(members: Sequence[Sequence[Slot]], max_norm: float) -> torch.Tensor:
+    """:func:`clip_grad_norm_per_member_` one member at a time (the general path)."""
     norms = []
     for slots in members:
         grads = [g for g in (slot_tensor(s, s[0].grad) for s in slots) if g is not None]

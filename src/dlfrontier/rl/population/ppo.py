@@ -78,8 +78,10 @@ class StackedActorCritic(nn.Module):
         self.k = len(members)
         self.discrete = first.discrete
         self.discrete_n: int | None = first.pi_features.discrete_n  # type: ignore[assignment]
-        self.pi_features = StackedSequential.from_sequentials([m.pi_features.net for m in members])  # type: ignore
-        self.vf_features = StackedSequential.from_sequentials([m.vf_features.net for m in members])  # type: ignore
+        # the actors' and the critics' feature MLPs (same factory, same shapes) as one stack of 2K members: actor k
+        # is member k, critic k is member K + k (half the batched products of two stacks)
+        self.features = StackedSequential.from_sequentials(
+            [m.pi_features.net for m in members] + [m.vf_features.net for m in members])  # type: ignore[misc]
         self.pi_head = StackedLinear.from_linears([m.pi_head for m in members])
         self.vf_head = StackedLinear.from_linears([m.vf_head for m in members])
         self.log_std: MemberParameter | None = None
@@ -93,17 +95,23 @@ class StackedActorCritic(nn.Module):
             return nn.functional.one_hot(obs.long().reshape(K, B), self.discrete_n).float()
         return obs.reshape(K, B, -1).float()
 
-    def heads(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _features(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The actors' and the critics' features ``[K, B, h]`` each, from one pass of the 2K-member stack."""
         x = self._x(obs)
-        return self.pi_head(self.pi_features(x)), self.vf_head(self.vf_features(x)).squeeze(-1)
+        pi, vf = torch.split(self.features(torch.cat([x, x])), self.k)
+        return pi, vf
+
+    def heads(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        pi, vf = self._features(obs)
+        return self.pi_head(pi), self.vf_head(vf).squeeze(-1)
 
     def value(self, obs: torch.Tensor) -> torch.Tensor:
-        return self.vf_head(self.vf_features(self._x(obs))).squeeze(-1)
+        return self.vf_head(self._features(obs)[1]).squeeze(-1)
 
     def member_value(self, k: int, obs: torch.Tensor) -> torch.Tensor:
         """Member ``k``'s values of ``obs [B, *obs]`` -> ``[B]``, computed as its single agent's critic would."""
         x = self._x(obs.unsqueeze(0))[0]
-        return self.vf_head.member_forward(k, self.vf_features.member_forward(k, x)).squeeze(-1)
+        return self.vf_head.member_forward(k, self.features.member_forward(self.k + k, x)).squeeze(-1)
 
     def distribution(self, out: torch.Tensor, k: int | None = None) -> torch.distributions.Distribution:
         """The policy over the head output ``out`` (``[K, B, A]``; or member ``k``'s ``[B, A]``)."""
@@ -127,13 +135,14 @@ class StackedActorCritic(nn.Module):
     def slots(self, k: int) -> list[Slot]:
         """Member ``k``'s parameters in the order of a single :class:`ActorCritic`'s ``parameters()`` (its own
         ``log_std`` parameter first, then the submodules')."""
-        out = self.pi_features.slots(k) + self.vf_features.slots(k) + self.pi_head.slots(k) + self.vf_head.slots(k)
+        out = (self.features.slots(k) + self.features.slots(self.k + k) + self.pi_head.slots(k)
+               + self.vf_head.slots(k))
         return ([self.log_std.slot(k)] if self.log_std is not None else []) + out
 
     def copy_member_to(self, k: int, policy: ActorCritic) -> None:
         """Write member ``k``'s parameters into a single :class:`ActorCritic` of the same shape."""
-        self.pi_features.copy_member_to(k, policy.pi_features.net)  # type: ignore[arg-type]
-        self.vf_features.copy_member_to(k, policy.vf_features.net)  # type: ignore[arg-type]
+        self.features.copy_member_to(k, policy.pi_features.net)  # type: ignore[arg-type]
+        self.features.copy_member_to(self.k + k, policy.vf_features.net)  # type: ignore[arg-type]
         self.pi_head.copy_member_to(k, policy.pi_head)
         self.vf_head.copy_member_to(k, policy.vf_head)
         if self.log_std is not None:
@@ -146,15 +155,21 @@ def flat_members(x: np.ndarray, device: torch.device) -> torch.Tensor:
     return torch.as_tensor(x.reshape(x.shape[0], -1, *x.shape[3:]), device=device)
 
 
-def sample_member(dist: torch.distributions.Distribution, generator: torch.Generator) -> torch.Tensor:
+def sample_member(dist: torch.distributions.Distribution, generator: torch.Generator,
+                  k: int | None = None) -> torch.Tensor:
     """``dist.sample()`` drawn from ``generator`` instead of torch's global one, with the same kernel and order
-    (Categorical: ``torch.multinomial`` on the 2-D probabilities; Normal: ``torch.normal``)."""
+    (Categorical: ``torch.multinomial`` on the 2-D probabilities; Normal: ``torch.normal``). With ``k``: member
+    ``k``'s sample from a distribution over all members (batch ``[K, ...]``), as its own distribution would draw."""
     with torch.no_grad():
         if isinstance(dist, torch.distributions.Categorical):
-            probs = dist.probs.reshape(-1, dist.probs.shape[-1])
-            return torch.multinomial(probs, 1, True, generator=generator).T.reshape(dist.batch_shape)
+            probs = dist.probs if k is None else dist.probs[k]
+            shape = probs.shape[:-1]
+            probs = probs.reshape(-1, probs.shape[-1])
+            return torch.multinomial(probs, 1, True, generator=generator).T.reshape(shape)
         assert isinstance(dist, torch.distributions.Normal)
-        return torch.normal(dist.loc, dist.scale, generator=generator)
+        if k is None:
+            return torch.normal(dist.loc, dist.scale, generator=generator)
+        return torch.normal(dist.loc[k], dist.scale[k], generator=generator)
 
 
 class OnPolicyPopulation(Population):
@@ -209,14 +224,16 @@ class OnPolicyPopulation(Population):
                 obs_buf[:, t] = obs
                 out, v = self.policy.heads(torch.as_tensor(obs, device=self.device))
                 values[:, t] = v.cpu().numpy()
+                # one distribution over all members (its normalisation is row-wise: member k's rows are what its
+                # own distribution holds); each member samples from its own generator
+                dist = self.policy.distribution(out)
+                a = torch.stack([sample_member(dist, self.generators[k], k) for k in range(K)])
+                lp = dist.log_prob(a)
+                actions = a.cpu().numpy()
+                act_buf[:, t] = actions
+                logp[:, t] = (lp if self.policy.discrete else lp.sum(-1)).cpu().numpy()
                 for k, col in enumerate(cols):
-                    dist = self.policy.distribution(out[k], k)
-                    a = sample_member(dist, self.generators[k])
-                    lp = dist.log_prob(a)
-                    a_np = a.cpu().numpy()
-                    act_buf[k, t] = a_np
-                    logp[k, t] = (lp if self.policy.discrete else lp.sum(-1)).cpu().numpy()
-                    next_obs, r, te, tr, infos = col.envs.step(a_np)
+                    next_obs, r, te, tr, infos = col.envs.step(actions[k])
                     done = te | tr
                     rewards[k, t] = col.reward_norm(r, done) if col.reward_norm is not None else r
                     term[k, t] = te
