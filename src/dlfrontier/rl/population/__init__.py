@@ -7,10 +7,15 @@ seeds as one population. See :mod:`dlfrontier.rl.population.dqn` for the design.
 
 from dlfrontier.rl.population.a2c import PopulationA2C
 from dlfrontier.rl.population.dqn import PopulationDQN
-from dlfrontier.rl.population.layers import StackedLinear, StackedSequential, clip_grad_norm_per_member_
+from dlfrontier.rl.population.layers import (
+    MemberGradClipper,
+    StackedLinear,
+    StackedSequential,
+    clip_grad_norm_per_member_,
+)
 from dlfrontier.rl.population.ppo import PopulationPPO
 from dlfrontier.rl.population.sac import PopulationSAC
 from dlfrontier.rl.population.td3 import PopulationTD3
 
-__all__ = ["PopulationA2C", "PopulationDQN", "PopulationPPO", "PopulationSAC", "PopulationTD3", "StackedLinear",
-           "StackedSequential", "clip_grad_norm_per_member_"]
+__all__ = ["MemberGradClipper", "PopulationA2C", "PopulationDQN", "PopulationPPO", "PopulationSAC", "PopulationTD3",
+           "StackedLinear", "StackedSequential", "clip_grad_norm_per_member_"]

@@ -46,7 +46,6 @@ class PopulationA2C(OnPolicyPopulation):
         c = self.config
         end = self.num_steps + total_steps
         next_callback = (self.num_steps // callback_every + 1) * callback_every if callback_every > 0 else None
-        slots = [self.policy.slots(k) for k in range(self.k)]
         log_every, stats, count = 100, torch.zeros(3, self.k), 0
         while self.num_steps < end:
             ro = self._collect(c.n_steps)
@@ -58,7 +57,7 @@ class PopulationA2C(OnPolicyPopulation):
                 adv = (adv - adv.mean(dim=1, keepdim=True)) / (adv.std(dim=1, keepdim=True) + 1e-8)
             logp, entropy, values = self.policy.evaluate_actions(obs, actions)
             loss, pg, vl = a2c_loss(logp, entropy, values, adv, ret, vf_coef=c.vf_coef, ent_coef=c.ent_coef, dim=1)
-            self._step(loss, slots)
+            self._step(loss)
             stats += torch.stack([pg.detach(), vl.detach(), entropy.mean(dim=1).detach()])
             count += 1
             if count == log_every or self.num_steps >= end or (next_callback and self.num_steps >= next_callback):

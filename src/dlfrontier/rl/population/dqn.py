@@ -60,10 +60,10 @@ from dlfrontier.rl.common.returns import double_q_target, td_target
 from dlfrontier.rl.dqn import DQN, DQNConfig, linear_schedule, make_optimizer
 from dlfrontier.rl.population.base import Population
 from dlfrontier.rl.population.layers import (
+    MemberGradClipper,
     Slot,
     StackedLinear,
     StackedSequential,
-    clip_grad_norm_per_member_,
     load_member_optimizer_state,
 )
 
@@ -239,6 +239,7 @@ class PopulationDQN(Population):
         self.q_net = StackedQNetwork([m.q_net for m in self.members])
         self.target_net = copy.deepcopy(self.q_net).requires_grad_(False)
         self.optimizer = make_optimizer(c.optimizer, self.q_net.parameters(), c.learning_rate)
+        self._clipper = MemberGradClipper([self.q_net.slots(k) for k in range(self.k)])
         obs_space = first.observation_space
         self.buffer = MemberReplayBuffer(len(self.seeds), c.buffer_size, obs_space.shape or (),
                                          obs_space.dtype or np.float32, device=self.device)
@@ -319,16 +320,15 @@ class PopulationDQN(Population):
             for group in self.optimizer.param_groups:
                 group["lr"] = c.learning_rate * max(0.0, 1.0 - self.num_steps / max(1, self._total_planned))
         rngs = [m.rng for m in self.members]
-        slots = [self.q_net.slots(k) for k in range(self.k)]
         losses = torch.zeros(c.gradient_steps, self.k)
         qs = torch.zeros(c.gradient_steps, self.k)
         for g in range(c.gradient_steps):
             batch = self.buffer.sample(c.batch_size, rngs)
             loss, member_losses, member_q = population_dqn_loss(self.q_net, self.target_net, batch, double=c.double)
-            self.optimizer.zero_grad(set_to_none=True)
+            self.optimizer.zero_grad(set_to_none=False)  # in place: the clipper keeps its views of the gradients
             loss.backward()
             if c.max_grad_norm is not None:
-                clip_grad_norm_per_member_(slots, c.max_grad_norm)
+                self._clipper(c.max_grad_norm)
             self.optimizer.step()
             losses[g] = member_losses
             qs[g] = member_q

@@ -17,9 +17,8 @@ transposes, which rounds differently for a 4-input layer); a one-output layer (t
 of one observation per member (acting) are matrix-vector products in ``nn.Linear`` and are done member by member
 with ``addmv`` (K small ops, what K separate agents pay anyway); a parameter whose per-member size is not a
 multiple of the SIMD width (a 2-action head's bias) is kept as K tensors (:class:`MemberParameter`), because the
-optimizer's elementwise kernels round a tensor's tail differently from its vector part; gradient clipping computes
-PyTorch's per-tensor norms as row-wise norms of the stacked gradients, which reduce each member's row as its own
-tensor is reduced (:func:`clip_grad_norm_per_member_`). With this, population
+optimizer's elementwise kernels round a tensor's tail differently from its vector part; gradient clipping uses
+PyTorch's own per-tensor norms of each member's gradients (:class:`MemberGradClipper`). With this, population
 members equal single runs bit for bit on this CPU build (the dqn-cartpole settings, 256x256: K = 1 for 10k steps,
 4,608 updates, and K = 5 for 6k steps: parameters equal, returns equal); another CPU or BLAS may round
 differently, so the tests allow 1e-5 on parameters (and check returns exactly).
@@ -286,60 +285,69 @@ def clip_grad_norm_per_member_(members: Sequence[Sequence[Slot]], max_norm: floa
         max_norm: the clipping norm.
 
     The same operations as PyTorch's, member by member: the 2-norm of the per-parameter 2-norms, and
-    ``grad *= min(1, max_norm / (norm + 1e-6))``. Batched where the members' parameters are stacked (the members at
-    consecutive indices of one stacked tensor): the K members' norms of a stacked gradient are one row-wise norm (the
-    rows are contiguous, so each row is reduced as the member's tensor alone is: equal bit for bit on this CPU build,
-    checked by ``tests/rl/population/test_layers.py``), the norms of the norms one row-wise norm of a ``[K, P]``
-    matrix, and the scaling one broadcast multiply per stacked gradient. Members whose slots do not line up (a
-    parameter stacked for some members only, a missing or non-contiguous gradient) take the member-by-member path.
+    ``grad *= min(1, max_norm / (norm + 1e-6))``. A training loop that clips the same slots every step keeps a
+    :class:`MemberGradClipper` instead (it keeps the members' gradient views between steps).
     """
-    k_members = len(members)
-    if k_members == 0:
-        return torch.zeros(0)
-    columns: list[torch.Tensor] = []  # per parameter position: the K members' norms
-    stacked: list[torch.Tensor] = []  # stacked gradients [K, ...]
-    split: list[list[torch.Tensor]] = [[] for _ in range(k_members)]  # each member's own gradient tensors
-    for position in zip(*members, strict=True):
-        param, first = position[0]
-        if first is not None and all(s[0] is param and s[1] == first + k for k, s in enumerate(position)):
-            # one stacked parameter, the members at consecutive indices (an actor-critic's critics follow its actors)
-            if param.grad is None:
-                continue
-            if not param.grad.is_contiguous():
-                return _clip_member_by_member(members, max_norm)
-            grad = param.grad[first : first + k_members]
-            columns.append(torch.linalg.vector_norm(grad.reshape(k_members, -1), dim=1))
-            stacked.append(grad)
-        else:
-            grads = [slot_tensor(s, s[0].grad) for s in position]
-            if any(g is None for g in grads):
-                if all(g is None for g in grads):
-                    continue
-                return _clip_member_by_member(members, max_norm)
-            columns.append(torch.stack(torch._foreach_norm(grads)))  # type: ignore[arg-type]
-            for k, g in enumerate(grads):
-                split[k].append(g)  # type: ignore[arg-type]
-    if not columns:
-        return torch.zeros(k_members)
-    total = torch.linalg.vector_norm(torch.stack(columns, dim=1), dim=1)  # [K, P] rows: each member's norms
-    coef = torch.clamp(max_norm / (total + 1e-6), max=1.0)
-    for grad in stacked:
-        grad.mul_(coef.view(k_members, *([1] * (grad.dim() - 1))))
-    for k, grads in enumerate(split):
-        if grads:
-            torch._foreach_mul_(grads, coef[k])
-    return total
+    return MemberGradClipper(members)(max_norm)
 
 
-def _clip_member_by_member(members: Sequence[Sequence[Slot]], max_norm: float) -> torch.Tensor:
-    """:func:`clip_grad_norm_per_member_` one member at a time (the general path)."""
-    norms = []
-    for slots in members:
-        grads = [g for g in (slot_tensor(s, s[0].grad) for s in slots) if g is not None]
+class MemberGradClipper:
+    """Per-member gradient-norm clipping of fixed slots (:func:`clip_grad_norm_per_member_`), with few operations.
+
+    All members' per-parameter norms are one ``torch._foreach_norm`` call (the kernels PyTorch's
+    ``clip_grad_norm_`` uses, on each member's own view of each gradient), the members' total norms one row-wise norm
+    of the ``[K, P]`` matrix of those norms (each contiguous row reduced as a P-vector alone is: equal bit for bit on
+    this CPU build, ``tests/rl/population/test_layers.py``), the scaling one ``torch._foreach_mul_`` per member. The
+    members' views of the gradients are kept while the gradient tensors stay the same ones (an optimizer that zeroes
+    gradients in place, ``zero_grad(set_to_none=False)``), and made again when any of them is replaced.
+
+    Args:
+        members: each member's parameter slots, in its single agent's parameter order.
+    """
+
+    def __init__(self, members: Sequence[Sequence[Slot]]) -> None:
+        self.members = [list(m) for m in members]
+        self.k = len(self.members)
+        seen: dict[int, nn.Parameter] = {}
+        for slots in self.members:
+            for param, _ in slots:
+                seen.setdefault(id(param), param)
+        self._params = list(seen.values())
+        self._grads: list[torch.Tensor | None] | None = None
+        self._views: list[list[torch.Tensor]] = []
+        self._flat: list[torch.Tensor] = []
+
+    def _member_views(self) -> list[list[torch.Tensor]]:
+        grads = [p.grad for p in self._params]
+        if self._grads is None or any(g is not c for g, c in zip(grads, self._grads, strict=True)):
+            self._views = [[g for g in (slot_tensor(s, s[0].grad) for s in slots) if g is not None]
+                           for slots in self.members]
+            self._flat = [g for views in self._views for g in views]  # member-major
+            self._grads = grads
+        return self._views
+
+    def __call__(self, max_norm: float) -> torch.Tensor:
+        """Clip every member's gradients by its own norm; returns the ``[K]`` norms before clipping."""
+        views = self._member_views()
+        counts = {len(v) for v in views}
+        if counts == {0}:
+            return torch.zeros(self.k)
+        if len(counts) != 1:  # members with different sets of gradients: one member at a time
+            return torch.stack([self._clip_one(v, max_norm) for v in views])
+        norms = torch.stack(torch._foreach_norm(self._flat)).view(self.k, -1)  # [K, P], each row one member's
+        total = torch.linalg.vector_norm(norms, dim=1)
+        coef = torch.clamp(max_norm / (total + 1e-6), max=1.0)
+        for k, member in enumerate(views):
+            torch._foreach_mul_(member, coef[k])
+        return total
+
+    @staticmethod
+    def _clip_one(grads: list[torch.Tensor], max_norm: float) -> torch.Tensor:
+        if not grads:
+            return torch.zeros(())
         total = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
         torch._foreach_mul_(grads, torch.clamp(max_norm / (total + 1e-6), max=1.0))
-        norms.append(total)
-    return torch.stack(norms)
+        return total
 
 
 def load_member_optimizer_state(optimizer: torch.optim.Optimizer, slots: Sequence[Slot],

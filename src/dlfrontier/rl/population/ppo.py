@@ -51,11 +51,11 @@ from dlfrontier.rl.common.networks import ActorCritic, MLPFeatures, adam
 from dlfrontier.rl.common.returns import gae
 from dlfrontier.rl.population.base import Population
 from dlfrontier.rl.population.layers import (
+    MemberGradClipper,
     MemberParameter,
     Slot,
     StackedLinear,
     StackedSequential,
-    clip_grad_norm_per_member_,
     load_member_optimizer_state,
 )
 from dlfrontier.rl.ppo import PPO, PPOConfig, ppo_clip_loss, value_loss
@@ -182,18 +182,20 @@ class OnPolicyPopulation(Population):
     def _build(self) -> None:
         self.policy = StackedActorCritic([m.policy for m in self.members])
         self.optimizer = self._make_optimizer()
+        self._clipper = MemberGradClipper([self.policy.slots(k) for k in range(self.k)])
         self._total_planned = 0
 
     def _make_optimizer(self) -> torch.optim.Optimizer:
         raise NotImplementedError
 
-    def _step(self, losses: torch.Tensor, slots: list[list[Slot]]) -> None:
+    def _step(self, losses: torch.Tensor) -> None:
         """One optimizer step on the sum of the members' losses ``[K]``, each member's gradient clipped by its own
-        norm (``config.max_grad_norm``)."""
-        self.optimizer.zero_grad(set_to_none=True)
+        norm (``config.max_grad_norm``). Gradients are zeroed in place (every parameter gets one each step, so the
+        arithmetic is the single agent's ``set_to_none`` one) and the clipper keeps its views of them."""
+        self.optimizer.zero_grad(set_to_none=False)
         losses.sum().backward()
         if self.config.max_grad_norm is not None:
-            clip_grad_norm_per_member_(slots, self.config.max_grad_norm)
+            self._clipper(self.config.max_grad_norm)
         self.optimizer.step()
         self.num_updates += 1
 
@@ -362,23 +364,25 @@ class PopulationPPO(OnPolicyPopulation):
         c = self.config
         K, n = obs.shape[0], obs.shape[1]
         rows = torch.arange(K)[:, None]
-        slots = [self.policy.slots(k) for k in range(K)]
         stats = torch.zeros(5, K)
         count = 0
+        fields = (obs, actions, old_logp, old_values, advantages, returns)
         for _ in range(c.n_epochs):
             perms = torch.from_numpy(np.stack([m.rng.permutation(n) for m in self.members]))  # [K, n]
+            # each member's rollout in its own minibatch order, once an epoch: a minibatch is then a slice of each
+            # field (each member's rows contiguous, as the single agent's minibatch is)
+            shuffled = [f[rows, perms] for f in fields]
             for start in range(0, n, c.batch_size):
-                mb = perms[:, start : start + c.batch_size]  # [K, b]
-                logp, entropy, values = self.policy.evaluate_actions(obs[rows, mb], actions[rows, mb])
-                adv = advantages[rows, mb]
-                if c.normalize_advantage and mb.shape[1] > 1:
+                end = min(start + c.batch_size, n)
+                mb_obs, mb_actions, old, mb_values, adv, mb_returns = (f[:, start:end] for f in shuffled)
+                logp, entropy, values = self.policy.evaluate_actions(mb_obs, mb_actions)
+                if c.normalize_advantage and end - start > 1:
                     adv = (adv - adv.mean(dim=1, keepdim=True)) / (adv.std(dim=1, keepdim=True) + 1e-8)
-                old = old_logp[rows, mb]
                 pg = ppo_clip_loss(logp, old, adv, clip, dim=1)  # [K]: each member's own loss terms
-                vl = value_loss(values, old_values[rows, mb], returns[rows, mb], c.clip_range_vf, dim=1)
+                vl = value_loss(values, mb_values, mb_returns, c.clip_range_vf, dim=1)
                 ent = entropy.mean(dim=1)
                 loss = pg + c.vf_coef * vl - c.ent_coef * ent  # [K]: each member's PPO loss
-                self._step(loss, slots)
+                self._step(loss)
                 with torch.no_grad():
                     log_ratio = logp - old
                     approx_kl = ((log_ratio.exp() - 1) - log_ratio).mean(dim=1)
