@@ -15,6 +15,7 @@ from typing import Any
 
 from dlfrontier.errors import DLFrontierError
 from dlfrontier.report.collect import ExperimentResult, Scan, at_step0, curves, extras, group_runs, judge, scan_runs
+from dlfrontier.report.dual import extras as dual_extras
 from dlfrontier.report.previous import CarriedRow, Previous, carried_cells, read_previous
 from dlfrontier.tracking import atomic_write_bytes, atomic_write_text
 
@@ -491,7 +492,9 @@ def write_report(
     for r in results:
         name = f"{r.experiment}-{r.budget}"
         ts, extra_plots = extras(r)
-        tables[name] = ts
+        dual_tables, dual_plots = dual_extras(r)  # per direction BLEU and the games' curves (group "dual")
+        tables[name] = dual_tables + ts
+        extra_plots = {**dual_plots, **extra_plots}
         for stem, data in extra_plots.items():
             if f"{name}-{stem}" not in images:  # a name already taken keeps its plot
                 images[f"{name}-{stem}"] = data
