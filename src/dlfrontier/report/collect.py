@@ -356,12 +356,28 @@ def _metrics(run: Run) -> dict[str, list[tuple[int, float]]]:
 
 def curves(result: ExperimentResult, key: str) -> list[tuple[int, list[tuple[int, float]]]]:
     """``[(seed, [(step, value), ...]), ...]`` of metric ``key`` for each run of ``result``."""
-    out = []
+    return curves_of(result, [key])[key]
+
+
+def curves_of(result: ExperimentResult, keys: list[str]) -> dict[str, list[tuple[int, list[tuple[int, float]]]]]:
+    """:func:`curves` of several metrics, reading each run's ``metrics.csv`` once."""
+    out: dict[str, list[tuple[int, list[tuple[int, float]]]]] = {key: [] for key in keys}
     for r in result.runs:
-        points = _metrics(r).get(key, [])
-        if points:
-            out.append((int(r.summary.get("seed", 0)), points))
+        logged = _metrics(r)
+        for key in keys:
+            if logged.get(key):
+                out[key].append((int(r.summary.get("seed", 0)), logged[key]))
     return out
+
+
+def on_grid(data: list[tuple[int, list[tuple[int, float]]]]) -> tuple[Any, Any]:
+    """The seeds' curves (:func:`curves`) linearly interpolated onto the union of their steps: ``(grid [S],
+    values [seeds, S])``."""
+    import numpy as np
+
+    grid = np.array(sorted({p[0] for _, pts in data for p in pts}), dtype=float)
+    ys = np.array([np.interp(grid, [p[0] for p in pts], [p[1] for p in pts]) for _, pts in data])
+    return grid, ys
 
 
 def at_step0(result: ExperimentResult) -> list[float]:

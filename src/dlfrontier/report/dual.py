@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from dlfrontier.report.collect import ExperimentResult, curves
+from dlfrontier.report.collect import ExperimentResult, curves_of, on_grid
 from dlfrontier.stats import bootstrap_ci
 
 GROUP = "dual"
@@ -31,6 +31,7 @@ PANELS = (
     ("reconstruction reward: log P(original | middle) / token", [("dual/recon_en", "game from en"),
                                                                  ("dual/recon_es", "game from es")]),
 )
+CURVE_KEYS = [key for _, keys in PANELS for key, _ in keys]
 # The published numbers the dual-learning result stands beside (test BLEU; other corpora, so the scale, not a target).
 REFERENCES = {
     "title": "Beside the paper and a reimplementation (their corpora and models, not this one)",
@@ -63,39 +64,34 @@ def bleu_table(result: ExperimentResult) -> dict[str, Any] | None:
                   key=lambda r: int(r.summary.get("seed", 0)))
     if not runs:
         return None
-    seeds = [int(r.summary.get("seed", 0)) for r in runs]
     with_gain = all(g in r.summary["metrics"] for r in runs for _, _, g in DIRECTIONS)
     columns = ["direction", f"test BLEU, mean over {len(runs)} seed(s) [95% CI]",
-               "seeds " + " / ".join(str(s) for s in seeds)]
+               "seeds " + " / ".join(str(r.summary.get("seed", 0)) for r in runs)]
     if with_gain:
         columns += ["gain over the run's warm start [95% CI]", "warm start (10%), per seed"]
+    m = [r.summary["metrics"] for r in runs]
+    per_direction = [(label, [float(x[b]) for x in m], [float(x[g]) for x in m] if with_gain else [])
+                     for label, b, g in DIRECTIONS]
+    (_, b1, g1), (_, b2, g2) = per_direction
+    both = ("mean of the two", [(x + y) / 2 for x, y in zip(b1, b2, strict=True)],
+            [(x + y) / 2 for x, y in zip(g1, g2, strict=True)])
     rows = []
-    for label, bleu, gain in DIRECTIONS:
-        values = [float(r.summary["metrics"][bleu]) for r in runs]
-        row = [label, _cell(values), " / ".join(f"{v:.2f}" for v in values)]
+    for label, bleu, gain in [*per_direction, both]:
+        row = [label, _cell(bleu), " / ".join(f"{v:.2f}" for v in bleu)]
         if with_gain:
-            gains = [float(r.summary["metrics"][gain]) for r in runs]
-            row += [_cell(gains, signed=True), " / ".join(f"{v - g:.2f}" for v, g in zip(values, gains, strict=True))]
+            row += [_cell(gain, signed=True), " / ".join(f"{v - d:.2f}" for v, d in zip(bleu, gain, strict=True))]
         rows.append(row)
-    means = [(float(r.summary["metrics"][DIRECTIONS[0][1]]) + float(r.summary["metrics"][DIRECTIONS[1][1]])) / 2
-             for r in runs]
-    row = ["mean of the two", _cell(means), " / ".join(f"{v:.2f}" for v in means)]
-    if with_gain:
-        g = [(float(r.summary["metrics"][DIRECTIONS[0][2]]) + float(r.summary["metrics"][DIRECTIONS[1][2]])) / 2
-             for r in runs]
-        row += [_cell(g, signed=True), " / ".join(f"{v - d:.2f}" for v, d in zip(means, g, strict=True))]
-    rows.append(row)
     return {"title": f"{result.experiment}: test BLEU per direction (sacreBLEU, detokenized)", "columns": columns,
             "rows": rows}
 
 
-def curves_png(result: ExperimentResult) -> bytes | None:
+def curves_png(result: ExperimentResult, logged: dict[str, Any] | None = None) -> bytes | None:
     """Validation BLEU per direction and the games' two rewards over training: each seed thin, the mean bold
-    (None: none of the metrics was logged)."""
+    (None: none of the metrics was logged). ``logged``: :func:`curves_of` of :data:`CURVE_KEYS`, when read already."""
+    logged = logged if logged is not None else curves_of(result, CURVE_KEYS)
     panels = []
     for title, keys in PANELS:
-        lines = [(label, curves(result, key)) for key, label in keys]
-        lines = [(label, data) for label, data in lines if data]
+        lines = [(label, logged[key]) for key, label in keys if logged[key]]
         if lines:
             panels.append((title, lines))
     if not panels:
@@ -111,9 +107,7 @@ def curves_png(result: ExperimentResult) -> bytes | None:
             color = f"C{i}"
             for _, pts in data:
                 ax.plot(*zip(*pts, strict=True), lw=0.7, alpha=0.35, color=color)
-            steps = sorted({p[0] for _, pts in data for p in pts})
-            grid = np.array(steps, dtype=float)
-            ys = np.array([np.interp(grid, [p[0] for p in pts], [p[1] for p in pts]) for _, pts in data])
+            grid, ys = on_grid(data)
             ax.plot(grid, ys.mean(0), lw=1.8, color=color, label=f"{label} (mean of {len(data)})")
         ax.set_title(title, fontsize=9)
         ax.set_xlabel("step", fontsize=8)
@@ -132,8 +126,9 @@ def extras(result: ExperimentResult) -> tuple[list[dict[str, Any]], dict[str, by
     """The tables and plots (stem -> PNG) this module adds to a dual-group result's section."""
     if not is_dual(result):
         return [], {}
+    logged = curves_of(result, CURVE_KEYS)
     tables = [t for t in [bleu_table(result)] if t is not None]
-    if tables and curves(result, "dual/reward_en"):  # the dual games ran: the dual-learning result
+    if tables and logged["dual/lm_en"]:  # the dual games ran: the dual-learning result
         tables.append(REFERENCES)
-    png = curves_png(result)
+    png = curves_png(result, logged)
     return tables, ({"curves": png} if png else {})

@@ -14,7 +14,17 @@ from pathlib import Path
 from typing import Any
 
 from dlfrontier.errors import DLFrontierError
-from dlfrontier.report.collect import ExperimentResult, Scan, at_step0, curves, extras, group_runs, judge, scan_runs
+from dlfrontier.report.collect import (
+    ExperimentResult,
+    Scan,
+    at_step0,
+    curves,
+    extras,
+    group_runs,
+    judge,
+    on_grid,
+    scan_runs,
+)
 from dlfrontier.report.dual import extras as dual_extras
 from dlfrontier.report.previous import CarriedRow, Previous, carried_cells, read_previous
 from dlfrontier.tracking import atomic_write_bytes, atomic_write_text
@@ -57,8 +67,6 @@ def plot_spec(result: ExperimentResult) -> dict[str, Any] | None:
         of the criterion's own metric, the anchor's only on its metric's; a single seed is drawn bold with markers
         (there is no mean or band to show).
     """
-    import numpy as np
-
     key = result.curve or result.metric
     data = curves(result, key)
     if not data:
@@ -71,10 +79,8 @@ def plot_spec(result: ExperimentResult) -> dict[str, Any] | None:
         spec["curves"].append({"label": f"seed {seed}" + (" (the only seed)" if single else ""), "x": list(s),
                                "y": list(v), "lw": 2.0 if single else 0.8, "alpha": 1.0 if single else 0.45,
                                "marker": "o" if single else None})
-    steps = sorted({p[0] for _, pts in data for p in pts})
-    if not single and len(steps) > 1:
-        grid = np.array(steps, dtype=float)
-        ys = np.array([np.interp(grid, [p[0] for p in pts], [p[1] for p in pts]) for _, pts in data])
+    grid, ys = on_grid(data)
+    if not single and len(grid) > 1:
         spec["band"] = (grid.tolist(), ys.min(0).tolist(), ys.max(0).tolist())
         spec["curves"].append({"label": "mean", "x": grid.tolist(), "y": ys.mean(0).tolist(), "lw": 1.6,
                                "alpha": 1.0, "marker": None, "color": "k"})
