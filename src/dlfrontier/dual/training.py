@@ -34,7 +34,7 @@ import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -44,6 +44,9 @@ from dlfrontier.dual.config import DualConfig
 from dlfrontier.dual.objectives import dual_reward, reconstruction_loss
 from dlfrontier.runtime import RunContext, rng_state, seed_everything, set_rng_state, show_phase
 from dlfrontier.tracking import atomic_write_json
+
+if TYPE_CHECKING:
+    from dlfrontier.dual.models import LanguageModel, Translator
 
 EN_ES, ES_EN = 0, 1
 DIRECTIONS = ("en_es", "es_en")
@@ -109,12 +112,12 @@ class TranslatorPair(nn.Module):
         super().__init__()
         from dlfrontier.dual.models import Translator
 
-        kw = {"vocab_size": vocab_size, "hidden": cfg.hidden, "heads": cfg.heads, "layers": cfg.layers,
-              "dropout": cfg.dropout}
+        kw: dict[str, Any] = {"vocab_size": vocab_size, "hidden": cfg.hidden, "heads": cfg.heads,
+                              "layers": cfg.layers, "dropout": cfg.dropout}
         self.en_es = Translator(**kw)
         self.es_en = Translator(**kw)
 
-    def direction(self, d: int) -> nn.Module:
+    def direction(self, d: int) -> Translator:
         return self.en_es if d == EN_ES else self.es_en
 
 
@@ -125,13 +128,13 @@ class LanguageModels(nn.Module):
         super().__init__()
         from dlfrontier.dual.models import LanguageModel
 
-        kw = {"vocab_size": vocab_size, "hidden": cfg.hidden, "heads": cfg.heads, "layers": cfg.lm_layers,
-              "dropout": cfg.dropout}
+        kw: dict[str, Any] = {"vocab_size": vocab_size, "hidden": cfg.hidden, "heads": cfg.heads,
+                              "layers": cfg.lm_layers, "dropout": cfg.dropout}
         self.en = LanguageModel(**kw)
         self.es = LanguageModel(**kw)
 
 
-def smoothed_token_loss(model: nn.Module, src: torch.Tensor, tgt: torch.Tensor,
+def smoothed_token_loss(model: Translator, src: torch.Tensor, tgt: torch.Tensor,
                         smoothing: float) -> tuple[torch.Tensor, int]:
     """Label-smoothed cross-entropy summed over the target tokens (``tgt [B, T]``: ``w .. EOS PAD ..``) and their
     count. The smoothing mass is spread over the tokens the model can emit (PAD and BOS excluded)."""
@@ -167,7 +170,7 @@ def mean_pairs_loss(pair: TranslatorPair, tok: Any, examples: Sequence[tuple[int
 
 
 @torch.no_grad()
-def translate(model: nn.Module, tok: Any, texts: Sequence[str], *, beam: int, device: Any,
+def translate(model: Translator, tok: Any, texts: Sequence[str], *, beam: int, device: Any,
               batch: int = 64) -> list[str]:
     """Detokenized translations of ``texts`` (beam search, or greedy when ``beam == 1``), in order."""
     from dlfrontier.multimodal.captioning.decoding import beam_search, greedy
@@ -324,7 +327,7 @@ def fit_language_models(ctx: RunContext, cfg: DualConfig, lms: LanguageModels, c
     return cfg.lm_epochs * batches
 
 
-def token_logprobs(model: nn.Module, src: torch.Tensor, tgt: torch.Tensor) -> torch.Tensor:
+def token_logprobs(model: Translator, src: torch.Tensor, tgt: torch.Tensor) -> torch.Tensor:
     """Teacher-forced log-probability of each token of ``tgt [B, T]`` given ``src``, 0 at PAD (``[B, T]``, the
     layout :func:`~dlfrontier.multimodal.captioning.decoding.sample` returns), differentiable."""
     from dlfrontier.dual.models import teacher_inputs
@@ -335,7 +338,7 @@ def token_logprobs(model: nn.Module, src: torch.Tensor, tgt: torch.Tensor) -> to
     return picked.masked_fill(tgt == PAD, 0.0)
 
 
-def dual_game(primal: nn.Module, dual: nn.Module, lm: nn.Module, src: torch.Tensor, cfg: DualConfig,
+def dual_game(primal: Translator, dual: Translator, lm: LanguageModel, src: torch.Tensor, cfg: DualConfig,
               ) -> tuple[torch.Tensor, dict[str, float]]:
     """One game from the sentences ``src [B, S]``: the dual's reconstruction loss plus ``pg_weight`` times the
     primal's policy-gradient loss (not computed at 0 with beam middles), and the logged rewards."""
@@ -482,7 +485,8 @@ def find_warm_start(cfg: DualConfig, seed: int) -> tuple[Any, dict[str, Any]]:
         except DLFrontierError as err:
             differences.append(f"{path}: {err}")
             continue
-        values = saved.get("config") if isinstance(saved.get("config"), dict) else {}
+        raw = saved.get("config")
+        values = raw if isinstance(raw, dict) else {}
         have = {**{k: values.get(k, defaults.get(k)) for k in want}, "seed": saved.get("seed"),
                 "status": summary.get("status")}  # (a setting added later reads as its default in older runs)
         diff = next((k for k in want if have[k] != want[k]), None)
@@ -542,8 +546,8 @@ def train_translation(ctx: RunContext, cfg: DualConfig) -> dict[str, float]:
     corpus = prepare_corpus(cfg, ctx.seed)
     tok, device = corpus.tokenizer, ctx.device
     pair = TranslatorPair(cfg, tok.vocab_size).to(device)
-    state = ctx.resume_state
-    phase = state.get("phase") if state is not None else None
+    state: dict[str, Any] = ctx.resume_state or {}
+    phase = state.get("phase")
     if phase is None and cfg.warm_start:  # continue from another run's warm start: its models and test scores
         show_phase(ctx.progress, f"warm start read from {cfg.warm_start}")
         phase, state = "reused", load_warm_start(cfg, ctx.seed, pair, tok)
@@ -559,7 +563,8 @@ def train_translation(ctx: RunContext, cfg: DualConfig) -> dict[str, float]:
     if phase in (None, "warm"):
         show_phase(ctx.progress, f"beam search (beam {cfg.beam}) on {len(corpus.test):,} test verses")
         scores, hyp, signature = bleu_both(pair, tok, corpus.test, beam=cfg.beam, device=device, prefix="eval")
-        warm = {"scores": scores, "examples": {d: hyp[d][:EXAMPLES] for d in DIRECTIONS}, "signature": signature}
+        warm: dict[str, Any] = {"scores": scores, "examples": {d: hyp[d][:EXAMPLES] for d in DIRECTIONS},
+                                "signature": signature}
     else:
         warm = dict(state["warm"])
     if phase in (None, "warm", "reused"):  # the phases after the warm start draw from their own stream, so a run
