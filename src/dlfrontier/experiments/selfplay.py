@@ -167,6 +167,9 @@ def compare(ctx: RunContext, cfg: PoolVsNaiveConfig) -> dict[str, float]:
 # +36.2 / +95.0 / +71.8 Elo (mean +58.5; the pool's final copy scores 0.515-0.595 against the naive one); 0.5
 # +21.2 / +20.5 / -20.9 / -98.7 / -35.9 / -57.9 (mean -28.6). Adopted; selfplay-ppo-connect4 keeps 0.5 (it passes;
 # not re-tuned). Published on seeds 0-2: +29.5 / +16.6 / -49.6 Elo (mean -1.2, 238-245 s): fails, by little.
+# The full budget (20M moves each, 200 games per pair), run once on seeds 0-2 on 2026-12-04 without tuning
+# (three processes on 2 cores, ~5,200 s each): +6.8 / -51.0 / -34.8 Elo (mean -26.3): fails; the naive learner's last
+# copy is its best on every seed (no forgetting to prevent; docs/selfplay.md).
 PVN_QUICK = {**{f"base.{k}": v for k, v in C4_QUICK.items() if k != "opponents"},
              "base.total_steps": 1_500_000, "base.eval_every": 500_000, "base.self_play_fraction": 0.8}
 PVN_FULL = {**PVN_QUICK, "base.total_steps": 20_000_000, "base.eval_every": 2_500_000, "rating_games": 200}
