@@ -44,12 +44,12 @@ MUJOCO = (("mujoco", "mujoco"),)  # the `mujoco` extra: Gymnasium's MuJoCo envir
 # measured: the mean of the published runs (one run beside 2-4 other CPU-bound jobs on 2 cores: an idle machine is
 # several times faster), except sac-inverted-pendulum: 49 s in `dlfrontier demo` on the idle machine (published: 378).
 # The later tasks trained their seeds as one population on one core beside one to three other jobs: their value is
-# the population's wall time per seed (docs/robot.md): td3-hopper 2,269 s / 3, sac-hopper 3,468 s / 3 (tuning seeds),
+# the population's wall time per seed (docs/robot.md): td3-hopper 2,269 s / 3, sac-hopper 4,053 s / 3 (2026-12-04),
 # sac-halfcheetah 3,703 / 3, td3-halfcheetah 2,577 / 3, ppo-halfcheetah 3,684 / 3, td3-inverted-double-pendulum
 # 4,765 / 5, td3-pusher 4,836 / 5, td3-walker2d 5,158 / 3; drq-inverted-pendulum-pixels 5,370-6,040 s per run (three
 # runs on two cores)
 TYPICAL_SECONDS: dict[str, float] = {"sac-inverted-pendulum": 49, "td3-inverted-pendulum": 259, "sac-reacher": 652,
-                                     "td3-reacher": 444, "td3-hopper": 756, "sac-hopper": 1156,
+                                     "td3-reacher": 444, "td3-hopper": 756, "sac-hopper": 1351,
                                      "sac-halfcheetah": 1234, "td3-halfcheetah": 859, "ppo-halfcheetah": 1228,
                                      "td3-inverted-double-pendulum": 953, "td3-pusher": 967, "td3-walker2d": 1719,
                                      "drq-inverted-pendulum-pixels": 5700}
@@ -130,8 +130,8 @@ _robot("sac-reacher", SAC, SACRun, "Reacher-v5",
               "trials of 1M steps); rl-zoo has no MuJoCo Reacher entry"))
 
 # One-step targets failed (seeds 0-2: 314.9 / 687.9 / 312.1); 3-step returns (2026-12-02) too (448.8 / 481.0 / 1,529).
-# Adopted 2026-12-04 on tuning seeds 106-111 (4 of 6 >= 1,000, mean 1,447): 3-step returns with CleanRL's critic lr
-# 1e-3 and 5,000 warm-up steps. Every recipe tried, with its rule and numbers: docs/robot.md.
+# Adopted 2026-12-04 on tuning seeds 106-111 (4 of 6 >= 1,000, mean 1,447): 3-step returns, CleanRL's critic lr 1e-3,
+# 5,000 warm-up steps; published on seeds 0-2: 3,163 / 1,908 / 718.8 (pass). Every recipe tried: docs/robot.md.
 SAC_HOPPER_QUICK: dict[str, Any] = {**SAC_MUJOCO, "n_step": 3, "critic_learning_rate": 1e-3, "learning_starts": 5_000}
 _robot("sac-hopper", SAC, SACRun, "Hopper-v5",
        "SAC hopping forward on Hopper (quick: 3-step returns, CleanRL's critic learning rate 1e-3 and 5,000 "
